@@ -1,0 +1,1 @@
+"""Pure analysis: source maps, rules and rendering. No torch, no I/O, no LSP types."""

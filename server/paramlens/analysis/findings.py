@@ -1,0 +1,107 @@
+"""What the rules return: findings with spans and certain fixes, independent of LSP and CLI.
+
+Positions are 0-based lines and 0-based columns counted in Unicode code points (Python ``str``
+indices). Python's ``ast`` gives UTF-8 byte columns; :func:`span_of` converts them. The LSP layer
+converts code points to the client's negotiated encoding (UTF-16 or UTF-8); the CLI prints
+1-based rows and columns.
+"""
+
+from __future__ import annotations
+
+import ast
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Optional
+
+DOCS_URL = "https://github.com/paramlens/paramlens/blob/main/docs/rules/{code}.md"
+
+
+class Severity(str, enum.Enum):
+    """How sure and how bad: error raises at run time, warning certainly does nothing, info is
+    legal but often surprising."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A range of source text: 0-based lines, 0-based code-point columns, end exclusive."""
+
+    start_line: int
+    start_col: int
+    end_line: int
+    end_col: int
+
+
+@dataclass(frozen=True)
+class TextEdit:
+    """Replace the text of ``span`` with ``new_text``."""
+
+    span: Span
+    new_text: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A certain fix: applying every edit makes the code do what it says."""
+
+    title: str
+    edits: tuple[TextEdit, ...]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One diagnostic."""
+
+    code: str
+    message: str
+    severity: Severity
+    span: Span
+    fix: Optional[Fix] = None
+    related: tuple[tuple[Span, str], ...] = field(default=())
+
+    @property
+    def url(self) -> str:
+        """The rule's documentation page."""
+        return DOCS_URL.format(code=self.code)
+
+
+def byte_to_char_col(line_text: str, byte_col: int) -> int:
+    """Convert a UTF-8 byte offset within one line to a code-point offset."""
+    return len(line_text.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
+
+
+def span_of(node: ast.AST, lines: Sequence[str]) -> Span:
+    """The span of an ``ast`` node in code points; ``lines`` is ``source.splitlines()``."""
+    start_line = getattr(node, "lineno", 1) - 1
+    end_line = (getattr(node, "end_lineno", None) or start_line + 1) - 1
+    start_byte = getattr(node, "col_offset", 0)
+    end_byte = getattr(node, "end_col_offset", None)
+    start_text = lines[start_line] if 0 <= start_line < len(lines) else ""
+    end_text = lines[end_line] if 0 <= end_line < len(lines) else ""
+    start_col = byte_to_char_col(start_text, start_byte)
+    end_col = byte_to_char_col(end_text, end_byte) if end_byte is not None else len(end_text)
+    return Span(start_line, start_col, end_line, end_col)
+
+
+def apply_edits(source: str, edits: Sequence[TextEdit]) -> str:
+    """Apply non-overlapping edits to ``source`` (positions as in :class:`Span`)."""
+    lines = source.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+
+    def offset(line: int, col: int) -> int:
+        if line >= len(lines):
+            return len(source)
+        return offsets[line] + col
+
+    result = source
+    for edit in sorted(edits, key=lambda e: (e.span.start_line, e.span.start_col), reverse=True):
+        start = offset(edit.span.start_line, edit.span.start_col)
+        end = offset(edit.span.end_line, edit.span.end_col)
+        result = result[:start] + edit.new_text + result[end:]
+    return result

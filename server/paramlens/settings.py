@@ -1,0 +1,197 @@
+"""Typed settings: LSP ``initializationOptions`` / ``workspace/configuration`` (camelCase),
+``[tool.paramlens]`` in pyproject.toml (snake_case or camelCase), CLI flags.
+
+Bad values never fail: they fall back to the default and are reported once as a problem string.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.9/3.10
+    import tomli as tomllib
+
+INSPECT_MODES = ("onOpen", "onSave", "onCommand")
+LOAD_MODES = ("definitions", "module")
+DEVICES = ("meta", "cpu")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every paramlens setting, with its default."""
+
+    interpreter: tuple[str, ...] = ()  # empty: the server's own interpreter
+    inspect: str = "onOpen"
+    load_mode: str = "definitions"
+    device: str = "meta"
+    timeout_seconds: float = 30.0
+    memory_limit_mb: int = 4096
+    cpu_fallback_limit_mb: int = 512
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    models: dict[str, str] = field(default_factory=dict)
+    untrusted: bool = False  # static rules only: never run user code
+
+    def interpreter_command(self) -> list[str]:
+        """The command that starts the worker's Python."""
+        return list(self.interpreter) or [sys.executable]
+
+
+def snake_case(name: str) -> str:
+    """``timeoutSeconds`` -> ``timeout_seconds``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def camel_case(name: str) -> str:
+    """``timeout_seconds`` -> ``timeoutSeconds``."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _codes(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ValueError("expected a list of rule codes")
+    return tuple(v.strip().upper() for v in value if v.strip())
+
+
+def _interpreter(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,) if value.strip() else ()
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ValueError("expected a path or a list of command parts")
+
+
+def _choice(choices: tuple[str, ...]) -> Any:
+    def convert(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return str(value)
+
+    return convert
+
+
+def _positive(kind: type) -> Any:
+    def convert(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ValueError("expected a positive number")
+        return kind(value)
+
+    return convert
+
+
+def _models(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError('expected a table of "module:Object" = "Object(args)"')
+    return dict(value)
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("expected true or false")
+    return value
+
+
+_CONVERTERS = {
+    "interpreter": _interpreter,
+    "inspect": _choice(INSPECT_MODES),
+    "load_mode": _choice(LOAD_MODES),
+    "device": _choice(DEVICES),
+    "timeout_seconds": _positive(float),
+    "memory_limit_mb": _positive(int),
+    "cpu_fallback_limit_mb": _positive(int),
+    "select": _codes,
+    "ignore": _codes,
+    "models": _models,
+    "untrusted": _boolean,
+}
+
+
+def merge_settings(
+    base: Settings, values: Optional[Mapping[str, Any]], source: str
+) -> tuple[Settings, list[str]]:
+    """Overlay ``values`` (camelCase or snake_case keys) on ``base``.
+
+    Returns the new settings and one problem message per rejected value; unknown keys are
+    ignored, since clients send their own settings alongside ours.
+    """
+    if not values:
+        return base, []
+    changes: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in values.items():
+        name = snake_case(key)
+        convert = _CONVERTERS.get(name)
+        if convert is None or value is None:
+            continue
+        try:
+            changes[name] = convert(value)
+        except ValueError as error:
+            problems.append(
+                f"{source}: ignoring {camel_case(name)}={value!r} ({error}); "
+                f"using {getattr(base, name)!r}"
+            )
+    return dataclasses.replace(base, **changes), problems
+
+
+def find_pyproject(start: Path) -> Optional[Path]:
+    """The nearest pyproject.toml at or above ``start`` that has a ``[tool.paramlens]`` table,
+    else the nearest one at all."""
+    first: Optional[Path] = None
+    directory = start if start.is_dir() else start.parent
+    for folder in (directory, *directory.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            if first is None:
+                first = candidate
+            if "[tool.paramlens" in candidate.read_text(encoding="utf-8", errors="replace"):
+                return candidate
+    return first
+
+
+def load_pyproject_settings(
+    start: Path, base: Optional[Settings] = None
+) -> tuple[Settings, list[str], Optional[Path]]:
+    """``[tool.paramlens]`` of the project holding ``start``, overlaid on ``base``."""
+    settings = base or Settings()
+    path = find_pyproject(start)
+    if path is None:
+        return settings, [], None
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        return settings, [f"{path}: cannot read [tool.paramlens]: {error}"], path
+    table = data.get("tool", {}).get("paramlens", {})
+    if not isinstance(table, dict):
+        return settings, [f"{path}: [tool.paramlens] is not a table"], path
+    merged, problems = merge_settings(settings, table, str(path))
+    return merged, problems, path
+
+
+def project_root(path: Path) -> Path:
+    """The folder of the nearest pyproject.toml, setup.py or .git above ``path``."""
+    directory = path if path.is_dir() else path.parent
+    for folder in (directory, *directory.parents):
+        if any((folder / marker).exists() for marker in ("pyproject.toml", "setup.py", ".git")):
+            return folder
+    return directory
+
+
+def environment_interpreter() -> tuple[str, ...]:
+    """``PARAMLENS_INTERPRETER`` (a path) if set: lets tests and CI pick the worker's Python."""
+    value = os.environ.get("PARAMLENS_INTERPRETER", "").strip()
+    return (value,) if value else ()

@@ -1,0 +1,152 @@
+"""The worker protocol: the one module shared by the server and the worker.
+
+Messages are JSON-RPC 2.0 objects, one per line (newline-delimited JSON), on the worker's own
+stdin/stdout pipes — never the editor's channel. Standard library only; Python >= 3.9.
+
+Requests (server -> worker):
+
+* ``inspect`` with :class:`InspectParams` -> :class:`InspectResult`
+* ``ping`` -> ``{"torch_version": str, "python": str, "pid": int}``
+* ``shutdown`` -> ``null``; the worker also exits when its stdin closes.
+
+Errors use JSON-RPC error objects; ``data`` is an :class:`ErrorInfo` when the failure is in
+user code (then ``file``/``line`` point at the user's frame).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, TYPE_CHECKING, Any, Optional, TypedDict
+
+if TYPE_CHECKING:
+    # Annotations stay strings at run time (postponed evaluation), so Python 3.9 never needs it.
+    from typing import NotRequired
+
+PROTOCOL_VERSION = 1
+
+LOAD_MODES = ("definitions", "module")
+DEVICES = ("meta", "cpu")
+STATUSES = ("ok", "needs_arguments", "error")
+
+# JSON-RPC error codes of the worker (the -32000 range is reserved for implementations).
+ERROR_INSPECTION_FAILED = -32001  # the child raised, crashed, timed out or ran out of memory
+ERROR_TIMEOUT = -32002
+ERROR_MEMORY = -32003
+ERROR_CRASHED = -32004
+
+
+class ErrorInfo(TypedDict):
+    """A failure, with the user's frame when the failing frame is in user code."""
+
+    type: str
+    message: str
+    file: Optional[str]
+    line: Optional[int]
+
+
+class ParameterInfo(TypedDict):
+    name: str
+    shape: Optional[list[int]]  # None for lazy (uninitialized) parameters
+    dtype: str  # "float32", ...
+    requires_grad: bool
+    numel: Optional[int]  # None for lazy parameters: unknown, never 0
+    aliases: list[str]  # other names of the same tensor (tied weights)
+
+
+class BufferInfo(TypedDict):
+    name: str
+    shape: Optional[list[int]]
+    dtype: str
+    numel: Optional[int]
+    persistent: bool
+
+
+class ModuleInfo(TypedDict):
+    name: str  # "" for the root, "layer1.residual_0" for a submodule
+    class_: NotRequired[str]  # serialized as "class"; see module_class()
+    parameters: int  # unique elements in this subtree
+    trainable: int
+    class_file: Optional[str]
+    class_line: Optional[int]
+    assigned_line: Optional[int]  # the `self.<name> = ...` line in the parent's __init__
+
+
+class Totals(TypedDict):
+    parameters: int
+    trainable: int
+    frozen: int
+    parameter_tensors: int
+    buffers: int
+    buffer_tensors: int
+    bytes: int
+    bytes_by_dtype: dict[str, int]
+    lazy_parameters: int  # count of lazy parameter tensors; their elements are unknown
+
+
+class ModelReport(TypedDict):
+    """One model as built by the worker. Keys are stable: add freely, never rename."""
+
+    object: str
+    file: str
+    line: Optional[int]
+    built_as: Optional[str]
+    device: Optional[str]
+    status: str
+    error: Optional[ErrorInfo]
+    parameters: list[ParameterInfo]
+    buffers: list[BufferInfo]
+    state_dict_keys: list[str]
+    modules: list[dict[str, Any]]  # ModuleInfo with the key "class"
+    totals: Optional[Totals]
+
+
+class InspectParams(TypedDict):
+    path: str  # absolute path of the file to inspect
+    roots: list[str]  # project roots (workspace folder, src/), first match wins
+    load_mode: str  # one of LOAD_MODES
+    device: str  # one of DEVICES: the first device tried
+    timeout_seconds: float
+    memory_limit_mb: int
+    objects: NotRequired[Optional[list[str]]]  # only these classes/factories; None: all
+    models: NotRequired[dict[str, str]]  # "pkg.module:Class" -> "Class(3, num_classes=10)"
+    cpu_fallback_limit_mb: NotRequired[int]
+
+
+class InspectResult(TypedDict):
+    reports: list[ModelReport]
+    imported_files: list[str]  # workspace files the target imported (cache keys)
+    output: str  # what user code wrote to stdout/stderr, captured
+    device: str
+    duration_ms: float
+
+
+def module_class(module: dict[str, Any]) -> str:
+    """The class name of a ``modules`` entry (``class`` is a Python keyword)."""
+    return str(module.get("class", ""))
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """One protocol message as a line of bytes."""
+    return (json.dumps(message, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def write_message(stream: IO[bytes], message: dict[str, Any]) -> None:
+    """Write one message and flush."""
+    stream.write(encode(message))
+    stream.flush()
+
+
+def decode(line: bytes) -> dict[str, Any]:
+    """Parse one protocol line; raises ValueError on anything but a JSON object."""
+    value = json.loads(line.decode("utf-8"))
+    if not isinstance(value, dict):
+        raise ValueError("protocol message is not a JSON object")
+    return value
+
+
+def read_message(stream: IO[bytes]) -> Optional[dict[str, Any]]:
+    """Read one message; None at end of stream."""
+    line = stream.readline()
+    if not line:
+        return None
+    return decode(line)
