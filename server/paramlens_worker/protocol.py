@@ -16,6 +16,8 @@ user code (then ``file``/``line`` point at the user's frame).
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any, Optional, TypedDict
 
 if TYPE_CHECKING:
@@ -33,6 +35,23 @@ ERROR_INSPECTION_FAILED = -32001  # the child raised, crashed, timed out or ran 
 ERROR_TIMEOUT = -32002
 ERROR_MEMORY = -32003
 ERROR_CRASHED = -32004
+ERROR_NO_TORCH = -32005  # torch cannot be imported in the worker's interpreter
+ERROR_PARSE = -32700
+ERROR_INVALID_REQUEST = -32600
+ERROR_METHOD_NOT_FOUND = -32601
+
+# Starts the worker package from its own folder without putting that folder's parent (where the
+# server and its dependencies may live) on the user's sys.path.
+_BOOTSTRAP = (
+    "import importlib.util,sys;"
+    "d=sys.argv[1];"
+    "s=importlib.util.spec_from_file_location("
+    "'paramlens_worker',d+'/__init__.py',submodule_search_locations=[d]);"
+    "m=importlib.util.module_from_spec(s);sys.modules['paramlens_worker']=m;"
+    "s.loader.exec_module(m);"
+    "from paramlens_worker.__main__ import main;"
+    "sys.exit(main(sys.argv[2:]))"
+)
 
 
 class ErrorInfo(TypedDict):
@@ -118,6 +137,12 @@ class InspectResult(TypedDict):
     output: str  # what user code wrote to stdout/stderr, captured
     device: str
     duration_ms: float
+
+
+def worker_command(python: Sequence[str], *arguments: str) -> list[str]:
+    """The command that runs the worker (``arguments`` passed to its ``main``) in ``python``."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    return [*python, "-c", _BOOTSTRAP, package, *arguments]
 
 
 def module_class(module: dict[str, Any]) -> str:

@@ -1,0 +1,107 @@
+"""Inspection results cached by interpreter, file, and the content of the file and of every
+workspace file it imported — an edit to ``layers.py`` invalidates the report of ``model.py``."""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+from paramlens_worker.protocol import InspectResult
+
+DEFAULT_MAX_ENTRIES = 256
+
+
+def content_hash(data: Union[str, bytes]) -> str:
+    """sha256 of text (as UTF-8) or bytes."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return hashlib.sha256(raw).hexdigest()
+
+
+def file_hash(path: Union[str, Path]) -> Optional[str]:
+    """sha256 of a file on disk; None when it cannot be read."""
+    try:
+        return content_hash(Path(path).read_bytes())
+    except OSError:
+        return None
+
+
+@dataclass(frozen=True)
+class _Entry:
+    source_hash: str
+    imports: tuple[tuple[str, Optional[str]], ...]
+    result: InspectResult
+
+
+class ReportCache:
+    """Least-recently-used cache of :class:`InspectResult` (not thread-safe)."""
+
+    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._entries: collections.OrderedDict[tuple[Hashable, ...], _Entry] = (
+            collections.OrderedDict()
+        )
+
+    @staticmethod
+    def _key(
+        interpreter: Sequence[str], path: Union[str, Path], variant: Hashable
+    ) -> tuple[Hashable, ...]:
+        return (tuple(interpreter), str(Path(path).resolve()), variant)
+
+    def get(
+        self,
+        interpreter: Sequence[str],
+        path: Union[str, Path],
+        source_text: Union[str, bytes],
+        *,
+        variant: Hashable = None,
+    ) -> Optional[InspectResult]:
+        """The cached result, or None when absent or when the file or any workspace file it
+        imported changed since. ``variant`` separates settings that change reports (device,
+        load mode, models)."""
+        key = self._key(interpreter, path, variant)
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.source_hash != content_hash(source_text) or any(
+            file_hash(name) != digest for name, digest in entry.imports
+        ):
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry.result
+
+    def put(
+        self,
+        interpreter: Sequence[str],
+        path: Union[str, Path],
+        source_text: Union[str, bytes],
+        result: InspectResult,
+        *,
+        variant: Hashable = None,
+    ) -> None:
+        """Remember ``result`` for this exact content of the file and of its imports."""
+        key = self._key(interpreter, path, variant)
+        imports = tuple((name, file_hash(name)) for name in result.get("imported_files", []))
+        self._entries[key] = _Entry(content_hash(source_text), imports, result)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def invalidate(self, path: Optional[Union[str, Path]] = None) -> None:
+        """Forget everything, or every entry of ``path`` or importing ``path``."""
+        if path is None:
+            self._entries.clear()
+            return
+        resolved = str(Path(path).resolve())
+        for key in list(self._entries):
+            entry = self._entries[key]
+            imported = {str(Path(name).resolve()) for name, _ in entry.imports}
+            if key[1] == resolved or resolved in imported:
+                del self._entries[key]
+
+    def __len__(self) -> int:
+        return len(self._entries)

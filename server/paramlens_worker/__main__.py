@@ -1,0 +1,465 @@
+"""The worker: a fork-server speaking newline-delimited JSON-RPC on its stdin/stdout.
+
+The parent imports torch and warms the meta-device paths once, then forks one child per
+``inspect`` request. Each child sends its answer back to the parent over a pipe of its own; only
+the parent writes to stdout, so several inspections can be in flight and a child that hangs,
+crashes, exits or runs out of memory is reported while the others carry on. The worker exits when
+its stdin closes. Where ``fork`` does not exist (or ``PARAMLENS_WORKER_SPAWN=1``) each inspection
+is a fresh ``--child`` process instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import faulthandler
+import gc
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from typing import Any, Optional
+
+from paramlens_worker import limits, protocol, sites
+
+OUTPUT_LIMIT = 64 * 1024  # characters of captured user output sent back per inspection
+DUMP_GRACE_SECONDS = 0.3  # between the traceback-dump signal and SIGKILL on a timeout
+_real_exit = os._exit
+
+
+def _read_text(path: str, limit: int = OUTPUT_LIMIT) -> str:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError:
+        return ""
+    text = data[:limit].decode("utf-8", errors="replace")
+    if len(data) > limit:
+        text += f"\n[paramlens: output truncated after {limit} bytes]\n"
+    return text
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def run_child(params: dict[str, Any], result_fd: int, capture_path: str, fault_path: str) -> None:
+    """The inspection child: redirect stdio, set limits, inspect, send one answer, exit."""
+    started = time.perf_counter()
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    capture = os.open(capture_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(capture, 1)
+    os.dup2(capture, 2)
+    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - lives as long as the child
+    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    fault = open(fault_path, "w", encoding="utf-8")  # noqa: SIM115
+    faulthandler.enable(fault, all_threads=True)
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, fault, all_threads=True)
+    from paramlens_worker import introspect  # imports torch; already loaded in a forked child
+
+    roots = list(params.get("roots") or [os.path.dirname(str(params.get("path", "")))])
+    is_user_file = introspect.UserCode(roots, str(params.get("path", "")))
+    lift_limit = limits.limit_address_space(int(params.get("memory_limit_mb", 4096)) << 20)
+
+    def finish(message: dict[str, Any], code: int) -> None:
+        lift_limit()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        message["output"] = _read_text(capture_path)
+        _write_all(result_fd, protocol.encode(message))
+        _real_exit(code)
+
+    def exit_now(code: int) -> None:
+        frames = []
+        frame = sys._getframe(1)
+        while frame is not None:
+            frames.append((frame.f_code.co_filename, frame.f_lineno))
+            frame = frame.f_back  # type: ignore[assignment]
+        file, line = sites.first_user_frame(frames, is_user_file)
+        error = {
+            "type": "SystemExit",
+            "message": f"the code called os._exit({code})",
+            "file": file,
+            "line": line,
+        }
+        finish({"error": error, "memory": False}, code)
+
+    os._exit = exit_now  # type: ignore[assignment]
+    try:
+        result = introspect.inspect_file(params, started)  # type: ignore[arg-type]
+        message: dict[str, Any] = {"result": result}
+    except BaseException as error:
+        message = {
+            "error": introspect.error_info(error, is_user_file),
+            "memory": introspect.is_memory_error(error),
+        }
+    finish(message, 0)
+
+
+class Child:
+    """One inspection in flight."""
+
+    def __init__(
+        self,
+        request_id: Any,
+        pid: int,
+        fd: int,
+        deadline: float,
+        files: tuple[str, str],
+        roots: Sequence[str],
+        process: Optional[subprocess.Popen[bytes]] = None,
+    ) -> None:
+        self.request_id = request_id
+        self.pid = pid
+        self.fd = fd
+        self.deadline = deadline
+        self.capture_path, self.fault_path = files
+        self.roots = list(roots)
+        self.process = process
+        self.buffer = bytearray()
+        self.timed_out = False
+        self.kill_at: Optional[float] = None
+
+    def wait(self) -> int:
+        """Reap the child; its wait status as ``os.waitpid`` gives it (spawn: negated signal)."""
+        if self.process is not None:
+            code = self.process.wait()
+            return code
+        _, status = os.waitpid(self.pid, 0)
+        if os.WIFSIGNALED(status):
+            return -os.WTERMSIG(status)
+        return os.WEXITSTATUS(status)
+
+    def signal(self, number: int) -> None:
+        """Send a signal if the child is still there."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.pid, number)
+
+
+class ForkServer:
+    """Reads requests, runs one child per inspection, writes every response itself."""
+
+    def __init__(self, out_fd: int, torch_version: Optional[str], no_torch: Optional[str]):
+        self.out_fd = out_fd
+        self.torch_version = torch_version
+        self.no_torch = no_torch
+        self.selector = selectors.DefaultSelector()
+        self.children: dict[int, Child] = {}
+        self.pending = bytearray()
+        self.running = True
+        self.sequence = 0
+        self.tmpdir = tempfile.mkdtemp(prefix="paramlens-worker-")
+        self.spawn = not hasattr(os, "fork") or os.environ.get("PARAMLENS_WORKER_SPAWN") == "1"
+
+    def respond(self, request_id: Any, result: Any) -> None:
+        """Write a result response."""
+        _write_all(
+            self.out_fd, protocol.encode({"jsonrpc": "2.0", "id": request_id, "result": result})
+        )
+
+    def respond_error(self, request_id: Any, code: int, message: str, data: Any = None) -> None:
+        """Write an error response."""
+        error: dict[str, Any] = {"code": code, "message": message}
+        if data is not None:
+            error["data"] = data
+        _write_all(
+            self.out_fd, protocol.encode({"jsonrpc": "2.0", "id": request_id, "error": error})
+        )
+
+    def serve(self) -> int:
+        """The main loop; returns when stdin closes or on ``shutdown``."""
+        self.selector.register(0, selectors.EVENT_READ, None)
+        try:
+            while self.running or self.children:
+                for key, _ in self.selector.select(self._timeout()):
+                    if key.data is None:
+                        self._read_requests()
+                    else:
+                        self._read_child(key.data)
+                self._enforce_deadlines()
+        finally:
+            for child in list(self.children.values()):
+                child.signal(signal.SIGKILL)
+                self._finish(child)
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+        return 0
+
+    def _timeout(self) -> Optional[float]:
+        moments = [
+            c.kill_at if c.kill_at is not None else c.deadline for c in self.children.values()
+        ]
+        if not moments:
+            return None
+        return max(0.0, min(moments) - time.monotonic())
+
+    def _read_requests(self) -> None:
+        data = os.read(0, 1 << 16)
+        if not data:
+            self.running = False
+            self.selector.unregister(0)
+            for child in self.children.values():  # nobody is left to read their answers
+                child.signal(signal.SIGKILL)
+            return
+        self.pending.extend(data)
+        while b"\n" in self.pending:
+            line, _, rest = self.pending.partition(b"\n")
+            self.pending = bytearray(rest)
+            if line.strip():
+                self._handle(bytes(line))
+
+    def _handle(self, line: bytes) -> None:
+        try:
+            message = protocol.decode(line)
+        except ValueError as error:
+            self.respond_error(None, protocol.ERROR_PARSE, f"parse error: {error}")
+            return
+        request_id = message.get("id")
+        method = message.get("method")
+        if method == "ping":
+            if self.no_torch is not None:
+                self._no_torch(request_id)
+            else:
+                self.respond(
+                    request_id,
+                    {
+                        "torch_version": self.torch_version,
+                        "python": sys.version.split()[0],
+                        "pid": os.getpid(),
+                        "protocol": protocol.PROTOCOL_VERSION,
+                        "executable": sys.executable,
+                    },
+                )
+        elif method == "shutdown":
+            self.respond(request_id, None)
+            self.running = False
+            for child in self.children.values():
+                child.signal(signal.SIGKILL)
+        elif method == "inspect":
+            params = message.get("params")
+            if not isinstance(params, dict) or not isinstance(params.get("path"), str):
+                self.respond_error(
+                    request_id, protocol.ERROR_INVALID_REQUEST, "inspect needs params.path"
+                )
+            elif self.no_torch is not None:
+                self._no_torch(request_id)
+            else:
+                self._start_child(request_id, params)
+        elif request_id is not None:
+            self.respond_error(
+                request_id, protocol.ERROR_METHOD_NOT_FOUND, f"unknown method {method!r}"
+            )
+
+    def _no_torch(self, request_id: Any) -> None:
+        self.respond_error(
+            request_id,
+            protocol.ERROR_NO_TORCH,
+            f"torch cannot be imported in {sys.executable}: {self.no_torch}",
+            {"type": "ModuleNotFoundError", "message": self.no_torch, "file": None, "line": None},
+        )
+
+    def _start_child(self, request_id: Any, params: dict[str, Any]) -> None:
+        self.sequence += 1
+        files = (
+            os.path.join(self.tmpdir, f"{self.sequence}.out"),
+            os.path.join(self.tmpdir, f"{self.sequence}.fault"),
+        )
+        timeout = float(params.get("timeout_seconds") or 30.0)
+        deadline = time.monotonic() + timeout
+        roots = list(params.get("roots") or [])
+        if self.spawn:
+            child = self._spawn_child(request_id, params, files, deadline, roots)
+        else:
+            read_fd, write_fd = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.close(read_fd)
+                    os.close(self.out_fd)
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                    run_child(params, write_fd, *files)
+                finally:
+                    _real_exit(70)
+            os.close(write_fd)
+            child = Child(request_id, pid, read_fd, deadline, files, roots)
+        self.children[child.fd] = child
+        self.selector.register(child.fd, selectors.EVENT_READ, child)
+
+    def _spawn_child(
+        self,
+        request_id: Any,
+        params: dict[str, Any],
+        files: tuple[str, str],
+        deadline: float,
+        roots: Sequence[str],
+    ) -> Child:
+        command = protocol.worker_command([sys.executable], "--child")
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(protocol.encode({"params": params, "files": list(files)}))
+        process.stdin.close()
+        return Child(
+            request_id, process.pid, process.stdout.fileno(), deadline, files, roots, process
+        )
+
+    def _read_child(self, child: Child) -> None:
+        try:
+            data = os.read(child.fd, 1 << 16)
+        except OSError:
+            data = b""
+        if data:
+            child.buffer.extend(data)
+            return
+        self._finish(child)
+
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        for child in list(self.children.values()):
+            if child.kill_at is not None and now >= child.kill_at:
+                child.signal(signal.SIGKILL)
+                child.kill_at = now + 3600  # reaped on EOF
+            elif not child.timed_out and now >= child.deadline:
+                child.timed_out = True
+                child.signal(getattr(signal, "SIGUSR1", signal.SIGKILL))
+                child.kill_at = now + DUMP_GRACE_SECONDS
+
+    def _finish(self, child: Child) -> None:
+        if self.children.pop(child.fd, None) is None:
+            return
+        self.selector.unregister(child.fd)
+        if child.process is not None:
+            assert child.process.stdout is not None
+            child.process.stdout.close()
+        else:
+            os.close(child.fd)
+        status = child.wait()
+        try:
+            self._answer(child, status)
+        finally:
+            for path in (child.capture_path, child.fault_path):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+
+    def _answer(self, child: Child, status: int) -> None:
+        message: Optional[dict[str, Any]] = None
+        line = bytes(child.buffer).split(b"\n", 1)[0]
+        if line.strip():
+            try:
+                message = protocol.decode(line)
+            except ValueError:
+                message = None
+        if child.timed_out and (message is None or "result" not in message):
+            message = None
+        if message is not None and "result" in message:
+            result = message["result"]
+            result["output"] = message.get("output", "")
+            self.respond(child.request_id, result)
+            return
+        if message is not None and isinstance(message.get("error"), dict):
+            info = dict(message["error"])
+            memory = bool(message.get("memory"))
+            info["kind"] = "memory" if memory else "error"
+            info["output"] = message.get("output", "")
+            code = protocol.ERROR_MEMORY if memory else protocol.ERROR_INSPECTION_FAILED
+            self.respond_error(child.request_id, code, f"{info['type']}: {info['message']}", info)
+            return
+        self._answer_dead(child, status)
+
+    def _answer_dead(self, child: Child, status: int) -> None:
+        from paramlens_worker import loader
+
+        library = tuple(
+            os.path.join(os.path.realpath(p), "") for p in {sys.prefix, sys.base_prefix}
+        )
+        frames = sites.fault_frames(_read_text(child.fault_path))
+        file, line = sites.first_user_frame(
+            frames, lambda path: loader.is_workspace_file(path, child.roots, library)
+        )
+        where = f" at {file}:{line}" if file else ""
+        if child.timed_out:
+            code, kind = protocol.ERROR_TIMEOUT, "timeout"
+            text = f"the inspection did not finish within the timeout{where}; it was stopped"
+            error_type = "Timeout"
+        elif status == -signal.SIGKILL:
+            code, kind = protocol.ERROR_MEMORY, "memory"
+            text = f"the inspection process was killed (out of memory?){where}"
+            error_type = "Killed"
+        elif status < 0:
+            code, kind = protocol.ERROR_CRASHED, "crashed"
+            name = (
+                signal.Signals(-status).name if -status in signal.valid_signals() else str(-status)
+            )
+            text = f"the inspection process crashed with {name}{where}"
+            error_type = name
+        else:
+            code, kind = protocol.ERROR_CRASHED, "crashed"
+            text = f"the inspection process exited with code {status} before answering{where}"
+            error_type = "Exit"
+        data = {
+            "type": error_type,
+            "message": text,
+            "file": file,
+            "line": line,
+            "kind": kind,
+            "output": _read_text(child.capture_path),
+        }
+        self.respond_error(child.request_id, code, text, data)
+
+
+def _child_main() -> int:
+    """``--child`` (spawn mode): one inspection described on stdin, the answer on stdout."""
+    request = json.loads(sys.stdin.buffer.readline())
+    result_fd = os.dup(1)
+    capture_path, fault_path = request["files"]
+    run_child(request["params"], result_fd, capture_path, fault_path)
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the worker (``--child``: one spawned inspection)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--child"]:
+        return _child_main()
+    out_fd = os.dup(1)
+    # Anything torch or user code writes to fd 1 in this process lands in the log, not the protocol.
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    torch_version: Optional[str] = None
+    no_torch: Optional[str] = None
+    started = time.perf_counter()
+    try:
+        import torch
+
+        torch_version = str(torch.__version__)
+    except ImportError as error:
+        no_torch = str(error)
+    if torch_version is not None:
+        from paramlens_worker import introspect
+
+        try:
+            introspect.warm_up()
+        except Exception as error:
+            sys.stderr.write(f"paramlens worker: warm-up failed: {error!r}\n")
+        sys.stderr.write(
+            f"paramlens worker {os.getpid()}: torch {torch_version} ready in "
+            f"{time.perf_counter() - started:.2f}s\n"
+        )
+        sys.stderr.flush()
+    gc.collect()
+    gc.freeze()  # objects of the warm parent are never scanned (nor copied) in the children
+    return ForkServer(out_fd, torch_version, no_torch).serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

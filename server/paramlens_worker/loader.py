@@ -1,0 +1,295 @@
+"""Loading the user's file in an inspection child: module names, definitions-only loading.
+
+Standard library only (no torch): the pure parts are unit-tested without torch.
+
+Definitions-only loading keeps, at module top level, only imports, ``def``/``class``, constant
+assignments (literals and names, attributes, containers and arithmetic of them), lambdas,
+docstrings, ``try`` blocks whose handlers catch ``ImportError`` and ``if TYPE_CHECKING`` /
+``if sys.version_info`` blocks. Everything else (calls, loops, ``with``, ``if __name__ ==
+"__main__"``) is dropped, so importing a training script never trains, downloads or writes.
+Workspace files the target imports are loaded the same way; installed packages import normally.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import os
+import sys
+import sysconfig
+from collections.abc import Iterable, Sequence
+from types import CodeType, ModuleType
+from typing import Optional
+
+IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+_GUARD_NAMES = frozenset({"TYPE_CHECKING"})
+
+
+def is_constant_expression(node: ast.expr) -> bool:
+    """True when evaluating ``node`` cannot run user code: literals, names, attribute reads,
+    containers, subscripts, and arithmetic or comparisons of those."""
+    if isinstance(node, (ast.Constant, ast.Name, ast.Lambda)):
+        return True
+    if isinstance(node, ast.Attribute):
+        return is_constant_expression(node.value)
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return all(is_constant_expression(e) for e in node.elts)
+    if isinstance(node, ast.Starred):
+        return is_constant_expression(node.value)
+    if isinstance(node, ast.Dict):
+        return all(k is None or is_constant_expression(k) for k in node.keys) and all(
+            is_constant_expression(v) for v in node.values
+        )
+    if isinstance(node, ast.UnaryOp):
+        return is_constant_expression(node.operand)
+    if isinstance(node, ast.BinOp):
+        return is_constant_expression(node.left) and is_constant_expression(node.right)
+    if isinstance(node, ast.BoolOp):
+        return all(is_constant_expression(v) for v in node.values)
+    if isinstance(node, ast.Compare):
+        return is_constant_expression(node.left) and all(
+            is_constant_expression(c) for c in node.comparators
+        )
+    if isinstance(node, ast.Subscript):
+        return is_constant_expression(node.value) and is_constant_expression(node.slice)
+    if isinstance(node, ast.Slice):
+        parts = (node.lower, node.upper, node.step)
+        return all(p is None or is_constant_expression(p) for p in parts)
+    if isinstance(node, ast.IfExp):
+        return all(is_constant_expression(n) for n in (node.test, node.body, node.orelse))
+    if isinstance(node, ast.JoinedStr):
+        return all(is_constant_expression(v) for v in node.values)
+    if isinstance(node, ast.FormattedValue):
+        return is_constant_expression(node.value)
+    return False
+
+
+def _is_guard(test: ast.expr) -> bool:
+    """``if TYPE_CHECKING`` / ``if typing.TYPE_CHECKING`` / ``if sys.version_info ...``."""
+    if isinstance(test, ast.Name):
+        return test.id in _GUARD_NAMES
+    if isinstance(test, ast.Attribute):
+        return test.attr in _GUARD_NAMES
+    if isinstance(test, ast.Compare) and isinstance(test.left, (ast.Attribute, ast.Subscript)):
+        text = ast.unparse(test.left)
+        return text.startswith("sys.version_info") and is_constant_expression(test)
+    return False
+
+
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    if handler.type is None:
+        return True
+    names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any(
+        (isinstance(n, ast.Name) and n.id in IMPORT_ERRORS)
+        or (isinstance(n, ast.Attribute) and n.attr in IMPORT_ERRORS)
+        for n in names
+    )
+
+
+def _keep_block(body: Sequence[ast.stmt]) -> list[ast.stmt]:
+    kept: list[ast.stmt] = []
+    for statement in body:
+        kept.extend(_keep_statement(statement))
+    return kept
+
+
+def _keep_statement(node: ast.stmt) -> list[ast.stmt]:
+    if isinstance(
+        node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    ):
+        return [node]
+    if isinstance(node, (ast.Pass, ast.Global, ast.Nonlocal)):
+        return [node]
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+        return [node]  # docstrings
+    if isinstance(node, ast.Assign) and is_constant_expression(node.value):
+        if all(isinstance(t, (ast.Name, ast.Tuple, ast.List)) for t in node.targets):
+            return [node]
+        return []
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        if node.value is None or is_constant_expression(node.value):
+            return [node]
+        return []
+    if isinstance(node, ast.Try) and all(_catches_import_error(h) for h in node.handlers):
+        body = _keep_block(node.body) or [ast.Pass()]
+        handlers = []
+        for handler in node.handlers:
+            handler.body = _keep_block(handler.body) or [ast.Pass()]
+            handlers.append(handler)
+        node.body = body
+        node.orelse = _keep_block(node.orelse)
+        node.finalbody = _keep_block(node.finalbody)
+        return [node]
+    if isinstance(node, ast.If) and _is_guard(node.test):
+        node.body = _keep_block(node.body) or [ast.Pass()]
+        node.orelse = _keep_block(node.orelse)
+        return [node]
+    return []
+
+
+def definitions_only(tree: ast.Module) -> ast.Module:
+    """The module with only its definitions (see the module docstring); changes ``tree``."""
+    tree.body = _keep_block(tree.body)
+    return tree
+
+
+def compile_definitions(source: bytes | str, filename: str) -> CodeType:
+    """Compile the definitions-only form of ``source``; raises SyntaxError with the real
+    position (line numbers are kept from the original file)."""
+    tree = ast.parse(source, filename=filename)
+    return compile(definitions_only(tree), filename, "exec", dont_inherit=True)
+
+
+def module_name_for(path: str, roots: Sequence[str]) -> tuple[str, str]:
+    """``(module name, sys.path entry)`` of the file at ``path``.
+
+    Walks up ``__init__.py`` files so relative imports work; a file outside any package is a
+    top-level module of its own folder (as ``python file.py`` would see it). Roots are used only
+    when the file is a top-level module directly inside one (e.g. ``src/``)."""
+    path = os.path.abspath(path)
+    directory, filename = os.path.split(path)
+    stem = os.path.splitext(filename)[0]
+    parts = [] if stem == "__init__" else [stem]
+    while os.path.isfile(os.path.join(directory, "__init__.py")):
+        parent, package = os.path.split(directory)
+        if not package.isidentifier() or parent == directory:
+            break
+        parts.insert(0, package)
+        directory = parent
+    if not parts:  # an __init__.py whose folder is not an identifier
+        parts = [os.path.basename(os.path.dirname(path))]
+    name = ".".join(parts)
+    return name, directory
+
+
+def is_valid_module_name(name: str) -> bool:
+    """True when every dotted part is an identifier."""
+    return all(part.isidentifier() for part in name.split("."))
+
+
+def _library_prefixes() -> tuple[str, ...]:
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    for key in ("purelib", "platlib", "stdlib", "platstdlib"):
+        value = sysconfig.get_paths().get(key)
+        if value:
+            prefixes.add(value)
+    return tuple(os.path.join(os.path.realpath(p), "") for p in prefixes)
+
+
+def is_workspace_file(path: str, roots: Iterable[str], library: Sequence[str] = ()) -> bool:
+    """True for a ``.py`` file under one of ``roots`` that is not an installed package (no
+    ``site-packages`` / ``dist-packages`` folder, not inside the interpreter's prefix)."""
+    if not path.endswith(".py"):
+        return False
+    real = os.path.realpath(path)
+    parts = real.split(os.sep)
+    if "site-packages" in parts or "dist-packages" in parts:
+        return False
+    if any(real.startswith(prefix) for prefix in library):
+        return False
+    return any(real.startswith(os.path.join(os.path.realpath(r), "")) for r in roots)
+
+
+class DefinitionsLoader(importlib.machinery.SourceFileLoader):
+    """Loads a workspace module with only its definitions; never reads or writes ``.pyc``
+    (a filtered code object must never be cached as the module's bytecode)."""
+
+    def get_code(self, fullname: str) -> CodeType:
+        """The definitions-only code of the module."""
+        path = self.get_filename(fullname)
+        return compile_definitions(self.get_data(path), path)
+
+
+class WorkspaceFinder(importlib.abc.MetaPathFinder):
+    """Finds modules with the normal path finder and loads workspace files definitions-only."""
+
+    def __init__(self, roots: Sequence[str]) -> None:
+        self.roots = [os.path.realpath(r) for r in roots]
+        self.library = _library_prefixes()
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Optional[Sequence[str]],
+        target: Optional[ModuleType] = None,
+    ) -> Optional[importlib.machinery.ModuleSpec]:
+        """The path finder's spec, with a :class:`DefinitionsLoader` for workspace files."""
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.origin is None:
+            return spec
+        if not isinstance(spec.loader, importlib.machinery.SourceFileLoader):
+            return spec
+        if not is_workspace_file(spec.origin, self.roots, self.library):
+            return spec
+        spec.loader = DefinitionsLoader(fullname, spec.origin)
+        return spec
+
+
+def load_target(path: str, roots: Sequence[str], load_mode: str) -> ModuleType:
+    """Import the file at ``path`` as its module (see :func:`module_name_for`), with
+    definitions-only loading for it and every workspace file it imports unless ``load_mode``
+    is ``"module"``. Errors propagate (SyntaxError, ImportError, whatever the code raises)."""
+    path = os.path.abspath(path)
+    name, entry = module_name_for(path, roots)
+    search = [entry, *(r for r in roots if r != entry)]
+    for folder in reversed(search):
+        if folder in sys.path:
+            sys.path.remove(folder)
+        sys.path.insert(0, folder)
+    workspace = [*roots, entry]
+    if load_mode != "module":
+        sys.meta_path.insert(0, WorkspaceFinder(workspace))
+    if not is_valid_module_name(name):
+        return _load_by_path(path, name, load_mode)
+    if name in sys.modules:  # a stdlib or installed module of the same name is already loaded
+        return _load_by_path(path, f"_paramlens_target_{name}", load_mode)
+    module = importlib.import_module(name)
+    origin = getattr(module, "__file__", None)
+    if origin is None or os.path.realpath(origin) != os.path.realpath(path):
+        return _load_by_path(path, name, load_mode)
+    return module
+
+
+def _load_by_path(path: str, name: str, load_mode: str) -> ModuleType:
+    safe = "".join(c if c.isalnum() or c == "_" else "_" for c in name.replace(".", "_"))
+    safe = safe if safe.isidentifier() else f"_{safe}"
+    loader: importlib.machinery.SourceFileLoader
+    if load_mode == "module":
+        loader = importlib.machinery.SourceFileLoader(safe, path)
+    else:
+        loader = DefinitionsLoader(safe, path)
+    spec = importlib.util.spec_from_file_location(safe, path, loader=loader)
+    if spec is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[safe] = module
+    loader.exec_module(module)
+    return module
+
+
+def imported_workspace_files(
+    roots: Sequence[str], exclude: str, before: Iterable[str] = ()
+) -> list[str]:
+    """Workspace files imported since ``before`` (names in ``sys.modules`` then), except
+    ``exclude`` and this worker's own package: the cache keys of an inspection."""
+    library = _library_prefixes()
+    excluded = os.path.realpath(exclude)
+    own = os.path.join(os.path.dirname(os.path.realpath(__file__)), "")
+    already = set(before)
+    files = set()
+    for name, module in list(sys.modules.items()):
+        if name in already:
+            continue
+        origin = getattr(module, "__file__", None)
+        if not isinstance(origin, str) or not os.path.isabs(origin):
+            continue
+        real = os.path.realpath(origin)
+        if real == excluded or real.startswith(own):
+            continue
+        if is_workspace_file(origin, roots, library):
+            files.add(os.path.abspath(origin))
+    return sorted(files)
