@@ -1,0 +1,532 @@
+"""The paramlens language server (pygls 2).
+
+:func:`create_server` builds a :class:`ParamlensLanguageServer` with every feature module
+registered; :func:`serve` runs it on stdio (or TCP, for debugging). All state lives on the server
+object. The server never imports torch: models are built by a worker in the user's interpreter
+(:mod:`paramlens.workers`), and the features render its reports.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import contextlib
+import hashlib
+import itertools
+import logging
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, cast
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from paramlens import __version__
+from paramlens.analysis.source_map import SourceMap, build_source_map
+from paramlens.log import ClientLogHandler, get_logger, setup_logging
+from paramlens.positions import normalize_encoding
+from paramlens.settings import (
+    Settings,
+    environment_interpreter,
+    load_pyproject_settings,
+    merge_settings,
+)
+from paramlens.workers import (
+    ENVIRONMENT_KINDS,
+    EnvironmentMessages,
+    InspectionScheduler,
+    WorkerFactory,
+    WorkerManager,
+    default_factory,
+    error_kind,
+)
+from paramlens_worker.protocol import ModelReport
+
+logger = get_logger("server")
+
+SERVER_NAME = "paramlens"
+CHANGE_DEBOUNCE_SECONDS = 0.6
+CONFIGURATION_TIMEOUT_SECONDS = 3.0
+
+
+_SERIALS = itertools.count(1)
+
+
+@dataclass
+class Inspection:
+    """What the worker said about one document (a landed, current result)."""
+
+    version: Optional[int]
+    reports: list[ModelReport]
+    error: Optional[dict[str, Any]] = None  # ErrorInfo when the file failed to import
+    error_kind: Optional[str] = None
+    output: str = ""
+    duration_ms: float = 0.0
+    device: Optional[str] = None
+    serial: int = field(default_factory=lambda: next(_SERIALS))
+
+
+@dataclass
+class DocumentState:
+    """One open document: its text, the last parse that succeeded, and the last inspection."""
+
+    uri: str
+    path: Optional[Path]
+    version: Optional[int] = None
+    source: str = ""
+    tree: Optional[ast.Module] = None  # last good parse (kept through syntax errors)
+    tree_source: str = ""  # the text ``tree`` was parsed from
+    syntax_error: Optional[SyntaxError] = None
+    inspection: Optional[Inspection] = None
+    inspecting: bool = False
+    analysis_cache: dict[Any, Any] = field(default_factory=dict)
+
+    def update(self, source: str, version: Optional[int]) -> None:
+        """New text: parse it, keeping the previous tree when it does not parse."""
+        self.version = version
+        if source == self.source and (self.tree is not None or self.syntax_error is not None):
+            return
+        self.source = source
+        self.analysis_cache.clear()
+        try:
+            self.tree = ast.parse(source, filename=str(self.path or self.uri), type_comments=False)
+            self.tree_source = source
+            self.syntax_error = None
+        except (SyntaxError, ValueError) as error:
+            self.syntax_error = error if isinstance(error, SyntaxError) else SyntaxError(str(error))
+
+    @property
+    def name(self) -> str:
+        """The file name, for messages."""
+        return self.path.name if self.path else self.uri
+
+    @property
+    def reports(self) -> list[ModelReport]:
+        """The reports of the last inspection that landed (empty before any)."""
+        return list(self.inspection.reports) if self.inspection is not None else []
+
+    def source_map(self) -> Optional[SourceMap]:
+        """The source map of the last good parse, knowing the reported class names (cached)."""
+        if self.tree is None:
+            return None
+        names = tuple(sorted({str(r.get("object")) for r in self.reports}))
+        key = ("source_map", names)
+        cached = self.analysis_cache.get(key)
+        if cached is None:
+            cached = build_source_map(self.tree, self.tree_source, names)
+            self.analysis_cache[key] = cached
+        return cast(SourceMap, cached)
+
+
+def source_digest(text: str) -> str:
+    """A short content hash (for logs and cache keys)."""
+    return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()[:16]
+
+
+class ParamlensLanguageServer(LanguageServer):
+    """The server and all of its state: documents, settings, workers, reports."""
+
+    def __init__(self, worker_factory: Optional[WorkerFactory] = None) -> None:
+        super().__init__(SERVER_NAME, __version__)
+        self.client_options: dict[str, Any] = {}
+        self.untrusted = False
+        self.documents: dict[str, DocumentState] = {}
+        self.workers = WorkerManager(worker_factory or default_factory(self._worker_log))
+        self.scheduler = InspectionScheduler(self.inspect_document)
+        self.environment = EnvironmentMessages()
+        self.pull_diagnostics = False
+        self.configured: Optional[asyncio.Event] = None
+        self.log_handler = ClientLogHandler(self)
+        self.diagnostic_timers: dict[str, asyncio.TimerHandle] = {}
+        self._settings_problems: set[str] = set()
+        self._report_listeners: list[Callable[[str], None]] = []
+        self._cache: Any = None
+
+    # -- client facts -----------------------------------------------------------------------
+
+    @property
+    def encoding(self) -> str:
+        """The negotiated position encoding (``utf-16`` unless the client chose otherwise)."""
+        try:
+            return normalize_encoding(self.workspace.position_encoding)
+        except RuntimeError:
+            return "utf-16"
+
+    def client_supports(self, *path: str) -> bool:
+        """Whether a (nested) client capability is present and truthy."""
+        node: Any = self.client_capabilities
+        for part in path:
+            node = getattr(node, part, None)
+            if node is None:
+                return False
+        return bool(node)
+
+    def prefers_markdown(self) -> bool:
+        """Whether hover contents may be Markdown (else plain text)."""
+        formats = getattr(
+            getattr(self.client_capabilities.text_document, "hover", None), "content_format", None
+        )
+        if not formats:
+            return True
+        return str(getattr(formats[0], "value", formats[0])) == "markdown"
+
+    # -- settings ---------------------------------------------------------------------------
+
+    def update_client_options(self, values: Optional[Mapping[str, Any]], source: str) -> None:
+        """Overlay editor settings (camelCase, maybe nested under ``paramlens``)."""
+        if not isinstance(values, Mapping):
+            return
+        nested = values.get("paramlens")
+        if isinstance(nested, Mapping):
+            values = nested
+        options = {k: v for k, v in values.items() if k != "untrusted"}
+        if source == "initializationOptions" and values.get("untrusted") is True:
+            self.untrusted = True
+        self.client_options.update(options)
+        _, problems = merge_settings(Settings(), self.client_options, source)
+        self.report_settings_problems(problems)
+
+    def report_settings_problems(self, problems: list[str]) -> None:
+        """Bad settings: one warning per distinct set of problems, details in the log."""
+        fresh = [p for p in problems if p not in self._settings_problems]
+        if not fresh:
+            return
+        self._settings_problems.update(fresh)
+        for problem in fresh:
+            logger.warning("%s", problem)
+        self.show_message(
+            "paramlens: some settings are invalid and use their defaults: " + "; ".join(fresh),
+            types.MessageType.Warning,
+        )
+
+    def settings_for(self, path: Optional[Path]) -> Settings:
+        """Defaults < ``PARAMLENS_INTERPRETER`` < ``[tool.paramlens]`` < editor settings."""
+        base = Settings(interpreter=environment_interpreter())
+        if path is not None:
+            base, problems, _ = load_pyproject_settings(path, base)
+            self.report_settings_problems(problems)
+        settings, _ = merge_settings(base, self.client_options, "settings")
+        if self.untrusted:
+            settings = merge_settings(settings, {"untrusted": True}, "untrusted")[0]
+        return settings
+
+    def folder_for(self, path: Path) -> str:
+        """The workspace folder holding ``path`` (the worker's identity and first root)."""
+        best: Optional[str] = None
+        try:
+            folders = [to_fs_path(f.uri) for f in self.workspace.folders.values()]
+            root = self.workspace.root_path
+        except RuntimeError:
+            folders, root = [], None
+        candidates = [f for f in [*folders, root] if f]
+        resolved = str(path.resolve())
+        for folder in candidates:
+            folder_path = str(Path(folder).resolve())
+            if (
+                resolved == folder_path or resolved.startswith(folder_path.rstrip(os.sep) + os.sep)
+            ) and (best is None or len(folder_path) > len(best)):
+                best = folder_path
+        if best is not None:
+            return best
+        from paramlens.settings import project_root
+
+        return str(project_root(path))
+
+    # -- documents --------------------------------------------------------------------------
+
+    def document(self, uri: str) -> Optional[DocumentState]:
+        """The state of an open document, synchronised with the workspace text."""
+        state = self.documents.get(uri)
+        try:
+            text_document = self.workspace.get_text_document(uri)
+        except RuntimeError:
+            return state
+        if state is None:
+            fs_path = to_fs_path(uri)
+            state = DocumentState(uri=uri, path=Path(fs_path) if fs_path else None)
+            self.documents[uri] = state
+        state.update(text_document.source, text_document.version)
+        return state
+
+    def forget(self, uri: str) -> None:
+        """The document was closed."""
+        self.scheduler.cancel(uri)
+        self.documents.pop(uri, None)
+
+    # -- messages and progress --------------------------------------------------------------
+
+    def show_message(self, message: str, kind: types.MessageType) -> None:
+        """``window/showMessage``, never raising."""
+        try:
+            self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+        except Exception:  # no client any more: the log keeps it
+            logger.warning("could not show message: %s", message)
+
+    def environment_problem(self, kind: str, subject: str, message: str) -> None:
+        """An environment problem (no torch, crash, timeout): shown once, always logged."""
+        logger.warning("%s", message)
+        if self.environment.should_show(kind, subject):
+            self.show_message(
+                f"paramlens: {message} (details in the paramlens log)", types.MessageType.Error
+            )
+
+    @contextlib.asynccontextmanager
+    async def progress_bar(
+        self, title: str, message: str = ""
+    ) -> AsyncIterator[Callable[[str], None]]:
+        """``$/progress`` around a piece of work when the client supports it.
+
+        Yields a function that reports an intermediate message.
+        """
+        token: Optional[str] = None
+        if self.client_supports("window", "work_done_progress"):
+            token = f"paramlens-{uuid.uuid4().hex[:12]}"
+            try:
+                await asyncio.wait_for(self.work_done_progress.create_async(token), 5.0)
+                self.work_done_progress.begin(
+                    token, types.WorkDoneProgressBegin(title=title, message=message or None)
+                )
+            except Exception as error:  # the client refused or went away: work without a bar
+                logger.debug("no progress bar: %r", error)
+                token = None
+
+        def report(text: str) -> None:
+            if token is not None:
+                with contextlib.suppress(Exception):
+                    self.work_done_progress.report(
+                        token, types.WorkDoneProgressReport(message=text)
+                    )
+
+        try:
+            yield report
+        finally:
+            if token is not None:
+                with contextlib.suppress(Exception):
+                    self.work_done_progress.end(token, types.WorkDoneProgressEnd())
+
+    def _worker_log(self, line: str) -> None:
+        logger.info("worker: %s", line.rstrip())
+
+    # -- inspections ------------------------------------------------------------------------
+
+    def report_cache(self) -> Any:
+        """The engine's :class:`~paramlens.cache.ReportCache` (built on first use)."""
+        if self._cache is None:
+            from paramlens.cache import ReportCache
+
+            self._cache = ReportCache()
+        return self._cache
+
+    def can_inspect(self, state: DocumentState) -> bool:
+        """Whether user code may run for this document."""
+        if self.untrusted or state.path is None or state.path.suffix not in (".py", ".pyw"):
+            return False
+        return not self.settings_for(state.path).untrusted
+
+    def schedule_inspection(self, uri: str, delay: float = 0.0) -> None:
+        """Inspect ``uri`` after ``delay`` seconds (replaces a pending request)."""
+        state = self.documents.get(uri)
+        if state is None or not self.can_inspect(state) or self.workers.closed:
+            return
+        self.scheduler.schedule(uri, delay)
+
+    async def inspect_document(self, uri: str, force: bool = False) -> None:
+        """Build the models of one document in the worker and keep the result if still current.
+
+        A result for a document version that changed meanwhile is dropped (a later inspection,
+        scheduled by the change, replaces it).
+        """
+        if self.configured is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.configured.wait(), CONFIGURATION_TIMEOUT_SECONDS)
+        state = self.document(uri)
+        if state is None or state.path is None or not self.can_inspect(state):
+            return
+        version = state.version
+        path = state.path
+        settings = self.settings_for(path)
+        folder = self.folder_for(path)
+        try:
+            disk_text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            logger.info("not inspecting %s: %s", path, error)
+            return
+        state.inspecting = True
+        try:
+            inspection = await self._run_inspection(
+                path, disk_text, settings, folder, version, force
+            )
+        finally:
+            state.inspecting = False
+        if inspection is None:
+            return
+        current = self.documents.get(uri)
+        if current is not state or current.version != version:
+            logger.info(
+                "dropping the inspection of %s version %s: the document is now version %s",
+                state.name,
+                version,
+                current.version if current else "closed",
+            )
+            return
+        state.inspection = inspection
+        self.report_landed(uri)
+
+    async def _run_inspection(
+        self,
+        path: Path,
+        disk_text: str,
+        settings: Settings,
+        folder: str,
+        version: Optional[int],
+        force: bool = False,
+    ) -> Optional[Inspection]:
+        from paramlens.worker_client import build_inspect_params
+
+        interpreter = settings.interpreter_command()
+        subject = " ".join(interpreter)
+        cache = self.report_cache()
+        variant = (
+            settings.load_mode,
+            settings.device,
+            tuple(sorted(settings.models.items())),
+            settings.cpu_fallback_limit_mb,
+        )
+        cached = None if force else cache.get(interpreter, path, disk_text, variant=variant)
+        if cached is not None:
+            logger.info("%s: report from cache", path.name)
+            return self._inspection_from_result(cached, version)
+        params = build_inspect_params(path, settings)
+        key = self.workers.key(folder, interpreter)
+        starting = key not in self.workers
+        title = "paramlens: starting the worker" if starting else "paramlens: inspecting"
+        try:
+            async with self.progress_bar(title, path.name) as report:
+                if starting:
+                    await self.workers.ensure_started(folder, interpreter)
+                    report(f"inspecting {path.name}")
+                result = await self.workers.inspect(folder, interpreter, params)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            return self._inspection_failed(error, path, subject, version)
+        self.environment.resolved(subject)
+        with contextlib.suppress(Exception):
+            cache.put(interpreter, path, disk_text, result, variant=variant)
+        logger.info(
+            "%s: %d model(s) in %.0f ms",
+            path.name,
+            len(result.get("reports", [])),
+            float(result.get("duration_ms", 0.0)),
+        )
+        return self._inspection_from_result(result, version)
+
+    @staticmethod
+    def _inspection_from_result(result: Mapping[str, Any], version: Optional[int]) -> Inspection:
+        return Inspection(
+            version=version,
+            reports=list(result.get("reports", [])),
+            output=str(result.get("output", "")),
+            duration_ms=float(result.get("duration_ms", 0.0)),
+            device=result.get("device"),
+        )
+
+    def _inspection_failed(
+        self, error: Exception, path: Path, subject: str, version: Optional[int]
+    ) -> Optional[Inspection]:
+        kind = error_kind(error)
+        info = getattr(error, "info", None)
+        detail = str(error) or kind
+        if kind in ENVIRONMENT_KINDS:
+            messages = {
+                "no_torch": f"torch is not importable in {subject}",
+                "start_failed": f"the worker could not start in {subject}: {detail}",
+                "crashed": f"the worker crashed while inspecting {path.name}: {detail}",
+                "timeout": f"inspecting {path.name} timed out: {detail}",
+                "memory": f"inspecting {path.name} ran out of memory: {detail}",
+            }
+            self.environment_problem(kind, subject, messages[kind])
+        else:
+            logger.info("inspecting %s failed: %s", path.name, detail)
+        if kind in ("no_torch", "start_failed"):
+            return None
+        error_info = dict(info) if isinstance(info, Mapping) else None
+        if error_info is None:
+            error_info = {"type": kind, "message": detail, "file": None, "line": None}
+        return Inspection(version=version, reports=[], error=error_info, error_kind=kind)
+
+    def on_report(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(uri)`` whenever a new inspection lands for a document."""
+        self._report_listeners.append(listener)
+
+    def report_landed(self, uri: str) -> None:
+        """Tell the features (lenses, diagnostics) that ``uri`` has a new inspection."""
+        for listener in self._report_listeners:
+            try:
+                listener(uri)
+            except Exception:
+                logger.exception("report listener failed for %s", uri)
+
+    def refresh_diagnostics(self, uri: str) -> None:
+        """Recompute and deliver the diagnostics of ``uri`` (settings changed)."""
+        from paramlens.features import diagnostics
+
+        diagnostics.refresh(self, uri)
+
+    # -- errors -----------------------------------------------------------------------------
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Server bugs go to the log, never to a message box."""
+        logger.error("server error (%s): %s", getattr(source, "__name__", source), error)
+
+
+def create_server(worker_factory: Optional[WorkerFactory] = None) -> ParamlensLanguageServer:
+    """A server with every feature registered."""
+    from paramlens.features import (
+        code_actions,
+        code_lens,
+        commands,
+        diagnostics,
+        documents,
+        hover,
+        lifecycle,
+    )
+
+    server = ParamlensLanguageServer(worker_factory)
+    for module in (lifecycle, documents, diagnostics, hover, code_lens, code_actions, commands):
+        module.register(server)
+    return server
+
+
+def _protect_stdout() -> tuple[Any, Any]:
+    """Keep fd 1 for the protocol and send every other write to stderr.
+
+    A library that prints (or writes to fd 1 from C) would otherwise corrupt the channel.
+    """
+    protocol_fd = os.dup(sys.stdout.fileno())
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    stdout = os.fdopen(protocol_fd, "wb", buffering=0)
+    sys.stdout = sys.stderr
+    return sys.stdin.buffer, stdout
+
+
+def serve(tcp: Optional[str] = None) -> int:
+    """Run the language server on stdio, or on ``HOST:PORT`` with ``tcp``; returns the exit code."""
+    setup_logging(logging.INFO)
+    server = create_server()
+    logging.getLogger().addHandler(server.log_handler)
+    if tcp:
+        host, _, port = tcp.rpartition(":")
+        if not port.isdigit():
+            logger.error("--tcp expects HOST:PORT, got %r", tcp)
+            return 2
+        server.start_tcp(host or "127.0.0.1", int(port))
+        return 0
+    stdin, stdout = _protect_stdout()
+    server.start_io(stdin, stdout)
+    return 0
