@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PARAMLENS_INTERPRETER := $(abspath $(BIN)/python)
 
-.PHONY: run test setup system-deps node-deps lint test-python test-clients test-extension bench package clean
+.PHONY: run test setup system-deps node-deps lint test-python test-clients test-extension bench bench-introspect package clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ node-deps: node_modules/.installed
 
 run: setup
 	$(BIN)/paramlens summary examples/darknet.py
+	$(BIN)/paramlens summary examples/net.py
+	$(BIN)/paramlens summary examples/tied_lm.py
+	$(BIN)/paramlens summary examples/vision/models.py
 
 test: lint test-python test-clients test-extension
 
@@ -43,7 +46,9 @@ test-clients: setup system-deps
 
 test-extension:
 
-bench: setup
+bench: bench-introspect
+
+bench-introspect: setup
 	$(BIN)/python bench/introspect.py
 
 clean:

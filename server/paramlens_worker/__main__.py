@@ -30,6 +30,11 @@ from paramlens_worker import limits, protocol, sites
 OUTPUT_LIMIT = 64 * 1024  # characters of captured user output sent back per inspection
 DUMP_GRACE_SECONDS = 0.3  # between the traceback-dump signal and SIGKILL on a timeout
 _real_exit = os._exit
+_ERROR_CODES = {
+    "memory": protocol.ERROR_MEMORY,
+    "crashed": protocol.ERROR_CRASHED,
+    "timeout": protocol.ERROR_TIMEOUT,
+}
 
 
 def _read_text(path: str, limit: int = OUTPUT_LIMIT) -> str:
@@ -94,7 +99,7 @@ def run_child(params: dict[str, Any], result_fd: int, capture_path: str, fault_p
             "file": file,
             "line": line,
         }
-        finish({"error": error, "memory": False}, code)
+        finish({"error": error, "kind": "crashed"}, code)
 
     os._exit = exit_now  # type: ignore[assignment]
     try:
@@ -103,7 +108,7 @@ def run_child(params: dict[str, Any], result_fd: int, capture_path: str, fault_p
     except BaseException as error:
         message = {
             "error": introspect.error_info(error, is_user_file),
-            "memory": introspect.is_memory_error(error),
+            "kind": "memory" if introspect.is_memory_error(error) else "error",
         }
     finish(message, 0)
 
@@ -368,10 +373,10 @@ class ForkServer:
             return
         if message is not None and isinstance(message.get("error"), dict):
             info = dict(message["error"])
-            memory = bool(message.get("memory"))
-            info["kind"] = "memory" if memory else "error"
+            kind = str(message.get("kind", "error"))
+            info["kind"] = kind
             info["output"] = message.get("output", "")
-            code = protocol.ERROR_MEMORY if memory else protocol.ERROR_INSPECTION_FAILED
+            code = _ERROR_CODES.get(kind, protocol.ERROR_INSPECTION_FAILED)
             self.respond_error(child.request_id, code, f"{info['type']}: {info['message']}", info)
             return
         self._answer_dead(child, status)

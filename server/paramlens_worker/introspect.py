@@ -71,19 +71,27 @@ class UserCode:
 
 
 def error_info(error: BaseException, is_user_file: Callable[[str], bool]) -> ErrorInfo:
-    """A failure as :class:`ErrorInfo`, with the innermost frame in user code."""
+    """A failure as :class:`ErrorInfo`, with the innermost frame in user code (looking through
+    the chain of causes when the error itself was raised outside user code)."""
     file: Optional[str] = None
     line: Optional[int] = None
     if isinstance(error, SyntaxError) and error.filename:
         file, line = os.path.abspath(error.filename), error.lineno
     else:
-        frames = [(f.filename, f.lineno or 0) for f in traceback.extract_tb(error.__traceback__)]
-        file, line = sites.first_user_frame(list(reversed(frames)), is_user_file)
+        current: Optional[BaseException] = error
+        while current is not None and file is None:
+            frames = [
+                (f.filename, f.lineno or 0) for f in traceback.extract_tb(current.__traceback__)
+            ]
+            file, line = sites.first_user_frame(list(reversed(frames)), is_user_file)
+            current = current.__cause__ or current.__context__
     message = str(error) or type(error).__name__
     if isinstance(error, SyntaxError):
         message = error.msg
-    if isinstance(error, SystemExit):
+    elif isinstance(error, SystemExit):
         message = f"the code called sys.exit({error.code!r})"
+    elif is_memory_error(error) and not str(error):
+        message = "out of memory: the inspection went past its memory limit (memoryLimitMb)"
     return {"type": type(error).__name__, "message": message, "file": file, "line": line}
 
 
@@ -426,6 +434,8 @@ def build(
             with torch.device("meta"):
                 return factory(), "meta", None
         except Exception as error:
+            if is_memory_error(error):
+                raise
             meta_error = error
     restore = limits.limit_address_space(cpu_fallback_limit_mb << 20)
     try:
@@ -477,6 +487,7 @@ def inspect_file(params: InspectParams, started: Optional[float] = None) -> Insp
     lines = SourceLines(is_user_file)
     device = params.get("device", "meta")
     limit = int(params.get("cpu_fallback_limit_mb", 512))
+    objects_given = bool(params.get("objects"))
     reports: list[ModelReport] = []
     built: list[tuple[ModelReport, nn.Module]] = []
     used_devices = set()
@@ -513,6 +524,8 @@ def inspect_file(params: InspectParams, started: Optional[float] = None) -> Insp
         used_devices.add(used)
         report.update(describe(model, lines))  # type: ignore[typeddict-item]
         built.append((report, model))
+    if objects_given and any(r["status"] == "needs_arguments" for r in reports):
+        built.extend(_build_hosts(module, tree, params, device, limit, candidates))
     _describe_from_instances(reports, candidates, built, lines)
     return {
         "reports": reports,
@@ -523,6 +536,31 @@ def inspect_file(params: InspectParams, started: Optional[float] = None) -> Insp
         "device": "cpu" if "cpu" in used_devices else device,
         "duration_ms": (time.perf_counter() - started) * 1000.0,
     }
+
+
+def _build_hosts(
+    module: ModuleType,
+    tree: ast.Module,
+    params: InspectParams,
+    device: str,
+    limit: int,
+    chosen: Sequence[Candidate],
+) -> list[tuple[ModelReport, nn.Module]]:
+    """The other buildable models of the file, to find instances of a class given by name."""
+    names = {c.name for c in chosen}
+    hosts = []
+    for candidate in find_candidates(module, tree, None, params.get("models") or {}):
+        if candidate.name in names or candidate.factory is None:
+            continue
+        try:
+            model, used, _ = build(candidate.factory, device, limit)
+        except Exception:
+            continue
+        if isinstance(model, nn.Module):
+            report = _empty_report(candidate, str(module.__file__), "ok")
+            report["device"] = used
+            hosts.append((report, model))
+    return hosts
 
 
 def _describe_from_instances(

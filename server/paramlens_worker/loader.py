@@ -26,6 +26,7 @@ from typing import Optional
 
 IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
 _GUARD_NAMES = frozenset({"TYPE_CHECKING"})
+_OWN_FOLDER = os.path.join(os.path.dirname(os.path.realpath(__file__)), "")
 
 
 def is_constant_expression(node: ast.expr) -> bool:
@@ -90,10 +91,13 @@ def _catches_import_error(handler: ast.ExceptHandler) -> bool:
     )
 
 
-def _keep_block(body: Sequence[ast.stmt]) -> list[ast.stmt]:
+def _keep_block(body: Sequence[ast.stmt], *, in_handler: bool = False) -> list[ast.stmt]:
     kept: list[ast.stmt] = []
     for statement in body:
-        kept.extend(_keep_statement(statement))
+        if in_handler and isinstance(statement, ast.Raise):
+            kept.append(statement)  # "this module needs X": the user should see that error
+        else:
+            kept.extend(_keep_statement(statement))
     return kept
 
 
@@ -118,7 +122,7 @@ def _keep_statement(node: ast.stmt) -> list[ast.stmt]:
         body = _keep_block(node.body) or [ast.Pass()]
         handlers = []
         for handler in node.handlers:
-            handler.body = _keep_block(handler.body) or [ast.Pass()]
+            handler.body = _keep_block(handler.body, in_handler=True) or [ast.Pass()]
             handlers.append(handler)
         node.body = body
         node.orelse = _keep_block(node.orelse)
@@ -134,7 +138,7 @@ def _keep_statement(node: ast.stmt) -> list[ast.stmt]:
 def definitions_only(tree: ast.Module) -> ast.Module:
     """The module with only its definitions (see the module docstring); changes ``tree``."""
     tree.body = _keep_block(tree.body)
-    return tree
+    return ast.fix_missing_locations(tree)
 
 
 def compile_definitions(source: bytes | str, filename: str) -> CodeType:
@@ -182,10 +186,13 @@ def _library_prefixes() -> tuple[str, ...]:
 
 def is_workspace_file(path: str, roots: Iterable[str], library: Sequence[str] = ()) -> bool:
     """True for a ``.py`` file under one of ``roots`` that is not an installed package (no
-    ``site-packages`` / ``dist-packages`` folder, not inside the interpreter's prefix)."""
+    ``site-packages`` / ``dist-packages`` folder, not inside the interpreter's prefix) nor this
+    worker's own code."""
     if not path.endswith(".py"):
         return False
     real = os.path.realpath(path)
+    if real.startswith(_OWN_FOLDER):
+        return False
     parts = real.split(os.sep)
     if "site-packages" in parts or "dist-packages" in parts:
         return False
@@ -278,7 +285,6 @@ def imported_workspace_files(
     ``exclude`` and this worker's own package: the cache keys of an inspection."""
     library = _library_prefixes()
     excluded = os.path.realpath(exclude)
-    own = os.path.join(os.path.dirname(os.path.realpath(__file__)), "")
     already = set(before)
     files = set()
     for name, module in list(sys.modules.items()):
@@ -288,7 +294,7 @@ def imported_workspace_files(
         if not isinstance(origin, str) or not os.path.isabs(origin):
             continue
         real = os.path.realpath(origin)
-        if real == excluded or real.startswith(own):
+        if real == excluded:
             continue
         if is_workspace_file(origin, roots, library):
             files.add(os.path.abspath(origin))

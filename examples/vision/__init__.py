@@ -1,0 +1,1 @@
+"""A package with relative imports: ``paramlens summary examples/vision/models.py``."""

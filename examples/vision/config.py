@@ -1,0 +1,2 @@
+WIDTHS = (16, 32, 64)
+NUM_CLASSES = 10
