@@ -1,0 +1,567 @@
+"""Name filters of freeze loops, evaluated against the real names of a model report.
+
+:func:`compile_filter` turns a loop condition (``"fc" in name``, ``name.startswith(("a", "b"))``,
+``re.match(r"layer[12]\\.", name)``, ``any(k in name for k in FROZEN)``, combined with
+``and`` / ``or`` / ``not``) into a predicate over names, or None when the condition is not
+statically evaluable (then nothing is ever flagged). :func:`freeze_effect` applies a
+:class:`~paramlens.analysis.source_map.FreezeLoop` to a report: which names it matches and how
+many parameter tensors and elements it freezes or unfreezes. Pure: no torch, no I/O.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from paramlens.analysis.source_map import FreezeLoop, Sink
+from paramlens_worker.protocol import ModelReport, module_class
+
+_STR_METHODS = frozenset(
+    {
+        "startswith",
+        "endswith",
+        "lower",
+        "upper",
+        "casefold",
+        "strip",
+        "lstrip",
+        "rstrip",
+        "split",
+        "rsplit",
+        "replace",
+        "count",
+        "find",
+        "rfind",
+        "partition",
+        "rpartition",
+        "removeprefix",
+        "removesuffix",
+        "isdigit",
+        "isnumeric",
+        "join",
+        "format",
+    }
+)
+_RE_FUNCS = frozenset({"match", "search", "fullmatch"})
+_COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
+    ast.Is: operator.is_,
+    ast.IsNot: operator.is_not,
+}
+_BUILTINS: dict[str, Callable[..., Any]] = {
+    "len": len,
+    "str": str,
+    "int": int,
+    "tuple": tuple,
+    "list": list,
+    "set": set,
+    "frozenset": frozenset,
+    "bool": bool,
+    "sorted": sorted,
+}
+_MAX_REGEX_LEN = 500
+
+
+class NotStatic(Exception):
+    """The expression needs more than the name and literal constants to evaluate."""
+
+
+class FilterError(Exception):
+    """Evaluating the filter on a name raised (the user's loop would raise too)."""
+
+
+@dataclass(frozen=True)
+class NameFilter:
+    """A compiled loop condition: call it with a name to know whether the condition holds."""
+
+    expr: ast.expr
+    name_var: Optional[str]
+    constants: Mapping[str, Any]
+
+    def __call__(self, name: str) -> bool:
+        """Whether the condition holds for ``name``; raises :class:`FilterError` if the
+        condition raises for it (an index past the end of ``name.split('.')``)."""
+        env = dict(self.constants)
+        if self.name_var:
+            env[self.name_var] = name
+        try:
+            return bool(_Evaluator(env, strict=False).eval(self.expr))
+        except NotStatic as error:  # validated at compile time; keep the contract anyway
+            raise FilterError(str(error)) from error
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError, re.error) as error:
+            raise FilterError(f"{type(error).__name__}: {error}") from error
+
+    @property
+    def text(self) -> str:
+        """The condition as source text."""
+        return ast.unparse(self.expr)
+
+
+def compile_filter(
+    expr: ast.expr, name_var: Optional[str], constants: Optional[Mapping[str, Any]] = None
+) -> Optional[NameFilter]:
+    """A predicate over names for ``expr``, or None when it is not statically evaluable.
+
+    ``name_var`` is the loop variable bound to the name; ``constants`` maps other names to
+    literal values (module-level ``FROZEN = ["fc1", "bn"]``).
+    """
+    consts = dict(constants) if constants else {}
+    if name_var:
+        consts.pop(name_var, None)
+    env = dict(consts)
+    if name_var:
+        env[name_var] = "probe.0.weight"
+    try:
+        _Evaluator(env, strict=True).eval(expr)
+    except NotStatic:
+        return None
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError, re.error):
+        pass  # depends on the name: some names raise, known at evaluation
+    return NameFilter(expr, name_var, consts)
+
+
+class _Evaluator:
+    """A tiny interpreter for filter expressions. ``strict`` evaluates every operand (no
+    short-circuit) so that a validation run meets every node."""
+
+    def __init__(self, env: dict[str, Any], strict: bool) -> None:
+        self.env = env
+        self.strict = strict
+
+    def eval(self, node: ast.AST) -> Any:
+        method = getattr(self, "_" + type(node).__name__, None)
+        if method is None:
+            raise NotStatic(type(node).__name__)
+        return method(node)
+
+    def _Constant(self, node: ast.Constant) -> Any:
+        return node.value
+
+    def _Name(self, node: ast.Name) -> Any:
+        if node.id in self.env:
+            return self.env[node.id]
+        if node.id in ("True", "False", "None"):
+            return {"True": True, "False": False, "None": None}[node.id]
+        raise NotStatic(node.id)
+
+    def _List(self, node: ast.List) -> Any:
+        return [self.eval(e) for e in node.elts]
+
+    def _Tuple(self, node: ast.Tuple) -> Any:
+        return tuple(self.eval(e) for e in node.elts)
+
+    def _Set(self, node: ast.Set) -> Any:
+        return {self.eval(e) for e in node.elts}
+
+    def _JoinedStr(self, node: ast.JoinedStr) -> Any:
+        return "".join(str(self.eval(v)) for v in node.values)
+
+    def _FormattedValue(self, node: ast.FormattedValue) -> Any:
+        if node.format_spec is not None:
+            raise NotStatic("format spec")
+        return self.eval(node.value)
+
+    def _BoolOp(self, node: ast.BoolOp) -> Any:
+        if self.strict:
+            values = [self.eval(v) for v in node.values]
+            return all(values) if isinstance(node.op, ast.And) else any(values)
+        if isinstance(node.op, ast.And):
+            result: Any = True
+            for value in node.values:
+                result = self.eval(value)
+                if not result:
+                    return result
+            return result
+        result = False
+        for value in node.values:
+            result = self.eval(value)
+            if result:
+                return result
+        return result
+
+    def _UnaryOp(self, node: ast.UnaryOp) -> Any:
+        value = self.eval(node.operand)
+        if isinstance(node.op, ast.Not):
+            return not value
+        if isinstance(node.op, ast.USub):
+            return -value
+        raise NotStatic("unary operator")
+
+    def _BinOp(self, node: ast.BinOp) -> Any:
+        left, right = self.eval(node.left), self.eval(node.right)
+        if isinstance(node.op, ast.Add):
+            return left + right
+        if isinstance(node.op, ast.Mod) and isinstance(left, str):
+            return left % right
+        raise NotStatic("binary operator")
+
+    def _IfExp(self, node: ast.IfExp) -> Any:
+        if self.strict:
+            test, body, orelse = self.eval(node.test), self.eval(node.body), self.eval(node.orelse)
+            return body if test else orelse
+        return self.eval(node.body) if self.eval(node.test) else self.eval(node.orelse)
+
+    def _Compare(self, node: ast.Compare) -> Any:
+        left = self.eval(node.left)
+        result = True
+        for op, comparator in zip(node.ops, node.comparators):
+            right = self.eval(comparator)
+            compare = _COMPARE.get(type(op))
+            if compare is None:
+                raise NotStatic("comparison")
+            if not compare(left, right):
+                result = False
+                if not self.strict:
+                    return False
+            left = right
+        return result
+
+    def _Subscript(self, node: ast.Subscript) -> Any:
+        value = self.eval(node.value)
+        if isinstance(node.slice, ast.Slice):
+            parts = (node.slice.lower, node.slice.upper, node.slice.step)
+            return value[slice(*(None if p is None else self.eval(p) for p in parts))]
+        return value[self.eval(node.slice)]
+
+    def _comprehension_values(self, node: ast.GeneratorExp | ast.ListComp) -> list[Any]:
+        if len(node.generators) != 1:
+            raise NotStatic("nested comprehension")
+        gen = node.generators[0]
+        if gen.is_async:
+            raise NotStatic("async comprehension")
+        target_names = [n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)]
+        if not isinstance(gen.target, (ast.Name, ast.Tuple)):
+            raise NotStatic("comprehension target")
+        iterable = list(self.eval(gen.iter))
+        results: list[Any] = []
+        saved = {name: self.env.get(name, _MISSING) for name in target_names}
+        try:
+            if self.strict and not iterable:
+                # validate the element once even when the iterable is empty
+                iterable = ["probe"] if isinstance(gen.target, ast.Name) else []
+            for value in iterable:
+                _assign(gen.target, value, self.env)
+                if all(self.eval(cond) for cond in gen.ifs):
+                    results.append(self.eval(node.elt))
+        finally:
+            for name, value in saved.items():
+                if value is _MISSING:
+                    self.env.pop(name, None)
+                else:
+                    self.env[name] = value
+        return results
+
+    def _GeneratorExp(self, node: ast.GeneratorExp) -> Any:
+        return self._comprehension_values(node)
+
+    def _ListComp(self, node: ast.ListComp) -> Any:
+        return self._comprehension_values(node)
+
+    def _Call(self, node: ast.Call) -> Any:
+        if any(k.arg is None for k in node.keywords) or any(
+            isinstance(a, ast.Starred) for a in node.args
+        ):
+            raise NotStatic("star arguments")
+        func = node.func
+        if isinstance(func, ast.Name):
+            if func.id in ("any", "all") and len(node.args) == 1 and not node.keywords:
+                values = list(self.eval(node.args[0]))
+                return any(values) if func.id == "any" else all(values)
+            builtin = _BUILTINS.get(func.id)
+            if builtin is None or func.id in self.env:
+                raise NotStatic(func.id)
+            return builtin(*self._args(node), **self._kwargs(node))
+        if not isinstance(func, ast.Attribute):
+            raise NotStatic("call")
+        if isinstance(func.value, ast.Name) and func.value.id == "re" and "re" not in self.env:
+            return self._regex(func.attr, node.args, node.keywords)
+        if (
+            func.attr in _RE_FUNCS
+            and isinstance(func.value, ast.Call)
+            and isinstance(func.value.func, ast.Attribute)
+            and func.value.func.attr == "compile"
+            and isinstance(func.value.func.value, ast.Name)
+            and func.value.func.value.id == "re"
+        ):
+            pattern_args = func.value.args
+            if len(pattern_args) != 1 or func.value.keywords:
+                raise NotStatic("re.compile flags")
+            return self._regex(func.attr, [pattern_args[0], *node.args], node.keywords)
+        if func.attr not in _STR_METHODS:
+            raise NotStatic(func.attr)
+        receiver = self.eval(func.value)
+        if not isinstance(receiver, str):
+            raise NotStatic("method on a non-string")
+        args = self._args(node)
+        if func.attr in ("startswith", "endswith") and args and isinstance(args[0], list):
+            args[0] = tuple(args[0])
+        return getattr(receiver, func.attr)(*args, **self._kwargs(node))
+
+    def _args(self, node: ast.Call) -> list[Any]:
+        return [self.eval(a) for a in node.args]
+
+    def _kwargs(self, node: ast.Call) -> dict[str, Any]:
+        return {str(k.arg): self.eval(k.value) for k in node.keywords}
+
+    def _regex(self, name: str, args: Sequence[ast.expr], keywords: Sequence[ast.keyword]) -> Any:
+        if name not in _RE_FUNCS or len(args) != 2 or keywords:
+            raise NotStatic(f"re.{name}")
+        pattern_node, string_node = args
+        pattern = self.eval(pattern_node)
+        if not isinstance(pattern, str) or len(pattern) > _MAX_REGEX_LEN:
+            raise NotStatic("pattern")
+        string = self.eval(string_node)
+        if not isinstance(string, str):
+            raise NotStatic("regex subject")
+        return getattr(re, name)(pattern, string) is not None
+
+
+_MISSING = object()
+
+
+def _assign(target: ast.expr, value: Any, env: dict[str, Any]) -> None:
+    if isinstance(target, ast.Name):
+        env[target.id] = value
+        return
+    if isinstance(target, ast.Tuple):
+        values = list(value)
+        if len(values) != len(target.elts):
+            raise ValueError("cannot unpack")
+        for element, item in zip(target.elts, values):
+            _assign(element, item, env)
+        return
+    raise NotStatic("assignment target")
+
+
+@dataclass(frozen=True)
+class FreezeEffect:
+    """What a freeze loop does to one model.
+
+    ``names`` are the names the loop iterates (as the loop sees them: receiver-relative,
+    with a wrapper's prefix); ``matched`` those at least one sink acts on; ``sink_matches`` the
+    names each sink acts on, in sink order. ``frozen`` / ``unfrozen`` are the canonical
+    parameter names whose ``requires_grad`` the loop finally sets False / True; the counts are
+    over the whole model (``total_*``), elements of lazy parameters excluded.
+    """
+
+    kind: str  # "parameters" | "modules" | "buffers"
+    names: tuple[str, ...]
+    matched: tuple[str, ...]
+    sink_matches: tuple[tuple[str, ...], ...]
+    frozen: tuple[str, ...]
+    unfrozen: tuple[str, ...]
+    frozen_elements: int
+    unfrozen_elements: int
+    total_tensors: int
+    total_elements: int
+
+    @property
+    def frozen_tensors(self) -> int:
+        """How many parameter tensors end frozen by the loop."""
+        return len(self.frozen)
+
+    @property
+    def unfrozen_tensors(self) -> int:
+        """How many parameter tensors end trainable by the loop."""
+        return len(self.unfrozen)
+
+
+@dataclass(frozen=True)
+class ParameterIndex:
+    """The parameter tensors of a report, by every name they have (aliases included)."""
+
+    canonical: dict[str, str]  # any name -> the name named_parameters() yields
+    numel: dict[str, Optional[int]]  # canonical -> elements
+    order: tuple[str, ...]  # every name, canonical and aliases, in report order
+
+    @classmethod
+    def of(cls, report: ModelReport) -> ParameterIndex:
+        """Index the ``parameters`` of a report."""
+        canonical: dict[str, str] = {}
+        numel: dict[str, Optional[int]] = {}
+        order: list[str] = []
+        for param in report.get("parameters") or []:
+            name = param["name"]
+            numel[name] = param.get("numel")
+            for alias in [name, *(param.get("aliases") or [])]:
+                if alias not in canonical:
+                    canonical[alias] = name
+                    order.append(alias)
+        return cls(canonical, numel, tuple(order))
+
+    def under(self, path: str) -> list[str]:
+        """Every name (aliases included) below the module ``path`` (``""``: the root)."""
+        if not path:
+            return list(self.order)
+        start = path + "."
+        return [name for name in self.order if name.startswith(start)]
+
+
+def loop_names(loop: FreezeLoop, report: ModelReport) -> list[tuple[str, str]]:
+    """The items a loop iterates over on this model, as (name the loop sees, full name in the
+    report). Full names of module items are module paths; of parameters, any parameter name."""
+    path = loop.receiver_path
+    relative = _relative(path)
+    items: list[tuple[str, str]] = []
+    if loop.method in ("named_parameters", "parameters"):
+        index = ParameterIndex.of(report)
+        seen: set[str] = set()
+        for name in index.under(path):
+            tensor = index.canonical[name]
+            if loop.remove_duplicate and tensor in seen:
+                continue
+            seen.add(tensor)
+            items.append((relative(name), name))
+        if not loop.recurse:
+            items = [item for item in items if "." not in item[0]]
+    elif loop.method in ("named_buffers", "buffers"):
+        names = [b["name"] for b in report.get("buffers") or []]
+        items = [(relative(n), n) for n in names if not path or n.startswith(path + ".")]
+        if not loop.recurse:
+            items = [item for item in items if "." not in item[0]]
+    elif loop.method in ("named_modules", "modules"):
+        modules = [str(m.get("name", "")) for m in report.get("modules") or []]
+        if "" not in modules:
+            modules.insert(0, "")
+        items = [
+            (relative(n) if n != path else "", n)
+            for n in modules
+            if not path or n == path or n.startswith(path + ".")
+        ]
+    elif loop.method in ("named_children", "children"):
+        modules = [str(m.get("name", "")) for m in report.get("modules") or []]
+        items = [
+            (relative(n), n)
+            for n in modules
+            if n and (not path or n.startswith(path + ".")) and "." not in relative(n)
+        ]
+    return [(_prefixed(loop, seen_name), full) for seen_name, full in items]
+
+
+def _relative(path: str) -> Callable[[str], str]:
+    cut = len(path) + 1 if path else 0
+    return lambda name: name[cut:]
+
+
+def _prefixed(loop: FreezeLoop, name: str) -> str:
+    if loop.name_prefix:
+        name = f"{loop.name_prefix}.{name}" if name else loop.name_prefix
+    if loop.prefix and loop.method not in ("named_children", "children"):
+        wrapper = loop.prefix.rstrip(".")
+        name = f"{wrapper}.{name}" if name else ""
+    elif loop.prefix:
+        name = loop.prefix.rstrip(".")
+    return name
+
+
+def sink_filters(loop: FreezeLoop, sink: Sink) -> Optional[list[tuple[NameFilter, bool]]]:
+    """The compiled conditions of a sink with their expected truth; None if any is not static."""
+    compiled: list[tuple[NameFilter, bool]] = []
+    for test, expected in sink.conditions:
+        name_filter = compile_filter(test, loop.name_var, loop.constants)
+        if name_filter is None:
+            return None
+        compiled.append((name_filter, expected))
+    return compiled
+
+
+def select(filters: Sequence[tuple[NameFilter, bool]], names: Iterable[str]) -> list[str]:
+    """The names for which every condition has its expected truth; raises FilterError."""
+    return [n for n in names if all(f(n) == expected for f, expected in filters)]
+
+
+def freeze_effect(loop: FreezeLoop, report: ModelReport) -> Optional[FreezeEffect]:
+    """What ``loop`` does to the model of ``report``; None when the report has no parameters
+    list (not built) or a condition or value is not statically evaluable."""
+    if report.get("status") != "ok":
+        return None
+    items = loop_names(loop, report)
+    index = ParameterIndex.of(report)
+    kind = (
+        "buffers"
+        if "buffer" in loop.method
+        else "modules"
+        if loop.method in ("named_modules", "modules", "named_children", "children")
+        else "parameters"
+    )
+    final: dict[str, bool] = {}
+    sink_matches: list[tuple[str, ...]] = []
+    matched: set[str] = set()
+    try:
+        for sink in loop.sinks:
+            filters = sink_filters(loop, sink)
+            value_filter = (
+                compile_filter(sink.value_expr, loop.name_var, loop.constants)
+                if sink.value_expr is not None
+                else None
+            )
+            if filters is None or (sink.value_expr is not None and value_filter is None):
+                return None
+            hits = tuple(select(filters, [seen for seen, _ in items]))
+            sink_matches.append(hits)
+            matched.update(hits)
+        for seen, full in items:
+            for sink, hits in zip(loop.sinks, sink_matches):
+                if seen not in hits:
+                    continue
+                value = sink.value
+                if sink.value_expr is not None:
+                    value_filter = compile_filter(sink.value_expr, loop.name_var, loop.constants)
+                    assert value_filter is not None
+                    value = value_filter(seen)
+                if value is None:
+                    continue
+                for tensor in _tensors_of(kind, sink, full, index):
+                    final[tensor] = value
+    except FilterError:
+        return None
+    order = [name for name in index.numel]
+    frozen = tuple(n for n in order if final.get(n) is False)
+    unfrozen = tuple(n for n in order if final.get(n) is True)
+    return FreezeEffect(
+        kind=kind,
+        names=tuple(seen for seen, _ in items),
+        matched=tuple(seen for seen, _ in items if seen in matched),
+        sink_matches=tuple(sink_matches),
+        frozen=frozen,
+        unfrozen=unfrozen,
+        frozen_elements=sum(index.numel[n] or 0 for n in frozen),
+        unfrozen_elements=sum(index.numel[n] or 0 for n in unfrozen),
+        total_tensors=len(order),
+        total_elements=sum(v or 0 for v in index.numel.values()),
+    )
+
+
+def _tensors_of(kind: str, sink: Sink, full: str, index: ParameterIndex) -> list[str]:
+    """The canonical parameter tensors a sink acting on item ``full`` changes."""
+    if kind == "buffers":
+        return []
+    if kind == "parameters":
+        if sink.kind != "item":
+            return []
+        return [index.canonical[full]] if full in index.canonical else []
+    if sink.kind == "item_attr":
+        name = f"{full}.{sink.attr}" if full else sink.attr
+        return [index.canonical[name]] if name in index.canonical else []
+    tensors: list[str] = []
+    for name in index.under(full):
+        tensor = index.canonical[name]
+        if tensor not in tensors:
+            tensors.append(tensor)
+    return tensors
+
+
+def module_classes(report: ModelReport) -> dict[str, str]:
+    """Module path -> class name for every module of a report."""
+    return {str(m.get("name", "")): module_class(m) for m in report.get("modules") or []}

@@ -1,0 +1,1123 @@
+"""The map from a script's source to the models the worker builds: pure ``ast``, no torch.
+
+:func:`build_source_map` finds the ``nn.Module`` classes of a file, its zero-argument factory
+functions, the ``self.<name> = ...`` submodule assignments, the variables bound to built models
+(``model = Net()``, wrapped by ``torch.compile`` / ``DataParallel``), and the freeze loops
+(``for n, p in model.named_parameters(): if <filter>: p.requires_grad = False``).
+:func:`target_at` says what a cursor position is on, for hovers.
+
+Lines are 0-based everywhere in this module (as in :class:`~paramlens.analysis.findings.Span`);
+the worker's reports use 1-based ``line`` / ``class_line`` / ``assigned_line``.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from paramlens.analysis.findings import Span, span_of
+from paramlens_worker.protocol import ModelReport
+
+COLLECTION_METHODS = (
+    "named_parameters",
+    "parameters",
+    "named_buffers",
+    "buffers",
+    "state_dict",
+    "named_modules",
+    "modules",
+    "named_children",
+    "children",
+)
+LOOP_METHODS = (
+    "named_parameters",
+    "parameters",
+    "named_buffers",
+    "buffers",
+    "named_modules",
+    "modules",
+    "named_children",
+    "children",
+)
+# Calls that return the same module object: a later `model = model.to(...)` keeps the binding.
+SAME_MODULE_METHODS = frozenset(
+    {
+        "to",
+        "cuda",
+        "cpu",
+        "double",
+        "float",
+        "half",
+        "bfloat16",
+        "type",
+        "train",
+        "eval",
+        "requires_grad_",
+        "to_empty",
+        "share_memory",
+        "apply",
+        "xpu",
+        "ipu",
+        "mtia",
+    }
+)
+COMPILE_PREFIX = "_orig_mod."
+PARALLEL_PREFIX = "module."
+_PARALLEL_WRAPPERS = frozenset({"DataParallel", "DistributedDataParallel"})
+
+
+@dataclass(frozen=True)
+class ModuleClass:
+    """An ``nn.Module`` subclass defined at the top level of the file."""
+
+    name: str
+    span: Span  # the class name token
+    line: int  # the ``class`` line (0-based; decorators excluded)
+    bases: tuple[str, ...]
+    node: ast.ClassDef = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Factory:
+    """A top-level function callable without arguments that returns a Module."""
+
+    name: str
+    span: Span  # the function name token
+    line: int
+    node: ast.FunctionDef = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class SubmoduleAssignment:
+    """``self.<attr> = <value>`` in the ``__init__`` of a Module class."""
+
+    class_name: str
+    attr: str
+    span: Span  # the ``self.<attr>`` target
+    line: int
+    constructor: Optional[str]  # dotted callee of the value (``nn.Linear``), None if no call
+
+
+@dataclass(frozen=True)
+class ModelBinding:
+    """A variable bound to a model the worker can build (or shadowed: ``object`` None).
+
+    ``prefix`` is what a wrapper adds to every name: ``"_orig_mod."`` for ``torch.compile``,
+    ``"module."`` for ``DataParallel`` / ``DistributedDataParallel``, ``""`` when unwrapped.
+    """
+
+    name: str
+    object: Optional[str]
+    prefix: str
+    span: Span  # the assigned name
+    line: int
+    scope: str  # "" for module scope, else the function's qualified name
+    imported: bool = False
+
+    @property
+    def wrapped(self) -> bool:
+        """Whether a wrapper adds a prefix to the names."""
+        return bool(self.prefix)
+
+
+@dataclass(frozen=True)
+class Sink:
+    """One place a loop sets ``requires_grad``, with the conditions that guard it.
+
+    ``kind``: ``"item"`` (``p.requires_grad = v`` / ``x.requires_grad_(v)`` on the loop's item),
+    ``"item_parameters"`` (``for q in m.parameters(): q.requires_grad = v`` on a module item),
+    ``"item_attr"`` (``m.<attr>.requires_grad = v``; ``attr`` holds the dotted rest).
+    ``value`` is the constant set (False freezes), None when ``value_expr`` computes it.
+    ``conditions`` are ``(test, expected truth)`` pairs that must all hold.
+    """
+
+    span: Span
+    kind: str
+    value: Optional[bool]
+    value_expr: Optional[ast.expr] = field(compare=False, repr=False)
+    conditions: tuple[tuple[ast.expr, bool], ...] = field(compare=False, repr=False)
+    attr: str = ""
+
+
+@dataclass(frozen=True)
+class FreezeLoop:
+    """A loop (or comprehension) over a model collection that sets ``requires_grad``.
+
+    ``receiver`` is the variable (``model``, ``self``), ``receiver_path`` the attribute path
+    below it (``"backbone"`` for ``model.backbone.named_parameters()``); ``object`` and
+    ``prefix`` come from the receiver's binding (None: unknown model, never flag).
+    ``name_var`` is the loop variable holding the name (None for ``parameters()`` loops).
+    """
+
+    span: Span  # the loop header: ``for`` ... iterable (comprehension: the whole expression)
+    line: int
+    method: str
+    receiver: str
+    receiver_path: str
+    object: Optional[str]
+    prefix: str
+    name_var: Optional[str]
+    item_var: Optional[str]
+    sinks: tuple[Sink, ...]
+    iter_span: Span
+    recurse: bool = True
+    remove_duplicate: bool = True
+    name_prefix: str = ""  # ``named_parameters(prefix=...)``
+    scope: str = ""
+    imported: bool = False
+    calls_eval: bool = False  # the body calls ``<item>.eval()``
+    constants: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    node: ast.AST = field(default_factory=ast.Pass, compare=False, repr=False)
+
+    @property
+    def conditions(self) -> tuple[tuple[ast.expr, bool], ...]:
+        """The conditions of the first sink (most loops have one)."""
+        return self.sinks[0].conditions if self.sinks else ()
+
+    def filter_strings(self) -> Iterator[ast.Constant]:
+        """The string literals inside the loop's filters."""
+        seen: set[int] = set()
+        for sink in self.sinks:
+            exprs = [test for test, _ in sink.conditions]
+            if sink.value_expr is not None:
+                exprs.append(sink.value_expr)
+            for expr in exprs:
+                for node in ast.walk(expr):
+                    if (
+                        isinstance(node, ast.Constant)
+                        and isinstance(node.value, str)
+                        and id(node) not in seen
+                    ):
+                        seen.add(id(node))
+                        yield node
+
+
+@dataclass(frozen=True)
+class HoverTarget:
+    """What the cursor is on.
+
+    ``kind``: ``"class"`` | ``"submodule"`` | ``"attribute_chain"`` | ``"collection_call"`` |
+    ``"filter_string"``. ``object`` is the class/factory name a report's ``object`` matches
+    (None if unknown); ``path`` the dotted path inside that model (``"fc1.weight"``; ``""`` for
+    the model itself), already without a wrapper's prefix; ``prefix`` the wrapper's prefix of
+    the variable. ``method`` / ``keep_vars`` / ``recurse`` describe collection calls;
+    ``text`` is the literal of a filter string, ``loop`` the loop it filters.
+    """
+
+    kind: str
+    span: Span
+    object: Optional[str]
+    path: str = ""
+    method: Optional[str] = None
+    keep_vars: bool = False
+    recurse: bool = True
+    prefix: str = ""
+    variable: Optional[str] = None
+    text: Optional[str] = None
+    imported: bool = False
+    loop: Optional[FreezeLoop] = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class SourceMap:
+    """Everything :func:`build_source_map` found in one file."""
+
+    classes: tuple[ModuleClass, ...]
+    factories: tuple[Factory, ...]
+    submodules: tuple[SubmoduleAssignment, ...]
+    bindings: tuple[ModelBinding, ...]
+    loops: tuple[FreezeLoop, ...]
+    targets: tuple[HoverTarget, ...]
+    constants: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def module_class(self, name: str) -> Optional[ModuleClass]:
+        """The Module class of that name, if the file defines one."""
+        return next((c for c in self.classes if c.name == name), None)
+
+    def binding_at(self, name: str, line: int, scope: str = "") -> Optional[ModelBinding]:
+        """The binding of ``name`` in effect at ``line`` (0-based) in ``scope``."""
+        return _binding_at(self.bindings, name, line, scope)
+
+
+def report_for(
+    reports: Sequence[ModelReport], object_name: Optional[str], path: Optional[str] = None
+) -> Optional[ModelReport]:
+    """The report whose ``object`` is ``object_name``: the one of ``path`` first, else the only
+    report of that name (an imported class built from another file)."""
+    if object_name is None:
+        return None
+    named = [r for r in reports if r.get("object") == object_name]
+    if path is not None:
+        wanted = _norm(path)
+        for report in named:
+            if _norm(str(report.get("file") or "")) == wanted:
+                return report
+    if len(named) == 1 or (named and path is None):
+        return named[0]
+    return None
+
+
+def _norm(path: str) -> str:
+    return os.path.normcase(os.path.normpath(path)) if path else ""
+
+
+def build_source_map(
+    tree: ast.Module, source: str, module_names: Collection[str] = ()
+) -> SourceMap:
+    """Map one parsed file. ``module_names`` are extra names (bases, callees) known to be
+    Modules, e.g. the ``object`` of every report, so imported classes count too."""
+    return _Builder(tree, source, frozenset(module_names)).build()
+
+
+def target_at(source_map: SourceMap, line: int, col: int) -> Optional[HoverTarget]:
+    """The innermost hover target containing the position (0-based line, code-point column)."""
+    best: Optional[HoverTarget] = None
+    for target in source_map.targets:
+        span = target.span
+        inside = (span.start_line, span.start_col) <= (line, col) < (span.end_line, span.end_col)
+        # A cursor just after the token (end of a word) still means that token.
+        at_end = (span.end_line, span.end_col) == (line, col) and span.start_col != span.end_col
+        if (inside or (at_end and best is None)) and (
+            best is None or _span_size(span) < _span_size(best.span)
+        ):
+            best = target
+    return best
+
+
+def _span_size(span: Span) -> tuple[int, int]:
+    return (span.end_line - span.start_line, span.end_col - span.start_col)
+
+
+def dotted_name(node: ast.AST) -> Optional[str]:
+    """``a.b.c`` for a chain of Names/Attributes, else None."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _binding_at(
+    bindings: Sequence[ModelBinding], name: str, line: int, scope: str
+) -> Optional[ModelBinding]:
+    def latest(in_scope: str, before: int) -> Optional[ModelBinding]:
+        found = None
+        for binding in bindings:
+            if binding.name == name and binding.scope == in_scope and binding.line < before:
+                found = binding
+        return found
+
+    if scope:
+        local = latest(scope, line)
+        if local is not None:
+            return local
+        if any(b.name == name and b.scope == scope for b in bindings):
+            return None
+        # A function runs after the whole module ran: the module's last binding holds.
+        return latest("", 1 << 30)
+    return latest("", line)
+
+
+def _attr_token_span(node: ast.Attribute, lines: Sequence[str]) -> Span:
+    """The span of the attribute name token of ``x.attr``."""
+    whole = span_of(node, lines)
+    return Span(whole.end_line, whole.end_col - len(node.attr), whole.end_line, whole.end_col)
+
+
+def _chain(node: ast.AST) -> Optional[tuple[ast.Name, list[tuple[str, ast.AST]]]]:
+    """A chain ``root.a[0].b`` as its root Name and (segment, node) pairs; None otherwise."""
+    segments: list[tuple[str, ast.AST]] = []
+    while True:
+        if isinstance(node, ast.Attribute):
+            segments.append((node.attr, node))
+            node = node.value
+        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            key = node.slice.value
+            if isinstance(key, bool) or not isinstance(key, (int, str)):
+                return None
+            segments.append((str(key), node))
+            node = node.value
+        elif isinstance(node, ast.Name):
+            return node, list(reversed(segments))
+        else:
+            return None
+
+
+def _bool_constant(node: Optional[ast.AST]) -> Optional[bool]:
+    if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+        return node.value
+    return None
+
+
+def _keyword(call: ast.Call, name: str) -> Optional[ast.expr]:
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def _literal(node: ast.AST) -> Any:
+    """The value of a literal expression; raises ValueError if it is not one."""
+    return ast.literal_eval(node)
+
+
+class _Builder:
+    def __init__(self, tree: ast.Module, source: str, module_names: frozenset[str]) -> None:
+        self.tree = tree
+        self.lines = source.splitlines()
+        self.extra = module_names
+        self.imports: dict[str, str] = {}  # local name -> fully qualified dotted name
+        self.from_imported: set[str] = set()
+        self.classes: dict[str, ModuleClass] = {}
+        self.factories: dict[str, Factory] = {}
+        self.bindings: list[ModelBinding] = []
+        self.loops: list[FreezeLoop] = []
+        self.targets: list[HoverTarget] = []
+        self.submodules: list[SubmoduleAssignment] = []
+        self.constants: dict[str, Any] = {}
+
+    def span(self, node: ast.AST) -> Span:
+        return span_of(node, self.lines)
+
+    def build(self) -> SourceMap:
+        self._collect_imports()
+        self.constants = self._scope_constants(self.tree.body)
+        self._collect_classes()
+        self._collect_factories()
+        self._collect_submodules()
+        self._walk_scope(self.tree.body, "", None)
+        for node in self.tree.body:
+            self._walk_functions(node, "")
+        self._class_targets()
+        self._filter_targets()
+        return SourceMap(
+            classes=tuple(self.classes.values()),
+            factories=tuple(self.factories.values()),
+            submodules=tuple(self.submodules),
+            bindings=tuple(self.bindings),
+            loops=tuple(sorted(self.loops, key=lambda loop: (loop.line, loop.span))),
+            targets=tuple(self.targets),
+            constants=self.constants,
+        )
+
+    def _collect_imports(self) -> None:
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        self.imports[alias.asname] = alias.name
+                    else:
+                        root = alias.name.split(".")[0]
+                        self.imports[root] = root
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for alias in node.names:
+                    if alias.name != "*":
+                        local = alias.asname or alias.name
+                        self.imports[local] = f"{node.module}.{alias.name}"
+                        self.from_imported.add(local)
+            elif isinstance(node, ast.ImportFrom):
+                for alias in node.names:
+                    if alias.name != "*":
+                        local = alias.asname or alias.name
+                        self.imports[local] = f"{'.' * node.level}{node.module or ''}.{alias.name}"
+                        self.from_imported.add(local)
+
+    def qualname(self, node: ast.AST) -> Optional[str]:
+        """The dotted name with its import resolved: ``nn.Linear`` -> ``torch.nn.Linear``."""
+        name = dotted_name(node)
+        if name is None:
+            return None
+        root, _, rest = name.partition(".")
+        resolved = self.imports.get(root)
+        if resolved is None:
+            return name
+        return f"{resolved}.{rest}" if rest else resolved
+
+    def _is_module_base(self, base: ast.expr) -> bool:
+        name = dotted_name(base)
+        qual = self.qualname(base)
+        if name is None or qual is None:
+            return False
+        last = name.rsplit(".", 1)[-1]
+        return (
+            qual.startswith("torch.nn.")
+            or name.startswith("nn.")
+            or name in self.classes
+            or last in self.extra
+            or name in self.extra
+        )
+
+    def _collect_classes(self) -> None:
+        defs = [node for node in self.tree.body if isinstance(node, ast.ClassDef)]
+        changed = True
+        while changed:
+            changed = False
+            for node in defs:
+                if node.name not in self.classes and any(
+                    self._is_module_base(base) for base in node.bases
+                ):
+                    self.classes[node.name] = ModuleClass(
+                        name=node.name,
+                        span=self._def_name_span(node),
+                        line=node.lineno - 1,
+                        bases=tuple(dotted_name(b) or "" for b in node.bases),
+                        node=node,
+                    )
+                    changed = True
+
+    def _def_name_span(self, node: ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) -> Span:
+        line = node.lineno - 1
+        text = self.lines[line] if line < len(self.lines) else ""
+        keyword = "class" if isinstance(node, ast.ClassDef) else "def"
+        start = text.find(keyword)
+        start = text.find(node.name, start + len(keyword) if start >= 0 else 0)
+        if start < 0:
+            start = 0
+        return Span(line, start, line, start + len(node.name))
+
+    def _is_module_ctor(self, func: ast.expr) -> bool:
+        """Whether calling ``func`` builds a Module (a class of the file, nn.*, a factory)."""
+        name = dotted_name(func)
+        if name is None:
+            return False
+        qual = self.qualname(func) or name
+        last = name.rsplit(".", 1)[-1]
+        if name in self.classes or name in self.factories:
+            return True
+        if qual.startswith("torch.nn.") and last[:1].isupper():
+            return True
+        return last in self.extra
+
+    def _collect_factories(self) -> None:
+        defs = [
+            node
+            for node in self.tree.body
+            if isinstance(node, ast.FunctionDef) and self._zero_arg(node)
+        ]
+        changed = True
+        while changed:
+            changed = False
+            for node in defs:
+                if node.name not in self.factories and self._returns_module(node):
+                    self.factories[node.name] = Factory(
+                        node.name, self._def_name_span(node), node.lineno - 1, node
+                    )
+                    changed = True
+
+    @staticmethod
+    def _zero_arg(node: ast.FunctionDef) -> bool:
+        args = node.args
+        positional = args.posonlyargs + args.args
+        return len(args.defaults) == len(positional) and all(
+            default is not None for default in args.kw_defaults
+        )
+
+    def _returns_module(self, node: ast.FunctionDef) -> bool:
+        built: set[str] = set()
+        returns: list[ast.expr] = []
+        for stmt in _statements(node.body):
+            if isinstance(stmt, ast.Assign) and self._builds_module(stmt.value, built):
+                built.update(t.id for t in stmt.targets if isinstance(t, ast.Name))
+            elif isinstance(stmt, ast.Return) and stmt.value is not None:
+                returns.append(stmt.value)
+        return bool(returns) and all(self._builds_module(value, built) for value in returns)
+
+    def _builds_module(self, value: ast.expr, built: Collection[str]) -> bool:
+        if isinstance(value, ast.Name):
+            return value.id in built
+        if not isinstance(value, ast.Call):
+            return False
+        if self._is_module_ctor(value.func):
+            return True
+        if isinstance(value.func, ast.Attribute) and value.func.attr in SAME_MODULE_METHODS:
+            return self._builds_module(value.func.value, built)
+        return (
+            self._wrapper_prefix(value) is not None
+            and bool(value.args)
+            and (self._builds_module(value.args[0], built))
+        )
+
+    def _wrapper_prefix(self, call: ast.Call) -> Optional[str]:
+        qual = self.qualname(call.func)
+        if qual is None:
+            return None
+        last = qual.rsplit(".", 1)[-1]
+        if qual == "torch.compile":
+            return COMPILE_PREFIX
+        if last in _PARALLEL_WRAPPERS or qual == "DDP":
+            return PARALLEL_PREFIX
+        return None
+
+    def _collect_submodules(self) -> None:
+        for cls in self.classes.values():
+            for item in cls.node.body:
+                if not (isinstance(item, ast.FunctionDef) and item.name == "__init__"):
+                    continue
+                for stmt in _statements(item.body):
+                    targets: list[ast.expr] = []
+                    value: Optional[ast.expr] = None
+                    if isinstance(stmt, ast.Assign):
+                        targets, value = list(stmt.targets), stmt.value
+                    elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                        targets, value = [stmt.target], stmt.value
+                    for target in targets:
+                        if (
+                            isinstance(target, ast.Attribute)
+                            and isinstance(target.value, ast.Name)
+                            and target.value.id == "self"
+                        ):
+                            ctor = dotted_name(value.func) if isinstance(value, ast.Call) else None
+                            self.submodules.append(
+                                SubmoduleAssignment(
+                                    class_name=cls.name,
+                                    attr=target.attr,
+                                    span=self.span(target),
+                                    line=target.lineno - 1,
+                                    constructor=ctor,
+                                )
+                            )
+
+    def _scope_constants(self, body: Sequence[ast.stmt]) -> dict[str, Any]:
+        """Names assigned exactly once in the scope, to a literal."""
+        counts: dict[str, int] = {}
+        values: dict[str, Any] = {}
+        for stmt in _statements(body):
+            targets: list[ast.expr] = []
+            value: Optional[ast.expr] = None
+            if isinstance(stmt, ast.Assign):
+                targets, value = list(stmt.targets), stmt.value
+            elif isinstance(stmt, ast.AnnAssign):
+                targets, value = [stmt.target], stmt.value
+            elif isinstance(stmt, (ast.AugAssign, ast.For)):
+                targets = [stmt.target]
+            for target in targets:
+                for name in ast.walk(target):
+                    if isinstance(name, ast.Name):
+                        counts[name.id] = counts.get(name.id, 0) + 1
+                        if isinstance(target, ast.Name) and value is not None:
+                            try:
+                                values[name.id] = _literal(value)
+                            except (ValueError, TypeError, SyntaxError, RecursionError):
+                                values.pop(name.id, None)
+        return {name: value for name, value in values.items() if counts.get(name) == 1}
+
+    def _walk_functions(self, node: ast.AST, prefix: str) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            qual = f"{prefix}{node.name}"
+            owner = None
+            if prefix.endswith(".") and prefix[:-1] in self.classes:
+                owner = prefix[:-1]
+            self._walk_scope(node.body, qual, owner, node)
+            for child in node.body:
+                self._walk_functions(child, qual + ".")
+        elif isinstance(node, ast.ClassDef):
+            for child in node.body:
+                self._walk_functions(child, f"{prefix}{node.name}.")
+        elif isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+            for inner in ast.iter_child_nodes(node):
+                self._walk_functions(inner, prefix)
+
+    def _model_of(
+        self, value: ast.expr, scope: str, line: int
+    ) -> Optional[tuple[Optional[str], str, bool]]:
+        """(object, wrapper prefix, imported) of a value bound to a model; None if not one."""
+        if isinstance(value, ast.Name):
+            binding = _binding_at(self.bindings, value.id, line, scope)
+            if binding is not None and binding.object is not None:
+                return binding.object, binding.prefix, binding.imported
+            return None
+        if isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name):
+            binding = _binding_at(self.bindings, value.value.id, line, scope)
+            if (
+                binding is not None
+                and binding.object is not None
+                and binding.prefix
+                and binding.prefix == value.attr + "."
+            ):
+                return binding.object, "", binding.imported
+            return None
+        if not isinstance(value, ast.Call):
+            return None
+        func = value.func
+        if isinstance(func, ast.Attribute) and func.attr in SAME_MODULE_METHODS:
+            return self._model_of(func.value, scope, line)
+        wrapper = self._wrapper_prefix(value)
+        if wrapper is not None:
+            inner = self._model_of(value.args[0], scope, line) if value.args else None
+            if inner is None:
+                return None
+            return inner[0], wrapper + inner[1], inner[2]
+        name = dotted_name(func)
+        if name is None:
+            return None
+        last = name.rsplit(".", 1)[-1]
+        if name in self.classes or name in self.factories:
+            return name, "", False
+        qual = self.qualname(func) or name
+        if qual.startswith("torch."):
+            return None
+        root = name.split(".")[0]
+        if root in self.imports or last in self.extra:
+            # `from pkg import ResNet as R`: the report names the class, not the alias.
+            return qual.rsplit(".", 1)[-1], "", True
+        return None
+
+    def _walk_scope(
+        self,
+        body: Sequence[ast.stmt],
+        scope: str,
+        owner: Optional[str],
+        func: Optional[ast.AST] = None,
+    ) -> None:
+        """Bindings, loops and hover targets of one scope (not of nested functions)."""
+        constants = dict(self.constants)
+        if scope:
+            constants.update(self._scope_constants(body))
+        params: set[str] = set()
+        if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = func.args
+            params = {arg.arg for arg in a.posonlyargs + a.args + a.kwonlyargs}
+            if a.vararg:
+                params.add(a.vararg.arg)
+            if a.kwarg:
+                params.add(a.kwarg.arg)
+            for name in params:
+                if name != "self" or owner is None:
+                    self.bindings.append(
+                        ModelBinding(name, None, "", self.span(func), func.lineno - 1, scope)
+                    )
+        for stmt in _statements(body):
+            self._bind(stmt, scope)
+            if isinstance(stmt, ast.For):
+                self._freeze_loop_stmt(stmt, scope, owner, constants)
+            for node in _own_nodes(stmt):
+                if isinstance(node, (ast.ListComp, ast.GeneratorExp, ast.SetComp)):
+                    self._freeze_comprehension(node, scope, owner, constants)
+                self._hover_targets(node, scope, owner)
+
+    def _bind(self, stmt: ast.stmt, scope: str) -> None:
+        targets: list[ast.expr] = []
+        value: Optional[ast.expr] = None
+        if isinstance(stmt, ast.Assign):
+            targets, value = list(stmt.targets), stmt.value
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            targets, value = [stmt.target], stmt.value
+        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            targets = [stmt.target]
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            targets = [item.optional_vars for item in stmt.items if item.optional_vars]
+        line = stmt.lineno - 1
+        for target in targets:
+            if isinstance(target, ast.Name) and value is not None:
+                model = self._model_of(value, scope, line)
+                if model is not None:
+                    self.bindings.append(
+                        ModelBinding(
+                            name=target.id,
+                            object=model[0],
+                            prefix=model[1],
+                            span=self.span(target),
+                            line=line,
+                            scope=scope,
+                            imported=model[2],
+                        )
+                    )
+                    continue
+            for name in ast.walk(target):
+                if isinstance(name, ast.Name) and _binding_at(
+                    self.bindings, name.id, line + 1, scope
+                ):
+                    self.bindings.append(
+                        ModelBinding(name.id, None, "", self.span(name), line, scope)
+                    )
+
+    def _receiver(
+        self, node: ast.expr, scope: str, owner: Optional[str], line: int
+    ) -> Optional[tuple[str, str, Optional[str], str, bool]]:
+        """(variable, path, object, prefix, imported) of a model receiver chain."""
+        chain = _chain(node)
+        if chain is None:
+            return None
+        root, segments = chain
+        names = [name for name, _ in segments]
+        if root.id == "self" and owner is not None:
+            return "self", ".".join(names), owner, "", False
+        binding = _binding_at(self.bindings, root.id, line, scope)
+        if binding is None or binding.object is None:
+            return None
+        prefix = binding.prefix
+        while prefix and names and prefix.startswith(names[0] + "."):
+            prefix = prefix[len(names[0]) + 1 :]
+            names = names[1:]
+        if names:
+            # Below the root, names are relative to the submodule: no wrapper prefix.
+            prefix = ""
+        return root.id, ".".join(names), binding.object, prefix, binding.imported
+
+    def _collection_call(self, node: ast.AST) -> Optional[tuple[ast.Call, ast.Attribute, str]]:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in COLLECTION_METHODS
+        ):
+            return node, node.func, node.func.attr
+        return None
+
+    def _hover_targets(self, node: ast.AST, scope: str, owner: Optional[str]) -> None:
+        line = getattr(node, "lineno", 1) - 1
+        call = self._collection_call(node)
+        if call is not None:
+            call_node, func, method = call
+            receiver = self._receiver(func.value, scope, owner, line)
+            if receiver is not None:
+                variable, path, obj, prefix, imported = receiver
+                self.targets.append(
+                    HoverTarget(
+                        kind="collection_call",
+                        span=_attr_token_span(func, self.lines),
+                        object=obj,
+                        path=path,
+                        method=method,
+                        keep_vars=_bool_constant(_keyword(call_node, "keep_vars")) is True,
+                        recurse=_bool_constant(_keyword(call_node, "recurse")) is not False,
+                        prefix=prefix,
+                        variable=variable,
+                        imported=imported,
+                    )
+                )
+            return
+        if isinstance(node, ast.Name) and node.id in self.classes:
+            self.targets.append(HoverTarget("class", self.span(node), node.id, variable=node.id))
+            return
+        if not isinstance(node, (ast.Attribute, ast.Name)):
+            return
+        chain = _chain(node)
+        if chain is None or (isinstance(node, ast.Name) and node.id == "self"):
+            return
+        # Every sub-chain is visited too, so each node makes the target of its own token.
+        receiver = self._receiver(node, scope, owner, line)
+        if receiver is None:
+            return
+        variable, path, obj, prefix, imported = receiver
+        if isinstance(node, ast.Name):
+            span = self.span(node)
+        elif isinstance(node, ast.Attribute):
+            span = _attr_token_span(node, self.lines)
+            if node.attr in COLLECTION_METHODS or node.attr == "requires_grad":
+                return
+        else:
+            return
+        kind = "submodule" if variable == "self" else "attribute_chain"
+        if kind == "submodule" and not path:
+            return
+        self.targets.append(
+            HoverTarget(
+                kind=kind,
+                span=span,
+                object=obj,
+                path=path,
+                prefix=prefix,
+                variable=variable,
+                imported=imported,
+            )
+        )
+
+    def _class_targets(self) -> None:
+        for cls in self.classes.values():
+            self.targets.append(HoverTarget("class", cls.span, cls.name, variable=cls.name))
+        for factory in self.factories.values():
+            self.targets.append(
+                HoverTarget("class", factory.span, factory.name, variable=factory.name)
+            )
+
+    def _filter_targets(self) -> None:
+        for loop in self.loops:
+            for node in loop.filter_strings():
+                self.targets.append(
+                    HoverTarget(
+                        kind="filter_string",
+                        span=self.span(node),
+                        object=loop.object,
+                        path=loop.receiver_path,
+                        method=loop.method,
+                        prefix=loop.prefix,
+                        variable=loop.receiver,
+                        text=str(node.value),
+                        imported=loop.imported,
+                        loop=loop,
+                    )
+                )
+
+    def _loop_head(
+        self, iterable: ast.expr, target: ast.expr, scope: str, owner: Optional[str], line: int
+    ) -> Optional[
+        tuple[ast.Call, str, tuple[str, str, Optional[str], str, bool], Optional[str], str]
+    ]:
+        """(call, method, receiver, name variable, item variable) of ``for target in iterable``
+        over a model collection; None for any other loop."""
+        if not (
+            isinstance(iterable, ast.Call)
+            and isinstance(iterable.func, ast.Attribute)
+            and iterable.func.attr in LOOP_METHODS
+        ):
+            return None
+        receiver = self._receiver(iterable.func.value, scope, owner, line)
+        if receiver is None:
+            return None
+        method = iterable.func.attr
+        loop_vars = self._loop_vars(method, target)
+        if loop_vars is None:
+            return None
+        return iterable, method, receiver, loop_vars[0], loop_vars[1]
+
+    def _loop_vars(self, method: str, target: ast.expr) -> Optional[tuple[Optional[str], str]]:
+        named = method.startswith("named_")
+        if named:
+            if (
+                isinstance(target, ast.Tuple)
+                and len(target.elts) == 2
+                and all(isinstance(e, ast.Name) for e in target.elts)
+            ):
+                first, second = target.elts
+                assert isinstance(first, ast.Name) and isinstance(second, ast.Name)
+                return first.id, second.id
+            return None
+        if isinstance(target, ast.Name):
+            return None, target.id
+        return None
+
+    def _make_loop(
+        self,
+        node: ast.AST,
+        header: Span,
+        iterable: ast.Call,
+        method: str,
+        receiver: tuple[str, str, Optional[str], str, bool],
+        name_var: Optional[str],
+        item_var: str,
+        sinks: list[Sink],
+        scope: str,
+        constants: Mapping[str, Any],
+        calls_eval: bool,
+    ) -> None:
+        variable, path, obj, prefix, imported = receiver
+        prefix_kw = _keyword(iterable, "prefix")
+        self.loops.append(
+            FreezeLoop(
+                span=header,
+                line=header.start_line,
+                method=method,
+                receiver=variable,
+                receiver_path=path,
+                object=obj,
+                prefix=prefix,
+                name_var=name_var,
+                item_var=item_var,
+                sinks=tuple(sinks),
+                iter_span=self.span(iterable),
+                recurse=_bool_constant(_keyword(iterable, "recurse")) is not False,
+                remove_duplicate=_bool_constant(_keyword(iterable, "remove_duplicate"))
+                is not False,
+                name_prefix=prefix_kw.value
+                if isinstance(prefix_kw, ast.Constant) and isinstance(prefix_kw.value, str)
+                else "",
+                scope=scope,
+                imported=imported,
+                calls_eval=calls_eval,
+                constants=constants,
+                node=node,
+            )
+        )
+
+    def _freeze_loop_stmt(
+        self, stmt: ast.For, scope: str, owner: Optional[str], constants: Mapping[str, Any]
+    ) -> None:
+        head = self._loop_head(stmt.iter, stmt.target, scope, owner, stmt.lineno - 1)
+        if head is None:
+            return
+        iterable, method, receiver, name_var, item_var = head
+        sinks = list(self._sinks(stmt.body, item_var, ()))
+        if not sinks:
+            return
+        calls_eval = any(
+            isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute)
+            and n.func.attr == "eval"
+            and isinstance(n.func.value, ast.Name)
+            and n.func.value.id == item_var
+            for s in stmt.body
+            for n in ast.walk(s)
+        )
+        whole = self.span(stmt)
+        iter_span = self.span(stmt.iter)
+        header = Span(whole.start_line, whole.start_col, iter_span.end_line, iter_span.end_col)
+        self._make_loop(
+            stmt,
+            header,
+            iterable,
+            method,
+            receiver,
+            name_var,
+            item_var,
+            sinks,
+            scope,
+            constants,
+            calls_eval,
+        )
+
+    def _freeze_comprehension(
+        self,
+        node: ast.ListComp | ast.GeneratorExp | ast.SetComp,
+        scope: str,
+        owner: Optional[str],
+        constants: Mapping[str, Any],
+    ) -> None:
+        if len(node.generators) != 1:
+            return
+        gen = node.generators[0]
+        head = self._loop_head(gen.iter, gen.target, scope, owner, node.lineno - 1)
+        if head is None:
+            return
+        iterable, method, receiver, name_var, item_var = head
+        conditions = tuple((test, True) for test in gen.ifs)
+        sink = self._sink_of(node.elt, item_var, conditions)
+        if sink is None:
+            return
+        self._make_loop(
+            node,
+            self.span(node),
+            iterable,
+            method,
+            receiver,
+            name_var,
+            item_var,
+            [sink],
+            scope,
+            constants,
+            False,
+        )
+
+    def _sinks(
+        self,
+        body: Sequence[ast.stmt],
+        item: str,
+        conditions: tuple[tuple[ast.expr, bool], ...],
+    ) -> Iterator[Sink]:
+        """The requires_grad sinks of a loop body, with the conditions guarding each."""
+        for stmt in body:
+            if isinstance(stmt, (ast.With, ast.AsyncWith, ast.Try)):
+                yield from self._sinks(stmt.body, item, conditions)
+            elif isinstance(stmt, ast.If):
+                yield from self._sinks(stmt.body, item, (*conditions, (stmt.test, True)))
+                yield from self._sinks(stmt.orelse, item, (*conditions, (stmt.test, False)))
+                if _jumps(stmt.body) and not stmt.orelse:
+                    conditions = (*conditions, (stmt.test, False))
+            elif isinstance(stmt, ast.Assign):
+                for target in stmt.targets:
+                    sink = self._assign_sink(target, stmt.value, item, conditions, stmt)
+                    if sink is not None:
+                        yield sink
+            elif isinstance(stmt, ast.Expr):
+                sink = self._sink_of(stmt.value, item, conditions)
+                if sink is not None:
+                    yield sink
+            elif (
+                isinstance(stmt, ast.For)
+                and isinstance(stmt.target, ast.Name)
+                and isinstance(stmt.iter, ast.Call)
+                and isinstance(stmt.iter.func, ast.Attribute)
+                and stmt.iter.func.attr == "parameters"
+                and isinstance(stmt.iter.func.value, ast.Name)
+                and stmt.iter.func.value.id == item
+            ):
+                for inner in self._sinks(stmt.body, stmt.target.id, conditions):
+                    if inner.kind == "item":
+                        yield Sink(
+                            inner.span,
+                            "item_parameters",
+                            inner.value,
+                            inner.value_expr,
+                            inner.conditions,
+                        )
+
+    def _assign_sink(
+        self,
+        target: ast.expr,
+        value: ast.expr,
+        item: str,
+        conditions: tuple[tuple[ast.expr, bool], ...],
+        stmt: ast.stmt,
+    ) -> Optional[Sink]:
+        if not (isinstance(target, ast.Attribute) and target.attr == "requires_grad"):
+            return None
+        const = _bool_constant(value)
+        chain = _chain(target.value)
+        if chain is None or chain[0].id != item:
+            return None
+        rest = ".".join(name for name, _ in chain[1])
+        return Sink(
+            self.span(stmt),
+            "item_attr" if rest else "item",
+            const,
+            None if const is not None else value,
+            conditions,
+            rest,
+        )
+
+    def _sink_of(
+        self, expr: ast.expr, item: str, conditions: tuple[tuple[ast.expr, bool], ...]
+    ) -> Optional[Sink]:
+        if not (
+            isinstance(expr, ast.Call)
+            and isinstance(expr.func, ast.Attribute)
+            and expr.func.attr == "requires_grad_"
+        ):
+            return None
+        chain = _chain(expr.func.value)
+        if chain is None or chain[0].id != item:
+            return None
+        rest = ".".join(name for name, _ in chain[1])
+        arg: Optional[ast.expr] = expr.args[0] if expr.args else _keyword(expr, "requires_grad")
+        const = True if arg is None else _bool_constant(arg)
+        return Sink(
+            self.span(expr),
+            "item_attr" if rest else "item",
+            const,
+            None if const is not None or arg is None else arg,
+            conditions,
+            rest,
+        )
+
+
+def _jumps(body: Sequence[ast.stmt]) -> bool:
+    return bool(body) and isinstance(body[-1], (ast.Continue, ast.Return, ast.Raise))
+
+
+def _statements(body: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
+    """Statements of a scope in order, entering compound statements but not defs/classes."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for name in ("body", "orelse", "finalbody"):
+            yield from _statements(getattr(stmt, name, []) or [])
+        for handler in getattr(stmt, "handlers", []) or []:
+            yield from _statements(handler.body)
+        for case in getattr(stmt, "cases", []) or []:
+            yield from _statements(case.body)
+
+
+def _own_nodes(stmt: ast.stmt) -> Iterator[ast.AST]:
+    """The expression nodes of one statement, without those of nested statements/defs."""
+    stack: list[ast.AST] = [
+        child for child in ast.iter_child_nodes(stmt) if not isinstance(child, ast.stmt)
+    ]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.stmt, ast.Lambda)):
+            continue
+        yield node
+        stack.extend(ast.iter_child_nodes(node))

@@ -1,0 +1,204 @@
+"""Name filters compiled from loop conditions, and what a freeze loop does to a real report."""
+
+from __future__ import annotations
+
+import ast
+import json
+import textwrap
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+
+from paramlens.analysis.filters import FilterError, compile_filter, freeze_effect, loop_names
+from paramlens.analysis.source_map import build_source_map, report_for
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+NAMES = [
+    "features.0.weight",
+    "features.0.bias",
+    "blocks.1.weight",
+    "blocks.10.weight",
+    "fc1.weight",
+    "fc1.bias",
+    "bias",
+]
+CONSTANTS: dict[str, Any] = {"FROZEN": ["fc1", "features"], "PREFIXES": ("blocks.1.",)}
+
+
+def expression(text: str) -> ast.expr:
+    return ast.parse(text, mode="eval").body
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ("'fc' in n", ["fc1.weight", "fc1.bias"]),
+        ("'fc' not in n", [x for x in NAMES if "fc" not in x]),
+        ("n.startswith('blocks.1')", ["blocks.1.weight", "blocks.10.weight"]),
+        (
+            "n.startswith(('fc1.', 'features.'))",
+            ["features.0.weight", "features.0.bias", "fc1.weight", "fc1.bias"],
+        ),
+        ("n.startswith(PREFIXES)", ["blocks.1.weight"]),
+        ("n.endswith('bias')", ["features.0.bias", "fc1.bias", "bias"]),
+        ("n == 'bias'", ["bias"]),
+        ("n != 'bias' and 'fc1' in n", ["fc1.weight", "fc1.bias"]),
+        ("n in ['fc1', 'fc2']", []),
+        ("n in ('fc1.weight',)", ["fc1.weight"]),
+        ("re.match(r'blocks\\.\\d\\.', n)", ["blocks.1.weight"]),
+        (
+            "re.search('weight$', n)",
+            ["features.0.weight", "blocks.1.weight", "blocks.10.weight", "fc1.weight"],
+        ),
+        ("re.fullmatch('fc1\\\\..*', n)", ["fc1.weight", "fc1.bias"]),
+        ("re.compile('^fc').match(n)", ["fc1.weight", "fc1.bias"]),
+        (
+            "any(k in n for k in FROZEN)",
+            ["features.0.weight", "features.0.bias", "fc1.weight", "fc1.bias"],
+        ),
+        ("any(n.startswith(k) for k in ['fc1', 'bias'])", ["fc1.weight", "fc1.bias", "bias"]),
+        ("all(k not in n for k in FROZEN)", ["blocks.1.weight", "blocks.10.weight", "bias"]),
+        ("not ('weight' in n or 'bias' in n)", []),
+        ("n.split('.')[0] == 'blocks'", ["blocks.1.weight", "blocks.10.weight"]),
+        ("n.lower().startswith('fc')", ["fc1.weight", "fc1.bias"]),
+        ("f'{n}'.startswith('bias')", ["bias"]),
+        ("len(n.split('.')) == 1", ["bias"]),
+        ("True", NAMES),
+    ],
+)
+def test_compiled_filters_select_names(condition: str, expected: list[str]) -> None:
+    compiled = compile_filter(expression(condition), "n", CONSTANTS)
+    assert compiled is not None
+    assert [name for name in NAMES if compiled(name)] == expected
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "n in frozen_names()",
+        "n.startswith(prefix)",
+        "isinstance(p, torch.Tensor)",
+        "p.ndim > 1",
+        "epoch > 3 and 'fc' in n",
+        "re.match(pattern, n)",
+        "n.startswith(PREFIXES) or cfg.freeze",
+        "[k for k in FROZEN for j in FROZEN]",
+    ],
+)
+def test_filters_that_are_not_static_compile_to_none(condition: str) -> None:
+    assert compile_filter(expression(condition), "n", CONSTANTS) is None
+
+
+def test_a_filter_that_raises_on_some_names_raises_filter_error() -> None:
+    compiled = compile_filter(expression("n.split('.')[2] == 'weight'"), "n", {})
+    assert compiled is not None
+    assert compiled("a.0.weight") is True
+    with pytest.raises(FilterError):
+        compiled("bias")
+
+
+def load(name: str) -> tuple[str, list[Any]]:
+    source = (FIXTURES / "runtime" / f"{name}.py").read_text()
+    reports = json.loads((FIXTURES / "reports" / f"{name}.json").read_text())
+    return source, reports
+
+
+def effect_at(name: str, snippet: str) -> tuple[Any, Any]:
+    source, reports = load(name)
+    sm = build_source_map(ast.parse(source), source, {r["object"] for r in reports})
+    line = next(i for i, text in enumerate(source.splitlines()) if snippet in text)
+    loop = next(loop for loop in sm.loops if loop.line <= line <= loop.line + 2)
+    report = report_for(reports, loop.object, f"{name}.py")
+    assert report is not None
+    return loop, freeze_effect(loop, report)
+
+
+@pytest.mark.parametrize(
+    ("name", "snippet", "matched", "frozen", "elements", "total"),
+    [
+        ("acceptance_net", '"fc2" in name', 0, (), 0, (4, 58)),
+        ("acceptance_net", 'name.startswith("fc1")', 2, ("fc1.weight", "fc1.bias"), 52, (4, 58)),
+        ("c12_name_filters", '"blocks.1" in name', 6, None, 60, (24, 240)),
+        (
+            "c12_name_filters",
+            'startswith("blocks.1.")',
+            2,
+            ("blocks.1.weight", "blocks.1.bias"),
+            20,
+            (24, 240),
+        ),
+        ("c12_name_filters", '"weight" in name or "bias" in name', 6, None, 130, (6, 130)),
+        ("c12_name_filters", 'name == "layer1.0"', 0, (), 0, (10, 90)),
+        ("c14_tied_parameters", 'name.startswith("lm_head")', 0, (), 0, (3, 60)),
+        ("tied_and_parametrized", 'name == "bn"', 1, ("bn.weight", "bn.bias"), 16, (7, 82)),
+        ("tied_and_parametrized", '"blocks.1" in name', 6, None, 60, (24, 240)),
+        ("tied_and_parametrized", "name.startswith(FROZEN)", 0, (), 0, (3, 60)),
+    ],
+)
+def test_freeze_effect_on_real_reports(
+    name: str,
+    snippet: str,
+    matched: int,
+    frozen: Optional[tuple[str, ...]],
+    elements: int,
+    total: tuple[int, int],
+) -> None:
+    _, effect = effect_at(name, snippet)
+    assert effect is not None
+    assert len(effect.matched) == matched
+    if frozen is not None:
+        assert effect.frozen == frozen
+    assert effect.frozen_elements == elements
+    assert (effect.total_tensors, effect.total_elements) == total
+    assert effect.unfrozen == ()
+
+
+def test_loop_names_carry_the_wrapper_prefix_and_skip_tied_aliases() -> None:
+    loop, effect = effect_at("tied_and_parametrized", "name.startswith(FROZEN)")
+    assert effect.names == ("module.embed.weight", "module.body.weight", "module.body.bias")
+    _, reports = load("tied_and_parametrized")
+    tied = report_for(reports, "TiedLM", None)
+    assert tied is not None
+    assert [seen for seen, _ in loop_names(loop, tied)] == list(effect.names)
+
+
+def test_a_filter_that_is_not_static_has_no_effect_to_tell() -> None:
+    source = textwrap.dedent(
+        """
+        import torch.nn as nn
+        class Net(nn.Module):
+            pass
+        model = Net()
+        for n, p in model.named_parameters():
+            if n in wanted():
+                p.requires_grad = False
+        """
+    )
+    _, reports = load("acceptance_net")
+    report = dict(reports[0], object="Net")
+    (loop,) = build_source_map(ast.parse(source), source).loops
+    assert freeze_effect(loop, report) is None  # type: ignore[arg-type]
+
+
+def test_unfreeze_in_else_branch_counts_both_ways() -> None:
+    source = textwrap.dedent(
+        """
+        import torch.nn as nn
+        class net(nn.Module):
+            pass
+        model = net()
+        for n, p in model.named_parameters():
+            if n.startswith("fc1"):
+                p.requires_grad = True
+            else:
+                p.requires_grad = False
+        """
+    )
+    _, reports = load("acceptance_net")
+    (loop,) = build_source_map(ast.parse(source), source).loops
+    effect = freeze_effect(loop, reports[0])
+    assert effect is not None
+    assert effect.unfrozen == ("fc1.weight", "fc1.bias")
+    assert effect.frozen == ("bn1.weight", "bn1.bias")
+    assert (effect.frozen_elements, effect.unfrozen_elements) == (6, 52)

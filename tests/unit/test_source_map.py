@@ -1,0 +1,401 @@
+"""The source map: Module classes, factories, submodules, model bindings, freeze loops and
+hover targets, from source alone."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from typing import Optional
+
+import pytest
+
+from paramlens.analysis.source_map import (
+    FreezeLoop,
+    SourceMap,
+    build_source_map,
+    report_for,
+    target_at,
+)
+
+HEADER = "import torch\nimport torch.nn as nn\n"
+
+
+def smap(body: str, module_names: tuple[str, ...] = ()) -> SourceMap:
+    source = HEADER + textwrap.dedent(body)
+    return build_source_map(ast.parse(source), source, module_names)
+
+
+@pytest.mark.parametrize(
+    ("body", "module_names", "expected"),
+    [
+        ("class A(nn.Module): pass\n", (), ["A"]),
+        ("class A(torch.nn.Module): pass\n", (), ["A"]),
+        ("class A(nn.Sequential): pass\n", (), ["A"]),
+        ("class B(A): pass\nclass A(nn.Module): pass\n", (), ["A", "B"]),
+        ("from pkg import Base\nclass A(Base): pass\n", (), []),
+        ("from pkg import Base\nclass A(Base): pass\n", ("Base",), ["A"]),
+        ("class A(object): pass\nclass B: pass\n", (), []),
+        ("from torch import nn as tnn\nclass A(tnn.Linear): pass\n", (), ["A"]),
+    ],
+)
+def test_module_classes(body: str, module_names: tuple[str, ...], expected: list[str]) -> None:
+    assert sorted(c.name for c in smap(body, module_names).classes) == expected
+
+
+def test_class_name_span_points_at_the_name_token() -> None:
+    source = HEADER + "class  Net(nn.Module):\n    pass\n"
+    sm = build_source_map(ast.parse(source), source)
+    span = sm.classes[0].span
+    assert source.splitlines()[span.start_line][span.start_col : span.end_col] == "Net"
+    assert sm.classes[0].line == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("class N(nn.Module): pass\ndef make():\n    return N()\n", ["make"]),
+        ("class N(nn.Module): pass\ndef make(depth=2):\n    m = N()\n    return m\n", ["make"]),
+        ("def make():\n    return nn.Linear(2, 3).double()\n", ["make"]),
+        ("def make():\n    return torch.compile(nn.Linear(2, 3))\n", ["make"]),
+        ("class N(nn.Module): pass\ndef make(depth):\n    return N()\n", []),
+        ("def make():\n    return 3\n", []),
+        ("def make():\n    pass\n", []),
+        (
+            "class N(nn.Module): pass\ndef a():\n    return b()\ndef b():\n    return N()\n",
+            ["a", "b"],
+        ),
+    ],
+)
+def test_factories(body: str, expected: list[str]) -> None:
+    assert sorted(f.name for f in smap(body).factories) == expected
+
+
+def test_submodule_assignments_in_init() -> None:
+    sm = smap(
+        """
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1 = nn.Linear(4, 8)
+                if True:
+                    self.act: nn.Module = nn.ReLU()
+                self.scale = 2.0
+
+            def forward(self, x):
+                self.cache = x
+        """
+    )
+    got = [(s.class_name, s.attr, s.line, s.constructor) for s in sm.submodules]
+    assert got == [
+        ("Net", "fc1", 6, "nn.Linear"),
+        ("Net", "act", 8, "nn.ReLU"),
+        ("Net", "scale", 9, None),
+    ]
+
+
+BINDINGS = """
+from pkg.models import ResNet as R
+import pkg.models as models
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+class Net(nn.Module):
+    pass
+
+def make():
+    return Net()
+
+model = Net(3)
+model = model.to("cuda")
+made = make()
+imported = R()
+dotted = models.ResNet()
+compiled = torch.compile(model)
+dp = nn.DataParallel(make())
+ddp = DDP(model, device_ids=[0])
+inner = dp.module
+linear = nn.Linear(2, 3)
+model2 = Net()
+model2 = load(model2)
+
+def train():
+    local = Net()
+    return local
+
+def fine_tune(model):
+    return model
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "scope", "expected"),
+    [
+        ("model", "", ("Net", "", False)),
+        ("made", "", ("make", "", False)),
+        ("imported", "", ("ResNet", "", True)),
+        ("dotted", "", ("ResNet", "", True)),
+        ("compiled", "", ("Net", "_orig_mod.", False)),
+        ("dp", "", ("make", "module.", False)),
+        ("ddp", "", ("Net", "module.", False)),
+        ("inner", "", ("make", "", False)),
+        ("linear", "", None),
+        ("model2", "", None),
+        ("local", "train", ("Net", "", False)),
+        ("model", "fine_tune", None),
+        ("model", "train", ("Net", "", False)),
+    ],
+)
+def test_bindings_at_the_end_of_their_scope(
+    name: str, scope: str, expected: Optional[tuple[str, str, bool]]
+) -> None:
+    sm = smap(BINDINGS)
+    binding = sm.binding_at(name, 10_000, scope)
+    got = (
+        None
+        if binding is None or binding.object is None
+        else (binding.object, binding.prefix, binding.imported)
+    )
+    assert got == expected
+
+
+def test_a_rebinding_holds_only_from_its_line() -> None:
+    sm = smap("class A(nn.Module): pass\nclass B(nn.Module): pass\nm = A()\nx = 1\nm = B()\n")
+    assert sm.binding_at("m", 5, "") is not None
+    assert sm.binding_at("m", 5, "").object == "A"  # type: ignore[union-attr]
+    assert sm.binding_at("m", 7, "").object == "B"  # type: ignore[union-attr]
+
+
+def only_loop(body: str) -> FreezeLoop:
+    loops = smap("class Net(nn.Module): pass\n" + textwrap.dedent(body)).loops
+    assert len(loops) == 1, loops
+    return loops[0]
+
+
+@pytest.mark.parametrize(
+    ("body", "method", "path", "name_var", "values", "n_conditions"),
+    [
+        (
+            "model = Net()\nfor n, p in model.named_parameters():\n"
+            "    if 'fc' in n:\n        p.requires_grad = False\n",
+            "named_parameters",
+            "",
+            "n",
+            [False],
+            1,
+        ),
+        (
+            "model = Net()\nfor p in model.backbone.parameters():\n    p.requires_grad_(False)\n",
+            "parameters",
+            "backbone",
+            None,
+            [False],
+            0,
+        ),
+        (
+            "model = Net()\nfor n, p in model.named_parameters():\n    p.requires_grad_()\n",
+            "named_parameters",
+            "",
+            "n",
+            [True],
+            0,
+        ),
+        (
+            "model = Net()\nfor n, p in model.named_parameters():\n"
+            "    if n.startswith('head'):\n        continue\n    p.requires_grad = False\n",
+            "named_parameters",
+            "",
+            "n",
+            [False],
+            1,
+        ),
+        (
+            "model = Net()\nfor n, p in model.named_parameters():\n"
+            "    if 'fc' in n:\n        p.requires_grad = True\n    else:\n"
+            "        with torch.no_grad():\n            p.requires_grad = False\n",
+            "named_parameters",
+            "",
+            "n",
+            [True, False],
+            1,
+        ),
+        (
+            "model = Net()\nfor name, m in model.named_modules():\n"
+            "    if name == 'bn':\n        m.requires_grad_(False)\n",
+            "named_modules",
+            "",
+            "name",
+            [False],
+            1,
+        ),
+        (
+            "model = Net()\nfor name, m in model.named_children():\n"
+            "    for q in m.parameters():\n        q.requires_grad = False\n",
+            "named_children",
+            "",
+            "name",
+            [False],
+            0,
+        ),
+        (
+            "model = Net()\n[p.requires_grad_(False) for n, p in model.named_parameters()"
+            " if n.startswith('fc')]\n",
+            "named_parameters",
+            "",
+            "n",
+            [False],
+            1,
+        ),
+        (
+            "model = Net()\nfor n, p in model.named_parameters():\n"
+            "    p.requires_grad = not n.startswith('fc')\n",
+            "named_parameters",
+            "",
+            "n",
+            [None],
+            0,
+        ),
+    ],
+)
+def test_freeze_loops(
+    body: str,
+    method: str,
+    path: str,
+    name_var: Optional[str],
+    values: list[Optional[bool]],
+    n_conditions: int,
+) -> None:
+    loop = only_loop(body)
+    assert (loop.method, loop.receiver_path, loop.name_var, loop.object) == (
+        method,
+        path,
+        name_var,
+        "Net",
+    )
+    assert [s.value for s in loop.sinks] == values
+    assert len(loop.sinks[-1].conditions) == n_conditions
+
+
+def test_loops_in_methods_of_the_class_use_self() -> None:
+    sm = smap(
+        """
+        class Net(nn.Module):
+            def freeze(self):
+                for n, p in self.named_parameters(prefix="net"):
+                    if "fc" in n:
+                        p.requires_grad = False
+        """
+    )
+    (loop,) = sm.loops
+    assert (loop.receiver, loop.object, loop.name_prefix) == ("self", "Net", "net")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # no requires_grad sink
+        "model = Net()\nfor n, p in model.named_parameters():\n    print(n)\n",
+        # an unknown receiver (a function argument)
+        "def f(model):\n    for n, p in model.named_parameters():\n"
+        "        p.requires_grad = False\n",
+        # sinks on something else than the loop's item
+        "model = Net()\nq = 1\nfor n, p in model.named_parameters():\n"
+        "    q.requires_grad = False\n",
+    ],
+)
+def test_not_freeze_loops(body: str) -> None:
+    assert smap("class Net(nn.Module): pass\n" + body).loops == ()
+
+
+def test_wrapped_receiver_keeps_the_prefix_and_unwraps_module() -> None:
+    sm = smap(
+        "class Net(nn.Module): pass\n"
+        "dp = nn.DataParallel(Net())\n"
+        "for n, p in dp.named_parameters():\n    p.requires_grad = False\n"
+        "for n, p in dp.module.named_parameters():\n    p.requires_grad = False\n"
+    )
+    assert [(loop.prefix, loop.receiver_path) for loop in sm.loops] == [
+        ("module.", ""),
+        ("", ""),
+    ]
+
+
+TARGETS = """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(12, 4)
+
+    def forward(self, x):
+        return self.fc1(x)
+
+model = Net()
+w = model.fc1.weight
+sd = model.state_dict(keep_vars=True)
+for name, p in model.named_parameters():
+    if name.startswith("fc2"):
+        p.requires_grad = False
+h = model.layers[0].weight
+"""
+
+
+def position(source: str, needle: str, occurrence: int = 0) -> tuple[int, int]:
+    index = -1
+    for _ in range(occurrence + 1):
+        index = source.index(needle, index + 1)
+    line = source.count("\n", 0, index)
+    col = index - (source.rfind("\n", 0, index) + 1)
+    return line, col
+
+
+@pytest.mark.parametrize(
+    ("needle", "occurrence", "expected"),
+    [
+        ("Net(nn", 0, ("class", "Net", "", None, False)),
+        ("fc1 =", 0, ("submodule", "Net", "fc1", None, False)),
+        ("fc1(x)", 0, ("submodule", "Net", "fc1", None, False)),
+        ("Net()", 0, ("class", "Net", "", None, False)),
+        ("weight\nsd", 0, ("attribute_chain", "Net", "fc1.weight", None, False)),
+        ("fc1.weight", 0, ("attribute_chain", "Net", "fc1", None, False)),
+        ("model.fc1", 0, ("attribute_chain", "Net", "", None, False)),
+        ("state_dict", 0, ("collection_call", "Net", "", "state_dict", True)),
+        ("named_parameters", 0, ("collection_call", "Net", "", "named_parameters", False)),
+        ('"fc2"', 0, ("filter_string", "Net", "", "named_parameters", False)),
+        ("weight\n", 1, ("attribute_chain", "Net", "layers.0.weight", None, False)),
+        ("super", 0, None),
+        ("x)", 1, None),
+    ],
+)
+def test_target_at(
+    needle: str, occurrence: int, expected: Optional[tuple[str, str, str, Optional[str], bool]]
+) -> None:
+    source = HEADER + textwrap.dedent(TARGETS)
+    sm = build_source_map(ast.parse(source), source)
+    line, col = position(source, needle, occurrence)
+    target = target_at(sm, line, col + 1)
+    got = (
+        None
+        if target is None
+        else (target.kind, target.object, target.path, target.method, target.keep_vars)
+    )
+    assert got == expected
+    if target is not None and target.kind == "filter_string":
+        assert target.text == "fc2" and target.loop is not None
+
+
+def test_positions_are_code_points_after_wide_characters() -> None:
+    source = HEADER + "class Net(nn.Module): pass\nmodel = Net()\nx = '模型'; y = model.fc1\n"
+    sm = build_source_map(ast.parse(source), source)
+    line, col = position(source, "fc1")
+    target = target_at(sm, line, col)
+    assert target is not None and target.path == "fc1"
+    assert source.splitlines()[line][target.span.start_col : target.span.end_col] == "fc1"
+
+
+def test_report_for_prefers_the_file_then_a_unique_name() -> None:
+    a = {"object": "Net", "file": "/p/a.py"}
+    b = {"object": "Net", "file": "/p/b.py"}
+    c = {"object": "Other", "file": "/p/c.py"}
+    reports = [a, b, c]
+    assert report_for(reports, "Net", "/p/b.py") is b  # type: ignore[arg-type]
+    assert report_for(reports, "Net", "/p/x.py") is None  # type: ignore[arg-type]
+    assert report_for(reports, "Other", "/p/x.py") is c  # type: ignore[arg-type]
+    assert report_for(reports, None, "/p/a.py") is None  # type: ignore[arg-type]

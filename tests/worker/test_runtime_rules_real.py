@@ -1,0 +1,76 @@
+"""The runtime-aware rules end to end: the real worker (real torch) builds the models of the
+catalogue's FRZ12 case script, and the findings come from its reports."""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from paramlens.analysis.rules.runtime import runtime_findings
+from paramlens.settings import Settings
+from paramlens.worker_client import WorkerSession
+
+pytestmark = pytest.mark.torch
+
+CASES = Path(__file__).resolve().parents[1] / "fixtures" / "runtime"
+
+
+@pytest.fixture(scope="module")
+def c12(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
+    folder = tmp_path_factory.mktemp("c12")
+    for name in ("_common.py", "c12_name_filters.py"):
+        shutil.copy(CASES / name, folder / name)
+    interpreter = os.environ.get("PARAMLENS_INTERPRETER", sys.executable)
+    # "module" load mode: _common.py's function defaults refer to module-level tensors.
+    settings = Settings(interpreter=(interpreter,), load_mode="module", timeout_seconds=120)
+    with WorkerSession(settings) as session:
+        result = session.inspect(folder / "c12_name_filters.py")
+    return folder / "c12_name_filters.py", list(result["reports"])
+
+
+def test_the_worker_reports_the_three_models_with_their_real_names(
+    c12: tuple[Path, list[dict]],
+) -> None:
+    _, reports = c12
+    names = {r["object"]: [p["name"] for p in r["parameters"]] for r in reports}
+    assert set(names) == {"Classifier", "ResNetLike", "Blocks"}
+    assert names["Classifier"][0] == "features.0.weight"
+    assert len(names["Blocks"]) == 24
+
+
+def test_frz12_findings_on_the_case_script(c12: tuple[Path, list[dict]]) -> None:
+    path, reports = c12
+    source = path.read_text()
+    findings = runtime_findings(ast.parse(source), source, reports, str(path))
+    lines = source.splitlines()
+    got = {(f.span.start_line + 1, f.code) for f in findings}
+    # 12a 'fc' on features/classifier, 12b layer5, 12c module names (two loops), 12d the
+    # over-match of 'blocks.1', 12e a dotted name against named_children(), 12h recurse=False.
+    expected_snippets = [
+        '"fc" in name',
+        'name.startswith("layer5")',
+        'name in ["layer1", "layer2"]',
+        'name == "fc"',
+        '"blocks.1" in name',
+        'name == "layer1.0"',
+        "m.parameters(recurse=False)",
+    ]
+    expected = {
+        (next(i for i, text in enumerate(lines, 1) if snippet in text), "FRZ12")
+        for snippet in expected_snippets
+    }
+    assert got == expected
+    by_line = {f.span.start_line + 1: f for f in findings}
+    fc = by_line[next(i for i, t in enumerate(lines, 1) if '"fc" in name' in t)]
+    assert "matches no parameter of Classifier (6 parameters: features.0.weight" in fc.message
+    assert fc.message.endswith("nothing is frozen")
+    over = by_line[next(i for i, t in enumerate(lines, 1) if '"blocks.1" in name' in t)]
+    assert "blocks.10.weight" in over.message and over.fix is not None
+    # the fixed loop two lines later (startswith('blocks.1.')) is not flagged
+    fixed_line = next(i for i, t in enumerate(lines, 1) if 'startswith("blocks.1.")' in t)
+    assert fixed_line not in by_line
