@@ -184,7 +184,9 @@ def _library_prefixes() -> tuple[str, ...]:
     return tuple(os.path.join(os.path.realpath(p), "") for p in prefixes)
 
 
-def is_workspace_file(path: str, roots: Iterable[str], library: Sequence[str] = ()) -> bool:
+def is_workspace_file(
+    path: str, roots: Iterable[str], library: Optional[Sequence[str]] = None
+) -> bool:
     """True for a ``.py`` file under one of ``roots`` that is not an installed package (no
     ``site-packages`` / ``dist-packages`` folder, not inside the interpreter's prefix) nor this
     worker's own code."""
@@ -196,7 +198,8 @@ def is_workspace_file(path: str, roots: Iterable[str], library: Sequence[str] = 
     parts = real.split(os.sep)
     if "site-packages" in parts or "dist-packages" in parts:
         return False
-    if any(real.startswith(prefix) for prefix in library):
+    prefixes = _library_prefixes() if library is None else library
+    if any(real.startswith(prefix) for prefix in prefixes):
         return False
     return any(real.startswith(os.path.join(os.path.realpath(r), "")) for r in roots)
 

@@ -123,9 +123,14 @@ def returned_callees(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[s
     names = []
     if function.returns is not None:
         names.append(ast.unparse(function.returns))
-    for node in _own_nodes(function):
-        if isinstance(node, ast.Return) and isinstance(node.value, ast.Call):
-            names.append(ast.unparse(node.value.func))
+    returns = [
+        node
+        for node in _own_nodes(function)
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.Call)
+    ]
+    for node in sorted(returns, key=lambda n: n.lineno):
+        assert isinstance(node.value, ast.Call)
+        names.append(ast.unparse(node.value.func))
     return names
 
 

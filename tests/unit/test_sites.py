@@ -1,0 +1,155 @@
+"""Call-site arguments, class and assignment lines, fault dumps (pure; no torch)."""
+
+from __future__ import annotations
+
+import ast
+import math
+import textwrap
+from typing import Any
+
+import pytest
+
+from paramlens_worker import sites
+
+NAMESPACE: dict[str, Any] = {"BLOCKS": [1, 2, 8, 8, 4], "DIM": 64, "math": math, "run": print}
+
+
+def expression(text: str) -> ast.expr:
+    node = ast.parse(text, mode="eval").body
+    return node
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("[1, 2, 8, 8, 4]", [1, 2, 8, 8, 4]),
+        ("BLOCKS", [1, 2, 8, 8, 4]),
+        ("(DIM, DIM * 4)", (64, 256)),
+        ("-1", -1),
+        ("{'dim': DIM, 'eps': 1e-5}", {"dim": 64, "eps": 1e-5}),
+        ("math.pi", math.pi),
+        ("None", None),
+        ("2 ** 10 // 3", 341),
+        ("{1, 2}", {1, 2}),
+    ],
+)
+def test_literal_values(text: str, value: Any) -> None:
+    assert sites.evaluate_literal(expression(text), NAMESPACE) == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "run()",
+        "UNKNOWN",
+        "[x for x in BLOCKS]",
+        "BLOCKS.copy",
+        "[*BLOCKS]",
+        "{**NAMESPACE}",
+        "lambda: 1",
+        "run + 1",
+        "1 / 0",
+        "math.no_such_name",
+    ],
+)
+def test_not_literal(text: str) -> None:
+    with pytest.raises(sites.NotLiteral):
+        sites.evaluate_literal(expression(text), NAMESPACE)
+
+
+def test_call_arguments_and_sites_in_source_order() -> None:
+    tree = ast.parse(
+        textwrap.dedent(
+            """
+            def main():
+                other = DarkNet(depth)
+            model = DarkNet(BLOCKS, width=DIM)
+            first = DarkNet([1], **kw)
+            """
+        )
+    )
+    calls = sites.call_sites(tree)["DarkNet"]
+    assert [c.lineno for c in calls] == [3, 4, 5]
+    with pytest.raises(sites.NotLiteral):
+        sites.call_arguments(calls[0], NAMESPACE)
+    assert sites.call_arguments(calls[1], NAMESPACE) == ([[1, 2, 8, 8, 4]], {"width": 64})
+    with pytest.raises(sites.NotLiteral):
+        sites.call_arguments(calls[2], NAMESPACE)
+
+
+def test_returned_callees_ignore_nested_functions() -> None:
+    function = ast.parse(
+        textwrap.dedent(
+            """
+            def make() -> Net:
+                def inner():
+                    return Hidden()
+                if flag:
+                    return nets.Big(3)
+                return Small()
+            """
+        )
+    ).body[0]
+    assert isinstance(function, ast.FunctionDef)
+    assert sites.returned_callees(function) == ["Net", "nets.Big", "Small"]
+
+
+def test_class_index_lines_and_self_assignments() -> None:
+    tree = ast.parse(
+        textwrap.dedent(
+            """
+            import torch
+
+            class Outer:
+                class Inner:
+                    def __init__(me):
+                        me.w = 1
+
+                def build(self):
+                    self.late = 2
+                    self.fc = 99
+
+                def __init__(self, n):
+                    super().__init__()
+                    if n:
+                        self.fc = Linear(n, n)
+                    self.a, self.b = 1, 2
+                    self.c: int = 3
+                    other.d = 4
+
+            def factory():
+                class Local:
+                    pass
+                return Local
+            """
+        )
+    )
+    index = sites.class_index(tree)
+    assert set(index) == {"Outer", "Outer.Inner", "factory.<locals>.Local"}
+    assert index["Outer"].line == 4
+    assert index["Outer.Inner"].line == 5
+    assert index["Outer.Inner"].assigned == {"w": 7}
+    assert index["Outer"].assigned == {"fc": 16, "a": 17, "b": 17, "c": 18, "late": 10}
+
+
+FAULT_DUMP = """Fatal Python error: Segmentation fault
+
+Current thread 0x00007f (most recent call first):
+  File "/usr/lib/python3.11/ctypes/__init__.py", line 519 in string_at
+  File "/work/proj/model.py", line 9 in __init__
+  File "/work/worker/introspect.py", line 40 in build
+"""
+
+
+def test_fault_frames_and_first_user_frame() -> None:
+    frames = sites.fault_frames(FAULT_DUMP)
+    assert frames == [
+        ("/usr/lib/python3.11/ctypes/__init__.py", 519),
+        ("/work/proj/model.py", 9),
+        ("/work/worker/introspect.py", 40),
+    ]
+    assert sites.first_user_frame(frames, lambda f: f.startswith("/work/proj")) == (
+        "/work/proj/model.py",
+        9,
+    )
+    assert sites.first_user_frame(frames, lambda f: False) == (None, None)
