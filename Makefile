@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PARAMLENS_INTERPRETER := $(abspath $(BIN)/python)
+VSIX = dist/paramlens-$(shell node -p "require('./vscode-extension/package.json').version" 2>/dev/null).vsix
 
 .PHONY: run test setup system-deps node-deps lint test-python test-clients test-extension bench bench-introspect package clean
 
@@ -26,11 +27,14 @@ node_modules/.installed: package.json $(wildcard package-lock.json) $(wildcard v
 
 node-deps: node_modules/.installed
 
-run: setup
+run: setup node-deps
 	$(BIN)/paramlens summary examples/darknet.py
 	$(BIN)/paramlens summary examples/net.py
 	$(BIN)/paramlens summary examples/tied_lm.py
 	$(BIN)/paramlens summary examples/vision/models.py
+	npm run package
+	@echo "VS Code extension built: $(VSIX)"
+	@echo "  install it:  code --install-extension $(VSIX)   (or Extensions view > ... > Install from VSIX...)"
 
 test: lint test-python test-clients test-extension
 
@@ -44,7 +48,18 @@ test-python: setup
 
 test-clients: setup system-deps
 
-test-extension:
+# The VS Code extension: types, lint, unit tests, the VSIX, then the VSIX in a real VS Code
+# (code-server in .tools/, Debian's Chromium driven by playwright-core); output in test-output/vscode.
+test-extension: setup node-deps system-deps
+	npm run typecheck --workspace vscode-extension
+	npm run lint --workspace vscode-extension
+	npm run test:unit --workspace vscode-extension
+	npm run package
+	bash scripts/install-code-server.sh
+	npm run test:integration --workspace vscode-extension
+
+package: setup node-deps
+	npm run package
 
 bench: bench-introspect
 

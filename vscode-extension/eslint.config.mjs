@@ -35,6 +35,10 @@ export default tseslint.config(
         clearTimeout: 'readonly',
         Buffer: 'readonly',
         URL: 'readonly',
+        fetch: 'readonly',
+        // Inside page.evaluate() callbacks of the integration test (they run in the browser).
+        document: 'readonly',
+        NodeFilter: 'readonly',
       },
     },
   },

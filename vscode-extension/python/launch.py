@@ -22,9 +22,10 @@ def _bundle_paths():
 def main():
     """Check the Python version, set up ``sys.path`` and run ``paramlens serve``."""
     if sys.version_info < MINIMUM:
+        found = sys.version.split()[0]
         sys.stderr.write(
-            "paramlens: Python %d.%d or newer is needed; %s is %s\n"
-            % (MINIMUM[0], MINIMUM[1], sys.executable, sys.version.split()[0])
+            f"paramlens: Python {MINIMUM[0]}.{MINIMUM[1]} or newer is needed; "
+            f"{sys.executable} is {found}\n"
         )
         return 1
     tool, libs = _bundle_paths()

@@ -199,11 +199,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       );
       const reports = reportsFromResult(result);
       if (reports.length === 0) {
+        // A server without the structured summary answers with Markdown (or a one-line reason).
         const markdown = markdownFromResult(result);
-        log.warn(`the summary command returned no report${markdown ? `: ${markdown}` : ''}`);
-        void vscode.window.showInformationMessage(
-          'paramlens: no model report for this file yet (see the logs for why).',
-        );
+        if (markdown && markdown.includes('\n')) {
+          const document = await vscode.workspace.openTextDocument({ content: markdown, language: 'markdown' });
+          await vscode.commands.executeCommand('markdown.showPreviewToSide', document.uri);
+        } else {
+          void vscode.window.showInformationMessage(markdown ?? 'paramlens: no model report for this file yet.');
+        }
         return;
       }
       const names = [...new Set(reports.map((report) => report.object))].join(', ');

@@ -98,6 +98,9 @@ export function reportsFromResult(value: unknown): ModelReport[] {
 
 /** The markdown a summary command returned alongside its reports, if any. */
 export function markdownFromResult(value: unknown): string | undefined {
+  if (typeof value === 'string') {
+    return value;
+  }
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     const markdown = (value as Record<string, unknown>).markdown;
     return typeof markdown === 'string' ? markdown : undefined;

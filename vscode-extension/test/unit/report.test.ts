@@ -33,6 +33,7 @@ describe('reportsFromResult', () => {
   }
   it('markdown is read when present', () => {
     assert.equal(markdownFromResult({ markdown: '# net' }), '# net');
+    assert.equal(markdownFromResult('paramlens: open the file first.'), 'paramlens: open the file first.');
     assert.equal(markdownFromResult([report('A')]), undefined);
   });
 });

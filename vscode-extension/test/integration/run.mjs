@@ -1,0 +1,428 @@
+// Integration test of the built VSIX in a real VS Code: code-server 4.100.3 (VS Code 1.100.3)
+// installed by scripts/install-code-server.sh, the VSIX installed with --install-extension, and
+// Debian's Chromium driven by playwright-core. It opens the fixtures in test/workspace and checks
+// what a user sees: the class lens's parameter count, a submodule's hover, the summary webview,
+// the freeze warning's squiggle and its quick fix.
+//
+// Usage: node test/integration/run.mjs   (after `npm run package`; `make test-extension` does both)
+// Env:   PARAMLENS_INTERPRETER  the Python with torch the models are built in (default: .venv)
+//        PARAMLENS_VSIX         the VSIX to test (default: dist/paramlens-<version>.vsix)
+//        CHROMIUM               the browser (default: /usr/bin/chromium)
+// Output: test-output/vscode/ (screenshots, code-server and extension logs, result.json).
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const extensionDir = resolve(here, '..', '..');
+const repo = resolve(extensionDir, '..');
+const { name, version } = JSON.parse(readFileSync(join(extensionDir, 'package.json'), 'utf8'));
+const vsix = process.env.PARAMLENS_VSIX || join(repo, 'dist', `${name}-${version}.vsix`);
+const interpreter = process.env.PARAMLENS_INTERPRETER || join(repo, '.venv', 'bin', 'python');
+const browserPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const out = join(repo, 'test-output', 'vscode');
+const codeServer = join(repo, '.tools', 'code-server', 'node_modules', '.bin', 'code-server');
+
+const t0 = Date.now();
+const result = { steps: [], vsix, interpreter };
+const log = (message) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${message}`);
+
+class Failure extends Error {}
+
+/** Fail with what was expected and what was seen. */
+function check(condition, message) {
+  if (!condition) {
+    throw new Failure(message);
+  }
+}
+
+async function step(title, action) {
+  const start = Date.now();
+  log(`… ${title}`);
+  try {
+    const value = await action();
+    result.steps.push({ title, ok: true, ms: Date.now() - start, value });
+    log(`ok ${title} (${Date.now() - start} ms)`);
+    return value;
+  } catch (error) {
+    result.steps.push({ title, ok: false, ms: Date.now() - start, error: String(error?.message ?? error) });
+    throw new Failure(`step "${title}" failed: ${error?.message ?? error}`);
+  }
+}
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+async function waitFor(what, timeoutMs, probe) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await probe();
+      if (last) {
+        return last;
+      }
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Failure(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last: ${String(last)})` : ''}`);
+}
+
+function findFiles(dir, pattern, found = []) {
+  if (!existsSync(dir)) {
+    return found;
+  }
+  for (const entry of readdirSync(dir)) {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) {
+      findFiles(path, pattern, found);
+    } else if (pattern.test(entry)) {
+      found.push(path);
+    }
+  }
+  return found;
+}
+
+function prepare() {
+  check(existsSync(vsix), `no VSIX at ${vsix}: run \`npm run package\` first`);
+  check(existsSync(interpreter), `no interpreter at ${interpreter}: set PARAMLENS_INTERPRETER`);
+  check(existsSync(browserPath), `no Chromium at ${browserPath}: run scripts/install-system-deps.sh`);
+  execFileSync('bash', [join(repo, 'scripts', 'install-code-server.sh')], { stdio: 'inherit' });
+  rmSync(out, { recursive: true, force: true });
+  const dirs = {
+    home: join(out, 'home'),
+    data: join(out, 'data'),
+    extensions: join(out, 'extensions'),
+    tmp: join(out, 'tmp'),
+    workspace: join(out, 'workspace'),
+  };
+  Object.values(dirs).forEach((dir) => mkdirSync(dir, { recursive: true }));
+  cpSync(join(extensionDir, 'test', 'workspace'), dirs.workspace, { recursive: true });
+  mkdirSync(join(dirs.workspace, '.vscode'), { recursive: true });
+  writeFileSync(
+    join(dirs.workspace, '.vscode', 'settings.json'),
+    JSON.stringify({ 'paramlens.interpreter': interpreter }, null, 2),
+  );
+  mkdirSync(join(dirs.data, 'User'), { recursive: true });
+  writeFileSync(
+    join(dirs.data, 'User', 'settings.json'),
+    JSON.stringify(
+      {
+        'workbench.startupEditor': 'none',
+        'workbench.colorTheme': 'Default Dark Modern',
+        'workbench.tips.enabled': false,
+        'security.workspace.trust.enabled': false,
+        'editor.codeLens': true,
+        'editor.hover.delay': 200,
+        'editor.minimap.enabled': false,
+        'telemetry.telemetryLevel': 'off',
+        'extensions.ignoreRecommendations': true,
+        'window.commandCenter': false,
+      },
+      null,
+      2,
+    ),
+  );
+  const env = {
+    ...process.env,
+    HOME: dirs.home,
+    XDG_CONFIG_HOME: join(dirs.home, '.config'),
+    XDG_DATA_HOME: join(dirs.home, '.local', 'share'),
+    XDG_CACHE_HOME: join(dirs.home, '.cache'),
+    XDG_RUNTIME_DIR: dirs.tmp,
+    TMPDIR: dirs.tmp,
+  };
+  delete env.PYTHONPATH;
+  delete env.VSCODE_IPC_HOOK_CLI;
+  return { dirs, env };
+}
+
+function startCodeServer(dirs, env, port) {
+  execFileSync(
+    codeServer,
+    ['--user-data-dir', dirs.data, '--extensions-dir', dirs.extensions, '--install-extension', vsix, '--force'],
+    { env, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const logFile = join(out, 'code-server.log');
+  const fd = openSync(logFile, 'w');
+  // detached: a new session and process group (setsid), so the whole tree is killed at the end:
+  // code-server, the extension host, the paramlens server and its worker.
+  const child = spawn(
+    codeServer,
+    [
+      '--auth', 'none',
+      '--bind-addr', `127.0.0.1:${port}`,
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+      '--disable-getting-started-override',
+      '--user-data-dir', dirs.data,
+      '--extensions-dir', dirs.extensions,
+      dirs.workspace,
+    ],
+    { env, detached: true, stdio: ['ignore', fd, fd] },
+  );
+  return child;
+}
+
+function killGroup(child) {
+  if (child && child.pid) {
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      return;
+    }
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline) {
+      try {
+        process.kill(-child.pid, 0);
+      } catch {
+        return;
+      }
+      execFileSync('sleep', ['0.1']);
+    }
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+async function openFile(page, fileName) {
+  await page.keyboard.press('Control+P');
+  await page.waitForSelector('.quick-input-widget input', { state: 'visible', timeout: 10000 });
+  await page.keyboard.type(fileName);
+  await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${fileName}"]`, { timeout: 10000 });
+  await page.keyboard.press('Enter');
+  await page.waitForSelector(`.tab.active[aria-label*="${fileName}"]`, { timeout: 10000 });
+  await page.waitForSelector('.monaco-editor .view-lines', { timeout: 10000 });
+}
+
+async function editorText(page) {
+  const lines = await page.locator('.editor-group-container.active .monaco-editor .view-lines .view-line').evaluateAll(
+    (nodes) =>
+      nodes
+        .map((node) => ({ top: parseFloat(node.style.top || '0'), text: node.textContent.replace(/\u00a0/g, ' ') }))
+        .sort((a, b) => a.top - b.top)
+        .map((line) => line.text),
+  );
+  return lines.join('\n');
+}
+
+/**
+ * Screen coordinates of the middle of `token` (its first occurrence after `prefix`) on the editor
+ * line containing `lineText`: tokens are split across spans by the grammar, so use a DOM Range.
+ */
+async function tokenPoint(page, lineText, prefix, token) {
+  const point = await page.evaluate(
+    ({ lineText, prefix, token }) => {
+      const lines = [...document.querySelectorAll('.editor-group-container.active .monaco-editor .view-line')];
+      const line = lines.find((node) => node.textContent.replace(/\u00a0/g, ' ').includes(lineText));
+      if (!line) {
+        return undefined;
+      }
+      const text = line.textContent.replace(/\u00a0/g, ' ');
+      const offset = text.indexOf(prefix + token) + prefix.length + Math.floor(token.length / 2);
+      const walker = document.createTreeWalker(line, NodeFilter.SHOW_TEXT);
+      let seen = 0;
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        if (seen + node.length > offset) {
+          const range = document.createRange();
+          range.setStart(node, offset - seen);
+          range.setEnd(node, offset - seen + 1);
+          const rect = range.getBoundingClientRect();
+          return { x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 };
+        }
+        seen += node.length;
+      }
+      return undefined;
+    },
+    { lineText, prefix, token },
+  );
+  check(point !== undefined, `no "${prefix}${token}" on a visible line containing "${lineText}"`);
+  return point;
+}
+
+async function hoverText(page, point) {
+  await page.mouse.move(5, 5);
+  await page.mouse.move(point.x, point.y, { steps: 3 });
+  const hover = page.locator('.monaco-hover-content:visible', { hasText: /\S/ }).first();
+  await hover.waitFor({ state: 'visible', timeout: 15000 });
+  return (await hover.innerText()).trim();
+}
+
+async function main() {
+  const { dirs, env } = prepare();
+  const port = await freePort();
+  let codeServerProcess;
+  let browser;
+  const shot = async (page, label) => {
+    const path = join(out, `${String(result.steps.length).padStart(2, '0')}-${label}.png`);
+    await page.screenshot({ path }).catch(() => undefined);
+    return path;
+  };
+  let page;
+  try {
+    await step('install the VSIX and start code-server', async () => {
+      codeServerProcess = startCodeServer(dirs, env, port);
+      await waitFor('code-server /healthz', 20000, async () => {
+        const response = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+        return response?.ok;
+      });
+      return { port, pid: codeServerProcess.pid };
+    });
+    browser = await chromium.launch({
+      executablePath: browserPath,
+      headless: true,
+      args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+    });
+    page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+    page.on('pageerror', (error) => (result.pageErrors ??= []).push(String(error)));
+
+    await step('open the workbench', async () => {
+      await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(dirs.workspace)}`, {
+        waitUntil: 'domcontentloaded',
+        timeout: 30000,
+      });
+      await page.waitForSelector('.monaco-workbench', { timeout: 30000 });
+      await page.waitForSelector('.explorer-folders-view, .explorer-viewlet', { timeout: 20000 }).catch(() => undefined);
+    });
+
+    const lenses = await step('net.py: the class lens shows the parameter count', async () => {
+      await openFile(page, 'net.py');
+      const texts = await waitFor('a code lens with "58 params" (the worker builds the model)', 60000, async () => {
+        const all = await page.locator('.monaco-editor .codelens-decoration').allInnerTexts();
+        return all.some((text) => /\b58 params\b/.test(text)) ? all : undefined;
+      });
+      await shot(page, 'lens');
+      return texts;
+    });
+    check(lenses.some((text) => /trainable/.test(text)), `the class lens names the trainable count: ${JSON.stringify(lenses)}`);
+
+    const hover = await step('net.py: hovering self.fc shows the Linear and its parameters', async () => {
+      const text = await hoverText(page, await tokenPoint(page, 'self.fc = nn.Linear', 'self.', 'fc'));
+      await shot(page, 'hover');
+      return text;
+    });
+    check(/Linear/.test(hover), `the hover names the class: ${hover}`);
+    check(/weight/.test(hover) && /bias/.test(hover), `the hover lists weight and bias: ${hover}`);
+    check(/52\b/.test(hover) || /4\s*[×x,]\s*12/.test(hover), `the hover gives the size (52 params or 4 × 12): ${hover}`);
+
+    const summary = await step('net.py: the class lens opens the summary webview', async () => {
+      await page.keyboard.press('Escape');
+      const lens = page.locator('.monaco-editor .codelens-decoration a', { hasText: /58 params/ }).first();
+      await lens.click();
+      const frame = await waitFor('the summary table in a webview', 30000, async () => {
+        for (const candidate of page.frames()) {
+          if ((await candidate.locator('.summary-table').count().catch(() => 0)) > 0) {
+            return candidate;
+          }
+        }
+        return undefined;
+      });
+      const totals = await frame.locator('.totals').first().innerText();
+      const names = await frame.locator('.summary-table td.name').allInnerTexts();
+      await frame.locator('.summary-table th', { hasText: 'Elements' }).click();
+      const sorted = await frame.locator('.summary-table td.name').allInnerTexts();
+      await frame.locator('#filter').fill('is:buffer');
+      const buffers = await frame.locator('.summary-table td.name').allInnerTexts();
+      await frame.locator('#filter').fill('');
+      await shot(page, 'summary');
+      return { totals, names, sorted, buffers };
+    });
+    check(/58 params/.test(summary.totals), `the summary totals say 58 params: ${summary.totals}`);
+    check(summary.names.includes('fc.weight') && summary.names.includes('bn.running_mean'),
+      `the summary lists parameters and buffers: ${JSON.stringify(summary.names)}`);
+    check(summary.sorted[0] === 'fc.weight', `sorting by elements puts fc.weight (48) first: ${JSON.stringify(summary.sorted)}`);
+    check(summary.buffers.length > 0 && summary.buffers.every((n) => n.startsWith('bn.')),
+      `the is:buffer filter keeps only BatchNorm's buffers: ${JSON.stringify(summary.buffers)}`);
+
+    const diagnostic = await step('freeze.py: the state_dict() loop is squiggled', async () => {
+      await page.keyboard.press('Control+K').catch(() => undefined);
+      await page.keyboard.press('Escape');
+      await openFile(page, 'freeze.py');
+      await waitFor('a squiggle in freeze.py', 30000, async () =>
+        (await page.locator('.editor-group-container.active .monaco-editor [class*="squiggly-"]').count()) > 0,
+      );
+      const text = await hoverText(page, await tokenPoint(page, 'param.requires_grad = False', 'param.', 'requires_grad'));
+      await shot(page, 'diagnostic');
+      return text;
+    });
+    check(/state_dict|detached/.test(diagnostic), `the diagnostic explains the detached copies: ${diagnostic}`);
+    check(/FRZ01/.test(diagnostic), `the diagnostic carries its code FRZ01: ${diagnostic}`);
+
+    const fixed = await step('freeze.py: the quick fix rewrites the loop', async () => {
+      await page.keyboard.press('Escape');
+      const point = await tokenPoint(page, 'param.requires_grad = False', 'param.', 'requires_grad');
+      await page.mouse.click(point.x, point.y);
+      await page.keyboard.press('Control+.');
+      const action = page.locator('.action-widget .monaco-list-row', { hasText: /named_parameters/ }).first();
+      await action.waitFor({ state: 'visible', timeout: 15000 });
+      const title = (await action.innerText()).trim();
+      await action.click();
+      const text = await waitFor('the edited loop', 10000, async () => {
+        const current = await editorText(page);
+        return /model\.named_parameters\(\)/.test(current) ? current : undefined;
+      });
+      await shot(page, 'quickfix');
+      return { title, text };
+    });
+    check(!/state_dict\(\)\.items\(\)/.test(fixed.text), `the state_dict() loop is gone: ${fixed.text}`);
+    check(/for _name, param in model\.named_parameters\(\):/.test(fixed.text), `the loop iterates named_parameters(): ${fixed.text}`);
+
+    await step('freeze.py: the warning clears after the fix', async () =>
+      waitFor('no FRZ01 squiggle after the fix', 15000, async () =>
+        (await page.locator('.editor-group-container.active .monaco-editor .squiggly-warning').count()) === 0,
+      ),
+    );
+    await shot(page, 'after-fix');
+    result.ok = true;
+  } catch (error) {
+    result.ok = false;
+    result.error = String(error?.message ?? error);
+    if (page) {
+      result.failureScreenshot = await shot(page, 'failure');
+    }
+  } finally {
+    await browser?.close().catch(() => undefined);
+    killGroup(codeServerProcess);
+    for (const file of findFiles(dirs.data, /paramlens\.log$/)) {
+      cpSync(file, join(out, 'paramlens-extension.log'));
+    }
+    result.seconds = (Date.now() - t0) / 1000;
+    writeFileSync(join(out, 'result.json'), JSON.stringify(result, null, 2));
+  }
+  if (!result.ok) {
+    console.error(`\nFAIL: ${result.error}`);
+    console.error(`see ${out}: screenshots, code-server.log, paramlens-extension.log, result.json`);
+    process.exit(1);
+  }
+  log(`PASS: ${result.steps.length} steps in ${result.seconds.toFixed(1)} s; screenshots in ${out}`);
+}
+
+await main();
