@@ -1,0 +1,142 @@
+"""The freeze rule engine: static rules over ``ast`` (no torch), plus the runtime-aware rules
+when model reports are given.
+
+``check_source`` is the one entry point of the CLI and the language server: one ``ast.parse``,
+one walk to gather the file's facts, one ordered walk of its scopes. See ``docs/rules/`` for the
+rules and how far the analysis goes.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+from paramlens.analysis.findings import Finding, Severity, Span
+from paramlens.analysis.rules.api_calls import ApiRules
+from paramlens.analysis.rules.engine import Context, Walker
+from paramlens.analysis.rules.facts import collect_facts
+from paramlens.analysis.rules.fixes import fix_all
+from paramlens.analysis.rules.iterators import IteratorRules
+from paramlens.analysis.rules.modes import ModeRules
+from paramlens.analysis.rules.name_filters import NameFilterRules
+from paramlens.analysis.rules.ordering import OrderingRules
+from paramlens.analysis.rules.receivers import ReceiverRules
+from paramlens.analysis.rules.registration import RegistrationRules
+from paramlens.analysis.rules.registry import RULES, SYNTAX_ERROR_CODE, RuleInfo, is_enabled
+from paramlens.analysis.rules.spelling import SpellingRules
+from paramlens.analysis.rules.state_dict import StateDictRules
+from paramlens.analysis.rules.suppression import keep
+from paramlens.analysis.rules.workspace import workspace_module_classes
+from paramlens_worker.protocol import ModelReport
+
+__all__ = [
+    "RULES",
+    "SYNTAX_ERROR_CODE",
+    "CheckResult",
+    "RuleInfo",
+    "check_source",
+    "fix_all",
+    "is_enabled",
+    "source_lines",
+    "workspace_module_classes",
+]
+
+_FAMILIES = (
+    StateDictRules,
+    ReceiverRules,
+    SpellingRules,
+    ModeRules,
+    IteratorRules,
+    OrderingRules,
+    ApiRules,
+    NameFilterRules,
+    RegistrationRules,
+)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The findings of one file."""
+
+    findings: tuple[Finding, ...]  # sorted by position; noqa and select/ignore applied
+    syntax_error: Optional[Finding]  # code FRZ000, at the error; then ``findings`` is empty
+
+
+def source_lines(source: str) -> list[str]:
+    """The lines as Python and LSP count them (``\\n``, ``\\r\\n``, ``\\r`` only)."""
+    return _LINE_BREAK.split(source)
+
+
+def _syntax_error(error: Exception, lines: Sequence[str]) -> Finding:
+    row = max((getattr(error, "lineno", None) or 1) - 1, 0)
+    row = min(row, max(len(lines) - 1, 0))
+    text = lines[row] if lines else ""
+    col = min(max((getattr(error, "offset", None) or 1) - 1, 0), len(text))
+    reason = getattr(error, "msg", None) or type(error).__name__
+    if isinstance(error, (RecursionError, MemoryError)):
+        reason = "too deeply nested to parse"
+    return Finding(
+        SYNTAX_ERROR_CODE,
+        f"SyntaxError: {reason}; no freeze rule ran on this version of the file",
+        Severity.ERROR,
+        Span(row, col, row, len(text)),
+    )
+
+
+def check_source(
+    source: str,
+    *,
+    path: Optional[str] = None,
+    reports: Optional[Sequence[ModelReport]] = None,
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    module_classes: Collection[str] = (),
+) -> CheckResult:
+    """Run every rule on ``source``.
+
+    ``module_classes`` names classes (and model factories) known to be ``nn.Module`` from other
+    workspace files (see :func:`workspace_module_classes`). ``reports`` (from the worker) turns
+    on the runtime-aware rules. Never raises on any input text.
+    """
+    lines = source_lines(source)
+    try:
+        tree = ast.parse(source, filename=path or "<unknown>")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+        return CheckResult((), _syntax_error(error, lines))
+    facts = collect_facts(tree, module_classes)
+    ctx = Context(source, lines, facts)
+    ctx.families.extend(family(ctx) for family in _FAMILIES)
+    # A pathological nesting depth: keep what was found before it.
+    with contextlib.suppress(RecursionError):
+        Walker(ctx).run(tree)
+    findings = list(ctx.findings)
+    if reports is not None:
+        findings.extend(_runtime_findings(tree, source, reports, path, findings))
+    kept = keep(findings, lines, select, ignore)
+    kept.sort(key=lambda f: (f.span, f.code))
+    return CheckResult(tuple(kept), None)
+
+
+def _runtime_findings(
+    tree: ast.Module,
+    source: str,
+    reports: Sequence[ModelReport],
+    path: Optional[str],
+    static: Sequence[Finding],
+) -> list[Finding]:
+    """The model-aware rules (FRZ11/12/14/15E from real names), minus what static rules said."""
+    try:
+        from paramlens.analysis.rules.runtime import runtime_findings
+    except ImportError:
+        return []
+    seen = {(f.code, f.span.start_line) for f in static}
+    return [
+        f
+        for f in runtime_findings(tree, source, reports, path)
+        if (f.code, f.span.start_line) not in seen
+    ]

@@ -1,0 +1,232 @@
+"""Rules about particular torch APIs: FRZ11 (isinstance on one BatchNorm class), FRZ14
+(``remove_duplicate=False``), FRZ18 (reentrant checkpointing), FRZ19 (parametrized weights),
+FRZ20 (``Embedding.from_pretrained``) and FRZ21 (freezing only ``.weight``)."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Optional
+
+from paramlens.analysis.findings import Fix, Severity, Span, TextEdit
+from paramlens.analysis.rules.engine import (
+    Binding,
+    Family,
+    Kind,
+    Scope,
+    Sink,
+    constant_bool,
+    keyword,
+    root_of,
+)
+from paramlens.analysis.rules.fixes import replace_node
+
+_BATCHNORMS = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d"}
+_BN_BASES = {"_BatchNorm", "_NormBase", "SyncBatchNorm"}
+_PARAMETRIZATIONS = {
+    "torch.nn.utils.parametrizations.weight_norm": True,
+    "torch.nn.utils.parametrizations.spectral_norm": True,
+    "torch.nn.utils.parametrizations.orthogonal": True,
+    "torch.nn.utils.weight_norm": False,
+    "torch.nn.utils.spectral_norm": False,
+}
+_REGISTER = "torch.nn.utils.parametrize.register_parametrization"
+_CHECKPOINTS = {"torch.utils.checkpoint.checkpoint", "torch.utils.checkpoint.checkpoint_sequential"}
+_NO_BIAS = {"Embedding", "EmbeddingBag"}
+
+
+@dataclass
+class _Parametrized:
+    root: Optional[str]
+    module: str  # source text of the module
+    name: str  # the parametrized attribute
+    line: int
+    how: str
+    new_api: bool
+
+
+@dataclass
+class _WeightState:
+    weights: dict[str, ast.AST] = field(default_factory=dict)  # module text -> sink node
+    whole: set[str] = field(default_factory=set)  # module texts whose bias (or all) is frozen
+
+
+class ApiRules(Family):
+    """Rules keyed on a torch function or method."""
+
+    def _parametrized(self, scope: Scope) -> dict[str, _Parametrized]:
+        table: dict[str, _Parametrized] = scope.own("parametrized", dict)
+        return table
+
+    def _find_parametrized(self, key: str, scope: Optional[Scope]) -> Optional[_Parametrized]:
+        while scope is not None:
+            found: Optional[_Parametrized] = scope.state.get("parametrized", {}).get(key)
+            if found is not None:
+                return found
+            scope = scope.parent
+        return None
+
+    def call(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
+        facts = self.ctx.facts
+        func = node.func
+        name = facts.qualname(func)
+        if isinstance(func, ast.Name) and func.id == "isinstance" and len(node.args) == 2:
+            self._isinstance(node, env, scope)
+            return
+        if isinstance(func, ast.Attribute):
+            if func.attr == "named_parameters":
+                flag = constant_bool(keyword(node, "remove_duplicate", 2))
+                if flag is False:
+                    self.ctx.report(
+                        "FRZ14",
+                        node,
+                        "named_parameters(remove_duplicate=False) yields a tied parameter once "
+                        "per name: an optimizer over it warns and updates the tensor twice, and "
+                        "freezing one name freezes its aliases too",
+                    )
+            elif func.attr == "from_pretrained" and name is not None:
+                owner = name.rsplit(".", 2)[-2] if name.count(".") >= 2 else ""
+                if (
+                    owner in ("Embedding", "EmbeddingBag")
+                    and name.startswith("torch.nn.")
+                    and keyword(node, "freeze", 1) is None
+                    and not any(k.arg is None for k in node.keywords)
+                ):
+                    self.ctx.report(
+                        "FRZ20",
+                        node,
+                        f"{owner}.from_pretrained() freezes the weight unless freeze=False "
+                        "is passed, and shares storage with the tensor given; say freeze= "
+                        "explicitly (and pass .clone() if the tensor is reused)",
+                    )
+        if name in _CHECKPOINTS:
+            self._checkpoint(node)
+        elif name in _PARAMETRIZATIONS and node.args:
+            attr = keyword(node, "name", 1)
+            attr_name = attr.value if isinstance(attr, ast.Constant) else "weight"
+            self._record(node, node.args[0], str(attr_name), name, _PARAMETRIZATIONS[name], scope)
+        elif name == _REGISTER and len(node.args) >= 2:
+            attr = node.args[1]
+            if isinstance(attr, ast.Constant) and isinstance(attr.value, str):
+                self._record(node, node.args[0], attr.value, name, True, scope)
+
+    def _record(self, node: ast.Call, module: ast.expr, attr: str, how: str, new_api: bool,
+                scope: Scope) -> None:  # fmt: skip
+        text = self.ctx.text(module)
+        self._parametrized(scope)[f"{text}.{attr}"] = _Parametrized(
+            root_of(module), text, attr, self.ctx.line_of(node), how.rsplit(".", 1)[-1], new_api
+        )
+
+    def name_store(
+        self, name: ast.Name, value: Optional[ast.expr], new: Optional[Binding], scope: Scope
+    ) -> None:
+        table = scope.state.get("parametrized")
+        if table:
+            for key in [k for k, v in table.items() if v.root == name.id]:
+                del table[key]
+
+    def _isinstance(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
+        subject = self.classify(node.args[0], env, scope)
+        if subject is None or subject.kind is not Kind.MODULE:
+            return
+        spec = node.args[1]
+        classes = spec.elts if isinstance(spec, ast.Tuple) else [spec]
+        names = [(self.ctx.facts.qualname(c) or "").rsplit(".", 1)[-1] for c in classes]
+        found = _BATCHNORMS.intersection(names)
+        if found and not _BN_BASES.intersection(names) and not set(names) >= _BATCHNORMS:
+            self.ctx.report(
+                "FRZ11",
+                spec,
+                f"isinstance(..., {', '.join(sorted(found))}) misses the other BatchNorm classes "
+                "(and SyncBatchNorm after convert_sync_batchnorm): those layers are neither "
+                "frozen nor put in eval mode; test nn.modules.batchnorm._BatchNorm",
+            )
+
+    def _checkpoint(self, node: ast.Call) -> None:
+        reentrant = keyword(node, "use_reentrant")
+        if reentrant is not None and constant_bool(reentrant) is not True:
+            return
+        if any(k.arg is None for k in node.keywords):
+            return
+        if reentrant is not None:
+            fix: Optional[Fix] = replace_node(
+                self.ctx, reentrant, "False", "Use `use_reentrant=False`"
+            )
+        else:
+            span = self.ctx.span(node)
+            inside = self.ctx.text(node)[:-1].rstrip()
+            sep = " " if inside.endswith((",", "(")) else ", "
+            at = Span(span.end_line, span.end_col - 1, span.end_line, span.end_col - 1)
+            fix = Fix("Pass `use_reentrant=False`", (TextEdit(at, f"{sep}use_reentrant=False"),))
+        severity = Severity.WARNING if self.ctx.facts.freezes else Severity.INFO
+        self.ctx.report(
+            "FRZ18",
+            node,
+            "reentrant activation checkpointing (use_reentrant="
+            f"{'True' if reentrant is not None else 'omitted, so True'}) gives the checkpointed "
+            "block no gradients when none of its inputs requires grad, as behind frozen layers; "
+            "pass use_reentrant=False",
+            severity=severity,
+            fix=fix,
+        )
+
+    def sink(self, sink: Sink, env: dict[str, Binding], scope: Scope) -> None:
+        receiver = sink.receiver
+        text = self.ctx.text(receiver)
+        where = sink.target if sink.target is not None else sink.node
+        found = self._find_parametrized(text, scope)
+        if found is not None:
+            fix = None
+            if found.new_api and (sink.value is not None or sink.form == "call"):
+                value = self.ctx.text(sink.value) if sink.value is not None else ""
+                new = f"{found.module}.parametrizations.{found.name}.requires_grad_({value})"
+                target = sink.node
+                fix = replace_node(self.ctx, target, new, "Freeze the parametrization's originals")
+            self.ctx.report(
+                "FRZ19",
+                where,
+                f"{text} is computed by {found.how}() (line {found.line}): it is not a leaf, so "
+                "setting requires_grad raises 'you can only change requires_grad flags of leaf "
+                f"variables'; freeze {found.module}.parametrizations.{found.name} or "
+                f"{found.module}.requires_grad_(...)",
+                fix=fix,
+            )
+            return
+        weights: _WeightState = scope.own("weights", _WeightState)
+        if isinstance(receiver, ast.Attribute) and receiver.attr in ("weight", "bias"):
+            owner = self.ctx.text(receiver.value)
+            if receiver.attr == "weight" and sink.flag is False:
+                weights.weights.setdefault(owner, where)
+            else:
+                weights.whole.add(owner)
+        else:
+            weights.whole.add(text)
+
+    def exit_scope(self, scope: Scope) -> None:
+        weights: Optional[_WeightState] = scope.state.get("weights")
+        if not weights:
+            return
+        for owner, where in weights.weights.items():
+            if (
+                owner in weights.whole
+                or owner == "self"
+                or owner.endswith(".parametrizations")
+                or self._bias_free(owner)
+            ):
+                continue
+            self.ctx.report(
+                "FRZ21",
+                where,
+                f"freezes only {owner}.weight: {owner}.bias keeps training; freeze the whole "
+                f"layer with {owner}.requires_grad_(False) (or the bias too)",
+            )
+
+    def _bias_free(self, owner: str) -> bool:
+        attr = owner.rsplit(".", 1)[-1]
+        ctors = self.ctx.facts.submodule_attrs.get(attr, [])
+        for ctor in ctors:
+            name = self.ctx.facts.module_ctor_name(ctor)
+            bias = keyword(ctor, "bias")
+            if name in _NO_BIAS or constant_bool(bias) is False:
+                return True
+        return False

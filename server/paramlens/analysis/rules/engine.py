@@ -1,0 +1,873 @@
+"""The walk that every rule family rides on: one pass over the statements of each scope, in
+source order, tracking what each local name is bound to (a state_dict, a parameter loop
+variable, a Module, an optimizer...). Families receive events (a ``requires_grad`` sink, a call,
+an attribute store...) with the bindings in force at that point.
+
+How far it goes: bindings flow forward within a function (branches are read in source order,
+the last binding wins), into nested functions and lambdas as the closure sees them at their
+definition, into comprehensions, and into top-level helper functions of the same file through
+their call sites (a parameter takes the binding that every call site agrees on).
+"""
+
+from __future__ import annotations
+
+import ast
+import enum
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Optional, Union
+
+from paramlens.analysis.findings import Finding, Fix, Severity, Span, span_of
+from paramlens.analysis.rules.facts import PARAMETER_CONTAINERS, FileFacts
+from paramlens.analysis.rules.registry import RULES
+
+
+class Kind(enum.Enum):
+    """What a name or expression is known to hold."""
+
+    STATE_DICT = "state_dict"  # model.state_dict(): detached values
+    STATE_DICT_KEEP = "state_dict_keep"  # state_dict(keep_vars=True): the real tensors
+    SD_VALUE = "sd_value"
+    SD_KEEP_VALUE = "sd_keep_value"
+    PARAM = "param"  # a Parameter (loop variable, X.weight, next(X.parameters()))
+    BUFFER = "buffer"
+    MODULE = "module"
+    PARAM_CONTAINER = "param_container"  # nn.ParameterList / ParameterDict
+    DETACHED = "detached"  # .data / .detach() / .clone()
+    CONVERTED = "converted"  # .float() / .to(...): self or a copy, depending on dtype
+    NONLEAF = "nonleaf"  # slice, view, arithmetic on a parameter
+    GENERATOR = "generator"  # X.parameters() and friends
+    LAZY = "lazy"  # a generator expression, map(), filter()
+    CONTAINER = "container"  # list / tuple of things
+    PAIR = "pair"  # the (name, tensor) tuple of named_*()
+    NAME = "name"  # the name string of named_*()
+    OPTIMIZER = "optimizer"
+    WRAPPER = "wrapper"  # DataParallel / DDP / torch.compile
+    NOGRAD_OUT = "nograd_out"  # computed under no_grad / inference_mode
+
+
+TENSORISH = frozenset({Kind.PARAM, Kind.NONLEAF, Kind.SD_KEEP_VALUE})
+GENERATOR_METHODS = {
+    "parameters": Kind.PARAM,
+    "named_parameters": Kind.PARAM,
+    "buffers": Kind.BUFFER,
+    "named_buffers": Kind.BUFFER,
+    "modules": Kind.MODULE,
+    "children": Kind.MODULE,
+    "named_modules": Kind.MODULE,
+    "named_children": Kind.MODULE,
+}
+BUFFER_STATS = frozenset({"running_mean", "running_var", "num_batches_tracked"})
+CONVERSIONS = frozenset({"float", "double", "half", "bfloat16", "to", "cpu", "cuda", "type"})
+VIEWS = frozenset(
+    {
+        "view", "reshape", "transpose", "permute", "t", "flatten", "squeeze", "unsqueeze",
+        "expand", "narrow", "select", "view_as", "reshape_as", "unflatten", "diagonal",
+        "swapaxes", "movedim", "expand_as", "contiguous", "abs", "exp", "sum", "mean",
+    }
+)  # fmt: skip
+MODULE_SELF_METHODS = frozenset(
+    {"to", "cuda", "cpu", "double", "float", "half", "bfloat16", "train", "eval",
+     "requires_grad_", "to_empty", "apply", "type", "share_memory"}
+)  # fmt: skip
+NO_GRAD_CONTEXTS = frozenset(
+    {"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
+     "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode"}
+)  # fmt: skip
+WRAPPERS = {
+    "DataParallel": "module.",
+    "DistributedDataParallel": "module.",
+    "FullyShardedDataParallel": "_fsdp_wrapped_module.",
+}
+MAX_DEPTH = 60
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What a name or an expression holds, and where it came from."""
+
+    kind: Kind
+    root: Optional[str] = None  # the model variable it derives from (`model` in model.fc1)
+    node: Optional[ast.AST] = None  # the producing expression (a call, a loop's iterable)
+    origin: Optional[ast.AST] = None  # for loop elements: the call they come from
+    detail: str = ""  # method name, wrapper prefix, optimizer class, ...
+    filtered: bool = False  # OPTIMIZER: built from a requires_grad filter
+    roots: frozenset[str] = frozenset()  # OPTIMIZER: every model it was given
+
+
+Elem = Union[Binding, None, tuple[Any, ...]]  # what one iteration yields: a binding or a tuple
+
+
+@dataclass(frozen=True)
+class Sink:
+    """Where ``requires_grad`` is set: ``X.requires_grad = V`` or ``X.requires_grad_(V)``."""
+
+    node: ast.AST  # the Assign statement or the Call
+    receiver: ast.expr
+    value: Optional[ast.expr]  # None: requires_grad_() without argument (means True)
+    form: str  # "assign" | "call"
+    flag: Optional[bool]  # the constant set; None when not a constant bool
+    target: Optional[ast.Attribute] = None  # the `.requires_grad` attribute of the assign form
+
+
+@dataclass
+class Scope:
+    """One function, lambda-free class body or the module, walked in order."""
+
+    node: ast.AST
+    env: dict[str, Binding]
+    parent: Optional[Scope] = None
+    class_name: Optional[str] = None  # the enclosing class of a method
+    state: dict[str, Any] = field(default_factory=dict)
+    loop_depth: int = 0
+    no_grad_depth: int = 0
+
+    @property
+    def name(self) -> str:
+        """The function's name ('' for the module and class bodies)."""
+        return getattr(self.node, "name", "") if isinstance(self.node, _FUNCS) else ""
+
+    def own(self, key: str, factory: Any) -> Any:
+        """Per-scope state of a family."""
+        if key not in self.state:
+            self.state[key] = factory()
+        return self.state[key]
+
+
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_COMPS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+
+
+class Family:
+    """A rule family: override the events it needs. Families are created per checked file."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def classify(self, e: ast.AST, env: dict[str, Binding], scope: Scope) -> Optional[Binding]:
+        """What ``e`` holds (see :meth:`Walker.classify`)."""
+        return self.ctx.walker.classify(e, env, scope)
+
+    def sink(self, sink: Sink, env: dict[str, Binding], scope: Scope) -> None:
+        """``requires_grad`` set on ``sink.receiver``."""
+
+    def read(self, node: ast.Attribute, env: dict[str, Binding], scope: Scope) -> None:
+        """``X.requires_grad`` read."""
+
+    def call(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
+        """Any call."""
+
+    def attr_store(self, target: ast.Attribute, value: ast.expr, stmt: ast.stmt,
+                   scope: Scope) -> None:  # fmt: skip
+        """``X.attr = value`` (before the target's names are rebound)."""
+
+    def subscript_store(self, target: ast.Subscript, value: ast.expr, stmt: ast.stmt,
+                        scope: Scope) -> None:  # fmt: skip
+        """``X[i] = value``."""
+
+    def name_store(self, name: ast.Name, value: Optional[ast.expr], new: Optional[Binding],
+                   scope: Scope) -> None:  # fmt: skip
+        """``name = value``; ``scope.env`` still holds the old binding."""
+
+    def expr_stmt(self, stmt: ast.Expr, scope: Scope) -> None:
+        """An expression statement."""
+
+    def for_loop(self, stmt: Union[ast.For, ast.AsyncFor], scope: Scope) -> None:
+        """A for loop, after its targets are bound and before its body."""
+
+    def for_end(self, stmt: Union[ast.For, ast.AsyncFor], scope: Scope) -> None:
+        """After a for loop's body."""
+
+    def comprehension(self, gen: ast.comprehension, env: dict[str, Binding],
+                      scope: Scope) -> None:  # fmt: skip
+        """A comprehension's ``for`` clause, after its target is bound."""
+
+    def exit_scope(self, scope: Scope) -> None:
+        """The end of a scope's statements."""
+
+    def finish(self) -> None:
+        """The end of the file."""
+
+
+@dataclass
+class HelperSummary:
+    """What a top-level function does to each of its parameters."""
+
+    params: tuple[str, ...]
+    freezes: frozenset[int]  # indexes of parameters whose parameters it sets requires_grad False
+    unfreezes: frozenset[int]
+
+
+class Context:
+    """The state of one check: source, facts, bindings, findings."""
+
+    def __init__(self, source: str, lines: Sequence[str], facts: FileFacts) -> None:
+        self.source = source
+        self.lines = lines
+        self.facts = facts
+        self.findings: list[Finding] = []
+        self._seen: set[tuple[str, Span, str]] = set()
+        self.families: list[Family] = []
+        self.call_sites: dict[str, list[list[Optional[Binding]]]] = {}
+        self._summaries: dict[str, HelperSummary] = {}
+        self.replaying = False
+        self.walker: Walker
+
+    def span(self, node: ast.AST) -> Span:
+        """The code-point span of ``node``."""
+        return span_of(node, self.lines)
+
+    def text(self, node: ast.AST) -> str:
+        """The source text of ``node``."""
+        span = self.span(node)
+        if span.start_line == span.end_line:
+            return self.lines[span.start_line][span.start_col : span.end_col]
+        parts = [self.lines[span.start_line][span.start_col :]]
+        parts.extend(self.lines[span.start_line + 1 : span.end_line])
+        parts.append(self.lines[span.end_line][: span.end_col])
+        return "\n".join(parts)
+
+    def line_of(self, node: Optional[ast.AST]) -> int:
+        """The 1-based line of ``node`` (for messages)."""
+        return getattr(node, "lineno", 1)
+
+    def report(
+        self,
+        code: str,
+        where: Union[ast.AST, Span],
+        message: str,
+        *,
+        severity: Optional[Severity] = None,
+        fix: Optional[Fix] = None,
+        related: tuple[tuple[Span, str], ...] = (),
+    ) -> None:
+        """Record a finding (once per code, span and message)."""
+        span = where if isinstance(where, Span) else self.span(where)
+        key = (code, span, message)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self.findings.append(
+            Finding(code, message, severity or RULES[code].severity, span, fix, related)
+        )
+
+    def summary(self, name: str) -> Optional[HelperSummary]:
+        """What the top-level function ``name`` does to its parameters (memoized)."""
+        if name in self._summaries:
+            return self._summaries[name]
+        func = self.facts.functions.get(name)
+        if func is None:
+            return None
+        summary = _summarize(func)
+        self._summaries[name] = summary
+        return summary
+
+
+def root_of(node: ast.AST) -> Optional[str]:
+    """The variable an access path starts from: ``model`` in ``model.fc1.weight[0]``;
+    ``self.backbone`` for paths through ``self``."""
+    last_attr: Optional[str] = None
+    for _ in range(MAX_DEPTH):
+        if isinstance(node, ast.Attribute):
+            last_attr = node.attr
+            node = node.value
+        elif isinstance(node, ast.Subscript):
+            node = node.value
+        elif isinstance(node, ast.Call):
+            node = node.func
+        elif isinstance(node, ast.Name):
+            if node.id == "self" and last_attr is not None:
+                return f"self.{last_attr}"
+            return node.id
+        else:
+            return None
+    return None
+
+
+def constant_bool(node: Optional[ast.AST]) -> Optional[bool]:
+    """``True``/``False`` literals; None for anything else."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+        return node.value
+    return None
+
+
+def keyword(call: ast.Call, name: str, position: Optional[int] = None) -> Optional[ast.expr]:
+    """The argument ``name`` of ``call``, by keyword or at ``position``."""
+    for kw in call.keywords:
+        if kw.arg == name:
+            return kw.value
+    if position is not None and len(call.args) > position:
+        arg = call.args[position]
+        return None if isinstance(arg, ast.Starred) else arg
+    return None
+
+
+def has_star(call: ast.Call) -> bool:
+    """``*args`` or ``**kwargs`` in the call: the arguments cannot be read."""
+    return any(isinstance(a, ast.Starred) for a in call.args) or any(
+        k.arg is None for k in call.keywords
+    )
+
+
+def mentions_requires_grad(node: ast.AST) -> bool:
+    """Does the expression mention ``requires_grad`` (a filter on trainable parameters)?"""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Attribute) and sub.attr == "requires_grad":
+            return True
+        if isinstance(sub, ast.Name) and "requires_grad" in sub.id:
+            return True
+    return False
+
+
+def parameter_roots(node: ast.AST) -> frozenset[str]:
+    """The models whose ``parameters()``/``named_parameters()`` an expression takes."""
+    roots = set()
+    for sub in ast.walk(node):
+        if (
+            isinstance(sub, ast.Call)
+            and isinstance(sub.func, ast.Attribute)
+            and sub.func.attr in ("parameters", "named_parameters")
+        ):
+            root = root_of(sub.func.value)
+            if root:
+                roots.add(root)
+    return frozenset(roots)
+
+
+def _summarize(func: ast.FunctionDef) -> HelperSummary:
+    """Which parameters of a helper get frozen or unfrozen inside it (syntactic)."""
+    params = tuple(a.arg for a in [*func.args.posonlyargs, *func.args.args])
+    index = {p: i for i, p in enumerate(params)}
+    loop_roots: dict[str, str] = {}
+    freezes: set[int] = set()
+    unfreezes: set[int] = set()
+    for node in ast.walk(func):
+        if isinstance(node, ast.For):
+            it = node.iter
+            if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute):
+                root = root_of(it.func.value)
+                if root in index and it.func.attr in GENERATOR_METHODS:
+                    for name in ast.walk(node.target):
+                        if isinstance(name, ast.Name):
+                            loop_roots[name.id] = root
+    for node in ast.walk(func):
+        sink = as_sink(node)
+        if sink is None:
+            continue
+        root = root_of(sink.receiver)
+        root = loop_roots.get(root or "", root)
+        if root in index:
+            (freezes if sink.flag is False else unfreezes).add(index[root])
+    return HelperSummary(params, frozenset(freezes), frozenset(unfreezes))
+
+
+def as_sink(node: ast.AST) -> Optional[Sink]:
+    """The ``requires_grad`` sink a node is, if any (assign form: single-target statements)."""
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "requires_grad_":
+            value = keyword(node, "requires_grad", 0)
+            flag = True if value is None and not node.args else constant_bool(value)
+            return Sink(node, func.value, value, "call", flag)
+        return None
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        value = node.value
+        if value is None:
+            return None
+        for target in targets:
+            if isinstance(target, ast.Attribute) and target.attr == "requires_grad":
+                return Sink(node, target.value, value, "assign", constant_bool(value), target)
+    return None
+
+
+class Walker:
+    """Walks one file's scopes in order and dispatches events to the families."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.facts = ctx.facts
+        self.families = ctx.families
+        ctx.walker = self
+
+    # -- classification -------------------------------------------------------------------
+
+    def classify(self, e: ast.AST, env: dict[str, Binding], scope: Scope) -> Optional[Binding]:
+        """What the expression ``e`` holds, as far as the file shows."""
+        return self._classify(e, env, scope, 0)
+
+    def _classify(
+        self, e: ast.AST, env: dict[str, Binding], scope: Scope, depth: int
+    ) -> Optional[Binding]:
+        if depth > MAX_DEPTH:
+            return None
+        d = depth + 1
+        if isinstance(e, ast.Name):
+            return env.get(e.id)
+        if isinstance(e, ast.Attribute):
+            return self._classify_attribute(e, env, scope, d)
+        if isinstance(e, ast.Call):
+            return self._classify_call(e, env, scope, d)
+        if isinstance(e, ast.Subscript):
+            base = self._classify(e.value, env, scope, d)
+            if base is None:
+                return None
+            if base.kind is Kind.STATE_DICT:
+                return replace(base, kind=Kind.SD_VALUE, node=e, origin=base.node)
+            if base.kind is Kind.STATE_DICT_KEEP:
+                return replace(base, kind=Kind.SD_KEEP_VALUE, node=e, origin=base.node)
+            if base.kind in (Kind.PARAM, Kind.NONLEAF) and scope.no_grad_depth == 0:
+                return Binding(Kind.NONLEAF, base.root, e, detail="a slice")
+            if base.kind is Kind.MODULE:
+                return Binding(Kind.MODULE, base.root or root_of(e), e)
+            if base.kind is Kind.PARAM_CONTAINER:
+                return Binding(Kind.PARAM, base.root or root_of(e), e)
+            return None
+        if isinstance(e, ast.BinOp):
+            if scope.no_grad_depth:
+                return None
+            for side in (e.left, e.right):
+                b = self._classify(side, env, scope, d)
+                if b is not None and b.kind in (Kind.PARAM, Kind.NONLEAF):
+                    return Binding(Kind.NONLEAF, b.root, e, detail="a computed tensor")
+            return None
+        if isinstance(e, (ast.List, ast.Tuple, ast.Set, ast.ListComp, ast.SetComp)):
+            return Binding(Kind.CONTAINER, None, e, detail=type(e).__name__.lower())
+        if isinstance(e, ast.GeneratorExp):
+            return Binding(Kind.LAZY, None, e, detail="generator expression")
+        return None
+
+    def _classify_attribute(
+        self, e: ast.Attribute, env: dict[str, Binding], scope: Scope, d: int
+    ) -> Optional[Binding]:
+        attr = e.attr
+        if attr == "data":
+            return Binding(Kind.DETACHED, root_of(e), e, detail=".data")
+        if attr in BUFFER_STATS:
+            return Binding(Kind.BUFFER, root_of(e), e, detail=attr)
+        base = self._classify(e.value, env, scope, d)
+        root = (base.root if base else None) or root_of(e)
+        if attr in ("T", "mT", "H", "mH"):
+            if base is not None and base.kind in TENSORISH and not scope.no_grad_depth:
+                return Binding(Kind.NONLEAF, root, e, detail=f"the view .{attr}")
+            return None
+        if base is not None and base.kind is Kind.MODULE:
+            ctors = self.facts.submodule_attrs.get(attr)
+            if ctors:
+                names = {self.facts.module_ctor_name(c) for c in ctors}
+                if names <= PARAMETER_CONTAINERS:
+                    return Binding(Kind.PARAM_CONTAINER, root, e)
+                return Binding(Kind.MODULE, root, e)
+            if attr in self.facts.parameter_attrs:
+                return Binding(Kind.PARAM, root, e, detail=attr)
+            if attr in self.facts.buffer_attrs:
+                return Binding(Kind.BUFFER, root, e, detail=attr)
+        if base is not None and base.kind is Kind.WRAPPER and attr in ("module", "_orig_mod"):
+            return Binding(Kind.MODULE, root, e)
+        if attr in ("weight", "bias"):
+            return Binding(Kind.PARAM, root, e, detail=attr)
+        return None
+
+    def _classify_call(
+        self, e: ast.Call, env: dict[str, Binding], scope: Scope, d: int
+    ) -> Optional[Binding]:
+        func = e.func
+        facts = self.facts
+        if isinstance(func, ast.Attribute):
+            method = func.attr
+            if method == "state_dict":
+                keep = keyword(e, "keep_vars", 2)
+                if keep is None:
+                    return Binding(Kind.STATE_DICT, root_of(func.value), e)
+                flag = constant_bool(keep)
+                if flag is None:
+                    return None
+                kind = Kind.STATE_DICT_KEEP if flag else Kind.STATE_DICT
+                return Binding(kind, root_of(func.value), e)
+            if method in ("detach", "clone"):
+                return Binding(Kind.DETACHED, root_of(func.value), e, detail=f".{method}()")
+            if method in GENERATOR_METHODS:
+                return Binding(Kind.GENERATOR, root_of(func.value), e, detail=method)
+            base = self._classify(func.value, env, scope, d)
+            if base is not None:
+                if base.kind is Kind.MODULE and method in MODULE_SELF_METHODS:
+                    return base
+                if method == "requires_grad_":
+                    return base
+                if method in CONVERSIONS:
+                    if base.kind is Kind.DETACHED:
+                        return base
+                    if base.kind in TENSORISH:
+                        return Binding(Kind.CONVERTED, base.root, e, detail=f".{method}()")
+                if method in VIEWS and base.kind in TENSORISH and not scope.no_grad_depth:
+                    return Binding(Kind.NONLEAF, base.root, e, detail=f"the view .{method}()")
+            if method == "get_parameter":
+                return Binding(Kind.PARAM, root_of(func.value), e)
+            if method == "get_submodule":
+                return Binding(Kind.MODULE, root_of(func.value), e)
+            if method == "get_buffer":
+                return Binding(Kind.BUFFER, root_of(func.value), e)
+        elif isinstance(func, ast.Name):
+            if func.id == "next" and e.args:
+                inner = self._classify(e.args[0], env, scope, d)
+                if inner is not None and inner.kind is Kind.GENERATOR:
+                    kind = GENERATOR_METHODS[inner.detail]
+                    if not inner.detail.startswith("named_"):
+                        return Binding(kind, inner.root, e)
+                return None
+            if func.id in ("list", "tuple", "sorted"):
+                return Binding(Kind.CONTAINER, None, e, detail=func.id)
+            if func.id in ("map", "filter"):
+                return Binding(Kind.LAZY, None, e, detail=f"{func.id}()")
+        optimizer = facts.optimizer_name(e)
+        if optimizer is not None:
+            params = keyword(e, "params", 0)
+            roots = parameter_roots(params) if params is not None else frozenset()
+            return Binding(
+                Kind.OPTIMIZER,
+                next(iter(sorted(roots)), None),
+                e,
+                detail=optimizer,
+                filtered=params is not None and mentions_requires_grad(params),
+                roots=roots,
+            )
+        name = facts.qualname(func)
+        if name is not None:
+            last = name.rsplit(".", 1)[-1]
+            if last in WRAPPERS and (name.startswith("torch.") or name == last or last != name):
+                wrapped = e.args[0] if e.args else None
+                return Binding(
+                    Kind.WRAPPER,
+                    root_of(wrapped) if wrapped is not None else None,
+                    e,
+                    detail=WRAPPERS[last] + ("ddp" if last == "DistributedDataParallel" else ""),
+                )
+            if name == "torch.compile" and e.args:
+                return Binding(Kind.WRAPPER, root_of(e.args[0]), e, detail="_orig_mod.")
+            if name == "copy.deepcopy" and e.args:
+                inner = self._classify(e.args[0], env, scope, d)
+                if inner is not None and inner.kind is Kind.MODULE:
+                    return Binding(Kind.MODULE, None, e)
+        if facts.is_module_ctor(e):
+            ctor = facts.module_ctor_name(e)
+            if ctor in PARAMETER_CONTAINERS:
+                return Binding(Kind.PARAM_CONTAINER, None, e)
+            return Binding(Kind.MODULE, None, e, detail=ctor or "")
+        return None
+
+    def iteration(self, it: ast.expr, env: dict[str, Binding], scope: Scope) -> Elem:
+        """What one iteration over ``it`` yields."""
+        source = self.classify(it, env, scope)
+        if source is not None and source.kind is Kind.GENERATOR:
+            kind = GENERATOR_METHODS[source.detail]
+            element = Binding(kind, source.root, it, origin=source.node, detail=source.detail)
+            if source.detail.startswith("named_"):
+                return (Binding(Kind.NAME, source.root, it, origin=source.node,
+                                detail=source.detail), element)  # fmt: skip
+            return element
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute):
+            owner = self.classify(it.func.value, env, scope)
+            if owner is not None and owner.kind in (Kind.STATE_DICT, Kind.STATE_DICT_KEEP):
+                kind = Kind.SD_VALUE if owner.kind is Kind.STATE_DICT else Kind.SD_KEEP_VALUE
+                value = Binding(kind, owner.root, it, origin=owner.node)
+                if it.func.attr == "items":
+                    return (None, value)
+                if it.func.attr == "values":
+                    return value
+                return None
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.args:
+            if it.func.id == "enumerate":
+                return (None, self.iteration(it.args[0], env, scope))
+            if it.func.id in ("list", "tuple", "sorted", "reversed", "iter"):
+                return self.iteration(it.args[0], env, scope)
+        return None
+
+    def bind_target(
+        self, target: ast.AST, elem: Elem, env: dict[str, Binding], scope: Scope
+    ) -> None:
+        """Bind a loop target to what one iteration yields."""
+        if isinstance(target, ast.Name):
+            if isinstance(elem, Binding):
+                env[target.id] = elem
+            elif isinstance(elem, tuple):
+                env[target.id] = Binding(Kind.PAIR, None, target, detail=_pair_detail(elem))
+            else:
+                env.pop(target.id, None)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            if isinstance(elem, tuple) and len(elem) == len(target.elts):
+                for sub, part in zip(target.elts, elem):
+                    self.bind_target(sub, part, env, scope)
+            else:
+                for sub in target.elts:
+                    self.bind_target(sub, None, env, scope)
+        elif isinstance(target, ast.Starred):
+            self.bind_target(target.value, None, env, scope)
+
+    # -- statements -------------------------------------------------------------------------
+
+    def run(self, tree: ast.Module) -> None:
+        """Walk the whole file, then the helpers again with their call-site bindings."""
+        scope = Scope(tree, {})
+        self.block(tree.body, scope)
+        self.exit_scope(scope)
+        self.replay_helpers(scope)
+        for family in self.families:
+            family.finish()
+
+    def exit_scope(self, scope: Scope) -> None:
+        """Tell every family that a scope ended."""
+        for family in self.families:
+            family.exit_scope(scope)
+
+    def replay_helpers(self, module: Scope) -> None:
+        """Walk top-level helpers again with what all their call sites pass them."""
+        self.ctx.replaying = True
+        for name, sites in self.ctx.call_sites.items():
+            func = self.facts.functions.get(name)
+            if func is None:
+                continue
+            params = [a.arg for a in [*func.args.posonlyargs, *func.args.args]]
+            seeds: dict[str, Binding] = {}
+            for i, param in enumerate(params):
+                kinds = {s[i] if i < len(s) else None for s in sites}
+                if len(kinds) == 1:
+                    (binding,) = kinds
+                    if binding is not None:
+                        seeds[param] = replace(binding, root=param)
+            if seeds:
+                self.function(func, module, seeds=seeds)
+
+    def block(self, stmts: Iterable[ast.stmt], scope: Scope) -> None:
+        """Walk statements in order."""
+        for stmt in stmts:
+            self.stmt(stmt, scope)
+
+    def stmt(self, s: ast.stmt, scope: Scope) -> None:
+        """Walk one statement."""
+        env = scope.env
+        if isinstance(s, _FUNCS):
+            for dec in s.decorator_list:
+                self.expr(dec, env, scope)
+            self.function(s, scope)
+        elif isinstance(s, ast.ClassDef):
+            for base in s.bases:
+                self.expr(base, env, scope)
+            inner = Scope(s, dict(env), scope, class_name=s.name)
+            self.block(s.body, inner)
+            self.exit_scope(inner)
+        elif isinstance(s, (ast.Assign, ast.AnnAssign)):
+            self.assign(s, scope)
+        elif isinstance(s, ast.AugAssign):
+            self.expr(s.value, env, scope)
+            self.expr(s.target, env, scope)
+            if isinstance(s.target, ast.Name):
+                env.pop(s.target.id, None)
+        elif isinstance(s, ast.Expr):
+            for family in self.families:
+                family.expr_stmt(s, scope)
+            self.expr(s.value, env, scope)
+        elif isinstance(s, (ast.For, ast.AsyncFor)):
+            self.expr(s.iter, env, scope)
+            self.bind_target(s.target, self.iteration(s.iter, env, scope), env, scope)
+            for family in self.families:
+                family.for_loop(s, scope)
+            scope.loop_depth += 1
+            self.block(s.body, scope)
+            scope.loop_depth -= 1
+            for family in self.families:
+                family.for_end(s, scope)
+            self.block(s.orelse, scope)
+        elif isinstance(s, ast.While):
+            self.expr(s.test, env, scope)
+            scope.loop_depth += 1
+            self.block(s.body, scope)
+            scope.loop_depth -= 1
+            self.block(s.orelse, scope)
+        elif isinstance(s, ast.If):
+            self.expr(s.test, env, scope)
+            self.block(s.body, scope)
+            self.block(s.orelse, scope)
+        elif isinstance(s, (ast.With, ast.AsyncWith)):
+            no_grad = 0
+            for item in s.items:
+                self.expr(item.context_expr, env, scope)
+                if self.is_no_grad(item.context_expr):
+                    no_grad += 1
+                if item.optional_vars is not None:
+                    self.bind_target(item.optional_vars, None, env, scope)
+            scope.no_grad_depth += no_grad
+            self.block(s.body, scope)
+            scope.no_grad_depth -= no_grad
+        elif isinstance(s, ast.Try) or type(s).__name__ == "TryStar":
+            self.block(s.body, scope)  # type: ignore[attr-defined]
+            for handler in s.handlers:  # type: ignore[attr-defined]
+                if handler.name:
+                    env.pop(handler.name, None)
+                self.block(handler.body, scope)
+            self.block(s.orelse, scope)  # type: ignore[attr-defined]
+            self.block(s.finalbody, scope)  # type: ignore[attr-defined]
+        elif type(s).__name__ == "Match":
+            self.expr(s.subject, env, scope)  # type: ignore[attr-defined]
+            for case in s.cases:  # type: ignore[attr-defined]
+                self.block(case.body, scope)
+        else:
+            for child in ast.iter_child_nodes(s):
+                if isinstance(child, ast.expr):
+                    self.expr(child, env, scope)
+
+    def is_no_grad(self, node: ast.AST) -> bool:
+        """``torch.no_grad()``, ``inference_mode()``, ``set_grad_enabled(False)``."""
+        if isinstance(node, ast.Call):
+            name = self.facts.qualname(node.func)
+            if name in NO_GRAD_CONTEXTS:
+                return True
+            if name == "torch.set_grad_enabled" and node.args:
+                return constant_bool(node.args[0]) is False
+        return False
+
+    def function(
+        self,
+        s: Union[ast.FunctionDef, ast.AsyncFunctionDef],
+        scope: Scope,
+        seeds: Optional[dict[str, Binding]] = None,
+    ) -> None:
+        """Walk a function body in a scope of its own (closure bindings copied in)."""
+        env = {} if seeds is not None else dict(scope.env)
+        args = s.args
+        every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+        for extra in (args.vararg, args.kwarg):
+            if extra is not None:
+                every.append(extra)
+        for default in [*args.defaults, *(d for d in args.kw_defaults if d is not None)]:
+            if seeds is None:
+                self.expr(default, scope.env, scope)
+        for arg in every:
+            env.pop(arg.arg, None)
+        class_name = scope.class_name if isinstance(scope.node, ast.ClassDef) else None
+        if class_name in self.facts.module_classes and every and every[0].arg == "self":
+            env["self"] = Binding(Kind.MODULE, "self", None, detail=class_name or "")
+        if seeds:
+            env.update(seeds)
+        inner = Scope(s, env, scope, class_name=class_name)
+        if any(self.is_no_grad(d) for d in s.decorator_list):
+            inner.no_grad_depth = 1
+        self.block(s.body, inner)
+        self.exit_scope(inner)
+
+    def assign(self, s: Union[ast.Assign, ast.AnnAssign], scope: Scope) -> None:
+        """``targets = value``: events for the stores, then the new bindings."""
+        env = scope.env
+        value = s.value
+        targets = s.targets if isinstance(s, ast.Assign) else [s.target]
+        if value is not None:
+            self.expr(value, env, scope)
+        sink = as_sink(s)
+        if sink is not None:
+            for family in self.families:
+                family.sink(sink, env, scope)
+        new = self.classify(value, env, scope) if value is not None else None
+        if new is None and scope.no_grad_depth and isinstance(value, (ast.Call, ast.BinOp)):
+            new = Binding(Kind.NOGRAD_OUT, None, value)
+        for target in targets:
+            if isinstance(target, ast.Attribute):
+                self.expr(target.value, env, scope)
+                if value is not None:
+                    for family in self.families:
+                        family.attr_store(target, value, s, scope)
+            elif isinstance(target, ast.Subscript):
+                self.expr(target.value, env, scope)
+                self.expr(target.slice, env, scope)
+                if value is not None:
+                    for family in self.families:
+                        family.subscript_store(target, value, s, scope)
+            elif isinstance(target, ast.Name):
+                if value is None:
+                    continue
+                for family in self.families:
+                    family.name_store(target, value, new, scope)
+                if new is not None:
+                    env[target.id] = new
+                else:
+                    env.pop(target.id, None)
+            else:
+                for name in _names_in(target):
+                    for family in self.families:
+                        family.name_store(name, None, None, scope)
+                    env.pop(name.id, None)
+
+    # -- expressions ------------------------------------------------------------------------
+
+    def expr(self, root: ast.AST, env: dict[str, Binding], scope: Scope) -> None:
+        """Visit an expression iteratively (deep nesting never overflows the stack)."""
+        stack: list[tuple[ast.AST, dict[str, Binding]]] = [(root, env)]
+        families = self.families
+        while stack:
+            node, local = stack.pop()
+            if isinstance(node, ast.Call):
+                self.note_call_site(node, local, scope)
+                for family in families:
+                    family.call(node, local, scope)
+                sink = as_sink(node)
+                if sink is not None:
+                    for family in families:
+                        family.sink(sink, local, scope)
+            elif isinstance(node, ast.Attribute):
+                if node.attr == "requires_grad" and isinstance(node.ctx, ast.Load):
+                    for family in families:
+                        family.read(node, local, scope)
+            elif isinstance(node, ast.Lambda):
+                inner = dict(local)
+                for arg in _lambda_args(node.args):
+                    inner.pop(arg, None)
+                stack.append((node.body, inner))
+                stack.extend((d, local) for d in node.args.defaults)
+                continue
+            elif isinstance(node, _COMPS):
+                inner = dict(local)
+                later: list[ast.AST] = []
+                for i, gen in enumerate(node.generators):
+                    self.expr(gen.iter, local if i == 0 else inner, scope)
+                    elem = self.iteration(gen.iter, inner, scope)
+                    self.bind_target(gen.target, elem, inner, scope)
+                    for family in families:
+                        family.comprehension(gen, inner, scope)
+                    later.extend(gen.ifs)
+                if isinstance(node, ast.DictComp):
+                    later.extend((node.key, node.value))
+                else:
+                    later.append(node.elt)
+                stack.extend((n, inner) for n in later)
+                continue
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, (ast.expr, ast.keyword, ast.arguments, ast.arg)):
+                    stack.append((child, local))
+
+    def note_call_site(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
+        """Remember what a top-level helper of this file is passed."""
+        if self.ctx.replaying:
+            return
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in self.facts.functions and not has_star(node):
+            args = [self.classify(a, env, scope) for a in node.args]
+            self.ctx.call_sites.setdefault(func.id, []).append(args)
+
+
+def _pair_detail(elem: tuple[Any, ...]) -> str:
+    for part in elem:
+        if isinstance(part, Binding) and part.detail:
+            return part.detail
+    return ""
+
+
+def _lambda_args(args: ast.arguments) -> Iterator[str]:
+    for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
+        yield arg.arg
+    for extra in (args.vararg, args.kwarg):
+        if extra is not None:
+            yield extra.arg
+
+
+def _names_in(target: ast.AST) -> Iterator[ast.Name]:
+    for node in ast.walk(target):
+        if isinstance(node, ast.Name):
+            yield node

@@ -1,0 +1,290 @@
+"""Facts about one file gathered in a single ``ast.walk``: imports, nn.Module subclasses and
+their submodule / parameter / buffer attributes, factories, and how gradients are cleared.
+
+This is the rules' own minimal model of the source; it never imports anything.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Optional
+
+MODULE_BASES = frozenset(
+    {
+        "torch.nn.Module",
+        "torch.nn.modules.module.Module",
+        "pytorch_lightning.LightningModule",
+        "lightning.LightningModule",
+        "lightning.pytorch.LightningModule",
+        "transformers.PreTrainedModel",
+        "transformers.modeling_utils.PreTrainedModel",
+    }
+)
+NOT_MODULES = frozenset({"Parameter", "UninitializedParameter", "UninitializedBuffer", "Buffer"})
+PARAMETER_CLASSES = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter"})
+PARAMETER_CONTAINERS = frozenset({"ParameterList", "ParameterDict"})
+# Conventional aliases, assumed when the file does not import the name itself (star imports).
+DEFAULT_ALIASES = {"nn": "torch.nn", "optim": "torch.optim", "F": "torch.nn.functional"}
+OPTIMIZERS = frozenset(
+    {
+        "SGD", "Adam", "AdamW", "Adamax", "Adagrad", "Adadelta", "Adafactor", "ASGD", "LBFGS",
+        "NAdam", "RAdam", "RMSprop", "Rprop", "SparseAdam", "Muon",
+    }
+)  # fmt: skip
+
+
+@dataclass
+class ClassFacts:
+    """One class of the file."""
+
+    name: str
+    bases: tuple[str, ...]  # qualified names of the bases
+    submodules: dict[str, ast.Call] = field(default_factory=dict)  # self.X = <module ctor>
+    parameters: set[str] = field(default_factory=set)  # self.X = nn.Parameter(...)
+    buffers: set[str] = field(default_factory=set)  # register_buffer("X", ...)
+
+
+@dataclass
+class FileFacts:
+    """Everything the rules need to know about the file before walking it in order."""
+
+    imports: dict[str, str] = field(default_factory=dict)  # local name -> qualified name
+    classes: dict[str, ClassFacts] = field(default_factory=dict)
+    module_classes: set[str] = field(default_factory=set)  # local names that build a Module
+    functions: dict[str, ast.FunctionDef] = field(default_factory=dict)  # top-level defs
+    submodule_attrs: dict[str, list[ast.Call]] = field(default_factory=dict)
+    parameter_attrs: set[str] = field(default_factory=set)
+    buffer_attrs: set[str] = field(default_factory=set)
+    stored_attrs: set[str] = field(default_factory=set)  # every `X.attr = ...` name
+    zero_grad_calls: int = 0
+    zero_grad_keeps_grads: bool = False  # zero_grad(set_to_none=False) somewhere
+    freezes: bool = False  # some requires_grad(_) is set to False somewhere
+
+    def qualname(self, node: ast.AST) -> Optional[str]:
+        """``nn.Linear`` -> ``torch.nn.Linear`` through the file's imports; None if unknown."""
+        parts: list[str] = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return None
+        head = self.imports.get(node.id) or DEFAULT_ALIASES.get(node.id, node.id)
+        return ".".join([head, *reversed(parts)])
+
+    def is_module_ctor(self, call: ast.AST) -> bool:
+        """Does this call build an ``nn.Module`` (nn.X, a Module subclass, a model factory)?"""
+        return isinstance(call, ast.Call) and self.module_ctor_name(call) is not None
+
+    def module_ctor_name(self, call: ast.Call) -> Optional[str]:
+        """The last segment of the class built by ``call`` when it is a Module, else None."""
+        func = call.func
+        if isinstance(func, ast.Name) and func.id in self.module_classes:
+            return func.id
+        name = self.qualname(func)
+        if name is None:
+            return None
+        last = name.rsplit(".", 1)[-1]
+        if name.startswith(("torch.nn.", "torch.ao.nn.")) and name.count(".") >= 2:
+            if last[:1].isupper() and last not in NOT_MODULES:
+                return last
+            return None
+        if name.startswith("torchvision.models.") and last[:1].isalpha():
+            return last
+        if name in ("timm.create_model", "torch.hub.load"):
+            return last
+        if name.startswith("transformers.") and last == "from_pretrained":
+            owner = name.rsplit(".", 2)[-2]
+            if "Model" in owner:
+                return owner
+        return None
+
+    def is_parameter_ctor(self, node: ast.AST) -> bool:
+        """``nn.Parameter(...)``."""
+        return isinstance(node, ast.Call) and self.qualname(node.func) in PARAMETER_CLASSES
+
+    def optimizer_name(self, call: ast.AST) -> Optional[str]:
+        """``torch.optim.SGD(...)`` -> ``SGD``; None for anything else."""
+        if not isinstance(call, ast.Call):
+            return None
+        name = self.qualname(call.func)
+        if name is None:
+            return None
+        last = name.rsplit(".", 1)[-1]
+        if last in OPTIMIZERS and (name.startswith("torch.optim.") or name == last):
+            # A bare `SGD(...)` counts only when imported from torch.optim (then it was mapped).
+            return last if name != last else None
+        return None
+
+
+def _module_path(module: Optional[str], level: int) -> str:
+    return "." * level + (module or "")
+
+
+def collect_facts(tree: ast.Module, extra_module_classes: Collection[str] = ()) -> FileFacts:
+    """Gather :class:`FileFacts` in one walk of ``tree``."""
+    facts = FileFacts()
+    class_nodes: list[ast.ClassDef] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    facts.imports[alias.asname] = alias.name
+                else:
+                    head = alias.name.split(".", 1)[0]
+                    facts.imports[head] = head
+        elif isinstance(node, ast.ImportFrom):
+            base = _module_path(node.module, node.level)
+            for alias in node.names:
+                if alias.name != "*":
+                    facts.imports[alias.asname or alias.name] = f"{base}.{alias.name}"
+        elif isinstance(node, ast.ClassDef):
+            class_nodes.append(node)
+        elif isinstance(node, ast.Call):
+            _note_call(facts, node)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            facts.stored_attrs.add(node.attr)
+        elif (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant)
+            and node.value.value is False
+            and any(
+                isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in node.targets
+            )
+        ):
+            facts.freezes = True
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            facts.functions[node.name] = node
+    facts.module_classes.update(extra_module_classes)
+    for node in class_nodes:
+        facts.classes[node.name] = ClassFacts(
+            node.name, tuple(q for q in map(facts.qualname, node.bases) if q)
+        )
+    _resolve_module_classes(facts)
+    for node in class_nodes:
+        if node.name in facts.module_classes:
+            _collect_class_attrs(facts, facts.classes[node.name], node)
+    _collect_factories(facts, tree.body)
+    return facts
+
+
+def _note_call(facts: FileFacts, node: ast.Call) -> None:
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        if func.attr == "zero_grad":
+            facts.zero_grad_calls += 1
+            keeps = [k.value for k in node.keywords if k.arg == "set_to_none"]
+            if node.args:
+                keeps.append(node.args[0])
+            if any(isinstance(v, ast.Constant) and v.value is False for v in keeps):
+                facts.zero_grad_keeps_grads = True
+        elif func.attr == "requires_grad_" and node.args:
+            arg = node.args[0]
+            if isinstance(arg, ast.Constant) and arg.value is False:
+                facts.freezes = True
+
+
+def _resolve_module_classes(facts: FileFacts) -> None:
+    """Module subclasses, transitively, whatever the order of the class statements."""
+    changed = True
+    while changed:
+        changed = False
+        for cls in facts.classes.values():
+            if cls.name in facts.module_classes:
+                continue
+            for base in cls.bases:
+                last = base.rsplit(".", 1)[-1]
+                if (
+                    base in MODULE_BASES
+                    or base in facts.module_classes
+                    or (base.startswith("torch.nn.") and last[:1].isupper())
+                    or (base.startswith("torchvision.models.") and last[:1].isupper())
+                ):
+                    facts.module_classes.add(cls.name)
+                    changed = True
+                    break
+
+
+def _self_attr(target: ast.AST) -> Optional[str]:
+    if (
+        isinstance(target, ast.Attribute)
+        and isinstance(target.value, ast.Name)
+        and target.value.id == "self"
+    ):
+        return target.attr
+    return None
+
+
+def _collect_class_attrs(facts: FileFacts, cls: ClassFacts, node: ast.ClassDef) -> None:
+    for method in node.body:
+        if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for stmt in ast.walk(method):
+            if isinstance(stmt, ast.Assign):
+                value = stmt.value
+                for target in stmt.targets:
+                    attr = _self_attr(target)
+                    if attr is None:
+                        continue
+                    if isinstance(value, ast.Call) and facts.is_module_ctor(value):
+                        cls.submodules[attr] = value
+                        facts.submodule_attrs.setdefault(attr, []).append(value)
+                    elif facts.is_parameter_ctor(value):
+                        cls.parameters.add(attr)
+                        facts.parameter_attrs.add(attr)
+            elif (
+                isinstance(stmt, ast.Call)
+                and isinstance(stmt.func, ast.Attribute)
+                and stmt.func.attr in ("register_buffer", "register_parameter")
+                and stmt.args
+                and isinstance(stmt.args[0], ast.Constant)
+                and isinstance(stmt.args[0].value, str)
+            ):
+                name = stmt.args[0].value
+                if stmt.func.attr == "register_buffer":
+                    cls.buffers.add(name)
+                    facts.buffer_attrs.add(name)
+                else:
+                    cls.parameters.add(name)
+                    facts.parameter_attrs.add(name)
+
+
+def _returns_module(facts: FileFacts, func: ast.FunctionDef) -> bool:
+    returns = [n for n in _own_nodes(func.body) if isinstance(n, ast.Return)]
+    return bool(returns) and all(
+        r.value is not None and facts.is_module_ctor(r.value) for r in returns
+    )
+
+
+def _own_nodes(body: Iterable[ast.stmt]) -> Iterable[ast.AST]:
+    """Nodes of a function body, without descending into nested functions and classes."""
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                stack.append(child)
+
+
+def _collect_factories(facts: FileFacts, body: list[ast.stmt]) -> None:
+    """Top-level functions whose every ``return`` builds a Module (``def make(): return Net()``)."""
+    changed = True
+    while changed:
+        changed = False
+        for stmt in body:
+            if (
+                isinstance(stmt, ast.FunctionDef)
+                and stmt.name not in facts.module_classes
+                and _returns_module(facts, stmt)
+            ):
+                facts.module_classes.add(stmt.name)
+                changed = True
+
+
+def module_names_defined(tree: ast.Module, known: Collection[str] = ()) -> set[str]:
+    """The Module subclasses and model factories a file defines (for workspace imports)."""
+    facts = collect_facts(tree, known)
+    return (facts.module_classes - set(known)) | (facts.module_classes & set(facts.classes))

@@ -1,0 +1,76 @@
+"""FRZ10: train/eval mode slips mistaken for freezing, and ``backward()`` on a value computed
+under ``no_grad``."""
+
+from __future__ import annotations
+
+import ast
+
+from paramlens.analysis.findings import Severity
+from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope
+from paramlens.analysis.rules.fixes import call_method_instead, replace_node
+
+
+class ModeRules(Family):
+    """``.training =``, ``.train =``/``.eval =``, bare ``.eval``, no_grad + backward."""
+
+    def _is_plain_self(self, target: ast.Attribute, scope: Scope) -> bool:
+        """``self.<attr>`` inside a non-Module class, or inside Module.train/eval overrides."""
+        if not (isinstance(target.value, ast.Name) and target.value.id == "self"):
+            return False
+        if scope.class_name not in self.ctx.facts.module_classes:
+            return True
+        return scope.name in ("train", "eval", "__init__")
+
+    def attr_store(
+        self, target: ast.Attribute, value: ast.expr, stmt: ast.stmt, scope: Scope
+    ) -> None:
+        if target.attr not in ("training", "train", "eval") or self._is_plain_self(target, scope):
+            return
+        receiver = self.ctx.text(target.value)
+        single = isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+        if target.attr == "training":
+            self.ctx.report(
+                "FRZ10",
+                target,
+                f"sets the mode flag of {receiver} only: its submodules (BatchNorm, Dropout) keep "
+                f"their mode, and no parameter is frozen; call {receiver}.train(...) / .eval(), "
+                "and requires_grad_(False) to freeze",
+                fix=call_method_instead(self.ctx, stmt, target.value, "train", value)
+                if single
+                else None,
+            )
+        else:
+            self.ctx.report(
+                "FRZ10",
+                target,
+                f"replaces the method {target.attr}() of {receiver} with a value: nothing "
+                f"changes, and a later {receiver}.{target.attr}() raises TypeError",
+                fix=call_method_instead(self.ctx, stmt, target.value, "train", value)
+                if single and target.attr == "train"
+                else None,
+            )
+
+    def expr_stmt(self, stmt: ast.Expr, scope: Scope) -> None:
+        value = stmt.value
+        if isinstance(value, ast.Attribute) and value.attr in ("eval", "train"):
+            text = self.ctx.text(value)
+            self.ctx.report(
+                "FRZ10",
+                value,
+                f"{value.attr} is named but not called: this statement does nothing",
+                fix=replace_node(self.ctx, value, f"{text}()", f"Call `{text}()`"),
+            )
+
+    def call(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "backward" and not node.args:
+            b = self.classify(func.value, env, scope)
+            if b is not None and b.kind is Kind.NOGRAD_OUT and b.node is not None:
+                self.ctx.report(
+                    "FRZ10",
+                    node,
+                    f"{self.ctx.text(func.value)} was computed under no_grad/inference_mode "
+                    f"(line {self.ctx.line_of(b.node)}): it has no grad_fn, so backward() raises "
+                    "'element 0 of tensors does not require grad'",
+                    severity=Severity.ERROR,
+                )

@@ -1,0 +1,345 @@
+"""Order rules within one scope: FRZ09 (freeze after the optimizer), FRZ15A (load_state_dict),
+FRZ15B (model rebound after its optimizer), FRZ15C (a Parameter replaced after the optimizer),
+FRZ15E (freeze after DDP wrapping), FRZ17 (unfreeze after a requires_grad-filtered optimizer)
+and FRZ23 (blanket freeze after replacing the head)."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+from paramlens.analysis.findings import Severity
+from paramlens.analysis.rules.engine import (
+    Binding,
+    Family,
+    Kind,
+    Scope,
+    Sink,
+    constant_bool,
+    keyword,
+    root_of,
+)
+
+_NOT_A_FREEZE = frozenset(
+    {Kind.SD_VALUE, Kind.DETACHED, Kind.CONVERTED, Kind.BUFFER, Kind.GENERATOR, Kind.CONTAINER,
+     Kind.LAZY, Kind.PAIR, Kind.NAME, Kind.NONLEAF, Kind.OPTIMIZER}
+)  # fmt: skip
+_Loop = Union[ast.For, ast.AsyncFor]
+
+
+@dataclass
+class _Pending:
+    """A finding that a later statement of the scope may still cancel."""
+
+    code: str
+    node: ast.AST
+    message: str
+    optimizer: Optional[str] = None  # cancelled when this optimizer variable is rebuilt
+    on_add_param_group: bool = False  # cancelled by optimizer.add_param_group(...)
+    head: Optional[str] = None  # FRZ23: cancelled by an unfreeze under this path
+    root: Optional[str] = None
+    severity: Optional[Severity] = None
+    frz09: bool = False
+
+
+@dataclass
+class _State:
+    pending: list[_Pending] = field(default_factory=list)
+    heads: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # root -> [(path, line)]
+    ddp: dict[str, tuple[str, int]] = field(default_factory=dict)  # root -> (wrapper, line)
+    stale: set[tuple[int, str]] = field(default_factory=set)  # (optimizer binding, root)
+    rebound: list[tuple[str, str, ast.AST, int]] = field(default_factory=list)
+    after_backward: bool = False
+    direct_loop_body: set[int] = field(default_factory=set)
+    loop_roots: dict[int, str] = field(default_factory=dict)  # sink node -> blanket root
+
+
+class OrderingRules(Family):
+    """Rules about what happens before and after an optimizer, a wrapper or a new head."""
+
+    def __init__(self, ctx: object) -> None:
+        super().__init__(ctx)  # type: ignore[arg-type]
+        self.frz09: list[_Pending] = []
+
+    def _state(self, scope: Scope) -> _State:
+        state: _State = scope.own("ordering", _State)
+        return state
+
+    def _optimizers(self, root: str, scope: Scope) -> list[tuple[str, Binding]]:
+        state = self._state(scope)
+        return [
+            (name, b)
+            for name, b in scope.env.items()
+            if b.kind is Kind.OPTIMIZER and root in b.roots and (id(b), root) not in state.stale
+        ]
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def for_loop(self, stmt: _Loop, scope: Scope) -> None:
+        state = self._state(scope)
+        it = stmt.iter
+        if (
+            isinstance(it, ast.Call)
+            and isinstance(it.func, ast.Attribute)
+            and it.func.attr in ("parameters", "named_parameters")
+            and isinstance(it.func.value, ast.Name)
+        ):
+            for child in stmt.body:
+                state.direct_loop_body.add(id(child))
+                if isinstance(child, ast.Expr):
+                    state.direct_loop_body.add(id(child.value))
+                    state.loop_roots[id(child.value)] = it.func.value.id
+                state.loop_roots[id(child)] = it.func.value.id
+
+    def sink(self, sink: Sink, env: dict[str, Binding], scope: Scope) -> None:
+        b = self.classify(sink.receiver, env, scope)
+        if b is not None and b.kind in _NOT_A_FREEZE:
+            return
+        root = (b.root if b is not None else None) or root_of(sink.receiver)
+        if root is None:
+            return
+        path = self.ctx.text(sink.receiver)
+        if sink.flag is False:
+            blanket = None
+            if isinstance(sink.receiver, ast.Name) and sink.form == "call":
+                blanket = sink.receiver.id
+            elif id(sink.node) in self._state(scope).direct_loop_body:
+                blanket = self._state(scope).loop_roots.get(id(sink.node))
+            self._freeze(root, sink.node, scope, blanket)
+        elif sink.flag is True:
+            self._unfreeze(root, path, b, sink.node, scope)
+
+    def call(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
+        func = node.func
+        state = self._state(scope)
+        if isinstance(func, ast.Name):
+            summary = self.ctx.summary(func.id)
+            if summary is not None:
+                for i in summary.freezes:
+                    if i < len(node.args):
+                        root = root_of(node.args[i])
+                        if root:
+                            self._freeze(root, node, scope, None)
+            return
+        if not isinstance(func, ast.Attribute):
+            return
+        method = func.attr
+        if method == "backward":
+            state.after_backward = True
+        elif method == "step":
+            state.after_backward = False
+            owner = root_of(func.value)
+            for name, root, where, line in list(state.rebound):
+                if name == owner:
+                    self.ctx.report(
+                        "FRZ15B",
+                        where,
+                        f"{root} is rebound after the optimizer {name} was built over its "
+                        f"parameters, and {name}.step() (line {self.ctx.line_of(node)}) still "
+                        f"updates the old ones: the new {root} is never trained; build the "
+                        "optimizer after the model",
+                    )
+                    state.rebound.remove((name, root, where, line))
+        elif method == "add_param_group":
+            owner = root_of(func.value)
+            state.pending = [
+                p for p in state.pending if not (p.on_add_param_group and p.optimizer == owner)
+            ]
+        elif method == "load_state_dict":
+            assign = constant_bool(keyword(node, "assign"))
+            root = root_of(func.value)
+            if assign and root:
+                for name, opt in self._optimizers(root, scope):
+                    state.pending.append(
+                        _Pending(
+                            "FRZ15A",
+                            node,
+                            f"load_state_dict(assign=True) replaces {root}'s Parameter objects, "
+                            f"but the optimizer {name} (line {self.ctx.line_of(opt.node)}) holds "
+                            "the old ones: it updates nothing; build the optimizer after loading",
+                            optimizer=name,
+                        )
+                    )
+
+    def expr_stmt(self, stmt: ast.Expr, scope: Scope) -> None:
+        call = stmt.value
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "load_state_dict"
+            and constant_bool(keyword(call, "strict", 1)) is False
+        ):
+            self.ctx.report(
+                "FRZ15A",
+                call,
+                "load_state_dict(..., strict=False) result ignored: missing and unexpected keys "
+                "(a 'module.' prefix, renamed layers) are skipped silently, and nothing may be "
+                "loaded; check result.missing_keys / result.unexpected_keys",
+            )
+
+    def attr_store(
+        self, target: ast.Attribute, value: ast.expr, stmt: ast.stmt, scope: Scope
+    ) -> None:
+        root = root_of(target)
+        if root is None:
+            return
+        state = self._state(scope)
+        if self.ctx.facts.is_parameter_ctor(value):
+            for name, opt in self._optimizers(root, scope):
+                state.pending.append(
+                    _Pending(
+                        "FRZ15C",
+                        target,
+                        f"replaces {self.ctx.text(target)} with a new Parameter after the "
+                        f"optimizer {name} (line {self.ctx.line_of(opt.node)}) was built: the "
+                        "optimizer keeps the old one, so the new one is never trained",
+                        optimizer=name,
+                    )
+                )
+        self._head(target, value, scope)
+
+    def subscript_store(
+        self, target: ast.Subscript, value: ast.expr, stmt: ast.stmt, scope: Scope
+    ) -> None:
+        self._head(target, value, scope)
+
+    def _head(self, target: ast.expr, value: ast.expr, scope: Scope) -> None:
+        if not self.ctx.facts.is_module_ctor(value):
+            return
+        root = root_of(target)
+        if root is None or root == "self" or root.startswith("self."):
+            return
+        path = self.ctx.text(target)
+        self._state(scope).heads.setdefault(root, []).append((path, self.ctx.line_of(target)))
+
+    def name_store(
+        self, name: ast.Name, value: Optional[ast.expr], new: Optional[Binding], scope: Scope
+    ) -> None:
+        state = self._state(scope)
+        env = scope.env
+        old = env.get(name.id)
+        if old is not None and old.kind is Kind.OPTIMIZER:
+            state.pending = [p for p in state.pending if p.optimizer != name.id]
+            state.rebound = [r for r in state.rebound if r[0] != name.id]
+        same_object = value is not None and any(
+            isinstance(n, ast.Name) and n.id == name.id for n in ast.walk(value)
+        )  # `model = model.to(device)` / `torch.compile(model)` keep the same parameters
+        for opt_name, opt in list(env.items()):
+            if (
+                opt.kind is Kind.OPTIMIZER
+                and name.id in opt.roots
+                and not same_object
+                and (id(opt), name.id) not in state.stale
+            ):
+                state.stale.add((id(opt), name.id))
+                state.rebound.append((opt_name, name.id, name, self.ctx.line_of(name)))
+        for p in state.pending:
+            if p.frz09 and p.root == name.id:
+                p.optimizer = None  # a rebuild after the model changed is not a fix of this one
+        state.heads.pop(name.id, None)
+        state.ddp.pop(name.id, None)
+        if new is not None and new.kind is Kind.WRAPPER and new.detail.endswith("ddp"):
+            wrapped = new.root
+            if wrapped:
+                state.ddp[wrapped] = (name.id, self.ctx.line_of(name))
+                state.ddp[name.id] = (name.id, self.ctx.line_of(name))
+
+    def exit_scope(self, scope: Scope) -> None:
+        state = self._state(scope)
+        for p in state.pending:
+            if p.frz09:
+                self.frz09.append(p)
+            else:
+                self.ctx.report(p.code, p.node, p.message, severity=p.severity)
+        state.pending.clear()
+
+    def finish(self) -> None:
+        facts = self.ctx.facts
+        for p in self.frz09:
+            severity = p.severity
+            if severity is None:
+                severity = (
+                    Severity.WARNING
+                    if facts.zero_grad_keeps_grads or facts.zero_grad_calls == 0
+                    else Severity.INFO
+                )
+            self.ctx.report("FRZ09", p.node, p.message, severity=severity)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _freeze(self, root: str, node: ast.AST, scope: Scope, blanket: Optional[str]) -> None:
+        state = self._state(scope)
+        for name, opt in self._optimizers(root, scope):
+            if opt.filtered:
+                continue
+            between = state.after_backward
+            reason = (
+                "it sits between backward() and step(), so this step still applies the gradient"
+                if between
+                else "with the default zero_grad() the freeze holds, but zero_grad("
+                "set_to_none=False), gradient accumulation, momentum or weight decay keep "
+                "moving them"
+            )
+            state.pending.append(
+                _Pending(
+                    "FRZ09",
+                    node,
+                    f"freezes {root}'s parameters after the optimizer {name} (line "
+                    f"{self.ctx.line_of(opt.node)}) was built over them: {reason}; set p.grad = "
+                    "None and rebuild the optimizer over the trainable parameters",
+                    optimizer=name,
+                    severity=Severity.WARNING if between else None,
+                    frz09=True,
+                    root=root,
+                )
+            )
+        if root in state.ddp:
+            wrapper, line = state.ddp[root]
+            self.ctx.report(
+                "FRZ15E",
+                node,
+                f"freezes after DistributedDataParallel wrapped the model ({wrapper}, line "
+                f"{line}): DDP expects a gradient for every parameter it registered, so the "
+                "second step raises 'Expected to have finished reduction'; freeze before wrapping",
+            )
+        if blanket is not None:
+            for path, line in state.heads.get(blanket, []):
+                state.pending.append(
+                    _Pending(
+                        "FRZ23",
+                        node,
+                        f"freezes every parameter of {blanket}, including the new head {path} "
+                        f"assigned at line {line}: nothing is left to train (backward raises, a "
+                        "filtered optimizer is empty); freeze first, then replace the head",
+                        head=path,
+                        root=blanket,
+                    )
+                )
+
+    def _unfreeze(
+        self, root: str, path: str, b: Optional[Binding], node: ast.AST, scope: Scope
+    ) -> None:
+        state = self._state(scope)
+        origin = b.origin if b is not None else None
+        if isinstance(origin, ast.Call) and isinstance(origin.func, ast.Attribute):
+            path = self.ctx.text(origin.func.value)
+        state.pending = [
+            p
+            for p in state.pending
+            if not (p.head and (path == p.head or path.startswith(p.head + ".")))
+        ]
+        for name, opt in self._optimizers(root, scope):
+            if opt.filtered:
+                state.pending.append(
+                    _Pending(
+                        "FRZ17",
+                        node,
+                        f"unfreezes after the optimizer {name} (line {self.ctx.line_of(opt.node)}) "
+                        "was built from the trainable parameters only: it never updates these, "
+                        f"and their gradients accumulate; call {name}.add_param_group(...)",
+                        optimizer=name,
+                        on_add_param_group=True,
+                        severity=Severity.WARNING,
+                    )
+                )

@@ -1,0 +1,133 @@
+"""FRZ01 / FRZ02: freezing through ``state_dict()`` values."""
+
+from __future__ import annotations
+
+import ast
+from typing import Optional, Union
+
+from paramlens.analysis.findings import Fix
+from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope, Sink
+from paramlens.analysis.rules.fixes import replace_node
+
+_Loop = Union[ast.For, ast.AsyncFor]
+
+
+class StateDictRules(Family):
+    """Sinks and reads whose receiver is a ``state_dict()`` value."""
+
+    def __init__(self, ctx: object) -> None:
+        super().__init__(ctx)  # type: ignore[arg-type]
+        self.loops: dict[int, _Loop] = {}
+
+    def for_loop(self, stmt: _Loop, scope: Scope) -> None:
+        self.loops[id(stmt.iter)] = stmt
+
+    def sink(self, sink: Sink, env: dict[str, Binding], scope: Scope) -> None:
+        b = self.classify(sink.receiver, env, scope)
+        if b is None:
+            return
+        where = sink.target if sink.target is not None else sink.node
+        if b.kind is Kind.SD_VALUE:
+            state = {False: "trainable", True: "frozen"}.get(sink.flag, "as it was")  # type: ignore[arg-type]
+            origin = self._origin_text(b)
+            if self._loop_of(b) is not None:
+                message = (
+                    f"this loop over {origin} changes detached copies, so nothing is "
+                    f"{'frozen' if sink.flag is not True else 'unfrozen'}: state_dict() values "
+                    f"are never the parameters; every parameter stays {state}"
+                )
+            else:
+                message = (
+                    f"sets requires_grad on a detached copy from {origin}; "
+                    f"the parameter stays {state}"
+                )
+            self.ctx.report("FRZ01", where, message, fix=self._fix(b))
+        elif b.kind is Kind.SD_KEEP_VALUE and sink.flag is True:
+            self.ctx.report(
+                "FRZ02",
+                where,
+                "unfreezing every state_dict(keep_vars=True) value also reaches the buffers: "
+                "an integer buffer (BatchNorm's num_batches_tracked) raises 'only Tensors of "
+                "floating point dtype can require gradients', and a float buffer that requires "
+                "grad makes BatchNorm's forward raise",
+                fix=self._fix(b),
+            )
+
+    def read(self, node: ast.Attribute, env: dict[str, Binding], scope: Scope) -> None:
+        b = self.classify(node.value, env, scope)
+        if b is not None and b.kind is Kind.SD_VALUE:
+            self.ctx.report(
+                "FRZ01",
+                node,
+                f"reads requires_grad of a detached copy from {self._origin_text(b)}: it is "
+                "always False, whatever the parameter's flag; read it from parameters()",
+                fix=self._fix(b, reading=True),
+            )
+
+    def _origin_text(self, b: Binding) -> str:
+        if isinstance(b.node, ast.Call) and isinstance(b.node.func, ast.Attribute):
+            return self.ctx.text(b.node)  # the loop's `X.items()` / `X.values()`
+        if isinstance(b.origin, ast.AST):
+            return self.ctx.text(b.origin)
+        if isinstance(b.node, ast.Subscript):
+            return self.ctx.text(b.node.value)
+        return "state_dict()"
+
+    def _loop_of(self, b: Binding) -> Optional[_Loop]:
+        return self.loops.get(id(b.node)) if b.node is not None else None
+
+    def _model_text(self, call: Optional[ast.AST]) -> Optional[str]:
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "state_dict"
+        ):
+            return self.ctx.text(call.func.value)
+        return None
+
+    def _fix(self, b: Binding, reading: bool = False) -> Optional[Fix]:
+        node = b.node
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            model = self._model_text(b.origin)
+            if model is None:
+                return None
+            loop = self._loop_of(b)
+            if loop is not None and not _only_flag_uses(loop):
+                return None
+            method = {"items": "named_parameters", "values": "parameters"}.get(node.func.attr)
+            if method is None:
+                return None
+            return replace_node(
+                self.ctx, node, f"{model}.{method}()", f"Iterate `{model}.{method}()` instead"
+            )
+        if isinstance(node, ast.Subscript) and not reading:
+            model = self._model_text(b.origin)
+            if model is None:
+                return None
+            key = self.ctx.text(node.slice)
+            return replace_node(
+                self.ctx,
+                node,
+                f"{model}.get_parameter({key})",
+                f"Use `{model}.get_parameter({key})`",
+            )
+        return None
+
+
+def _only_flag_uses(loop: _Loop) -> bool:
+    """Is the loop's value variable used only as the receiver of requires_grad(_)?"""
+    target = loop.target
+    if isinstance(target, ast.Tuple) and len(target.elts) == 2:
+        target = target.elts[1]
+    if not isinstance(target, ast.Name):
+        return False
+    name = target.id
+    receivers: set[int] = set()
+    uses: list[ast.Name] = []
+    for stmt in loop.body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Attribute) and node.attr in ("requires_grad", "requires_grad_"):
+                receivers.add(id(node.value))
+            elif isinstance(node, ast.Name) and node.id == name:
+                uses.append(node)
+    return all(id(u) in receivers for u in uses)

@@ -1,0 +1,48 @@
+"""``# noqa`` comments and ``select``/``ignore``: which findings a user asked not to see."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Optional
+
+from paramlens.analysis.findings import Finding
+from paramlens.analysis.rules.registry import is_enabled, normalize_code
+
+_NOQA = re.compile(r"#\s*noqa(?::[ \t]*(?P<codes>[A-Za-z0-9_]+(?:[ \t]*,?[ \t]*[A-Za-z0-9_]+)*))?",
+                   re.IGNORECASE)  # fmt: skip
+
+
+def noqa_codes(line: str) -> Optional[frozenset[str]]:
+    """The codes a line's ``# noqa`` names; an empty set for a bare ``# noqa``; None if none."""
+    if "noqa" not in line.lower():
+        return None
+    match = _NOQA.search(line)
+    if match is None:
+        return None
+    codes = match.group("codes")
+    if not codes:
+        return frozenset()
+    return frozenset(normalize_code(c) for c in re.split(r"[\s,]+", codes) if c)
+
+
+def is_suppressed(finding: Finding, lines: Sequence[str]) -> bool:
+    """Is ``finding`` silenced by ``# noqa`` on its first or last line?"""
+    for row in {finding.span.start_line, finding.span.end_line}:
+        if 0 <= row < len(lines):
+            codes = noqa_codes(lines[row])
+            if codes is not None and (not codes or normalize_code(finding.code) in codes):
+                return True
+    return False
+
+
+def keep(
+    findings: Iterable[Finding],
+    lines: Sequence[str],
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+) -> list[Finding]:
+    """The findings that are selected, not ignored and not suppressed by ``# noqa``."""
+    return [
+        f for f in findings if is_enabled(f.code, select, ignore) and not is_suppressed(f, lines)
+    ]
