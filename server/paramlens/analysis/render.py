@@ -305,8 +305,9 @@ def _totals_line(report: ModelReport) -> str:
     parts = [
         count(totals.get("parameters", 0), "parameter"),
         f"{totals.get('trainable', 0):,} trainable",
-        f"{totals.get('frozen', 0):,} frozen",
     ]
+    if totals.get("frozen"):
+        parts.append(f"{totals['frozen']:,} frozen")
     buffers = totals.get("buffers") or 0
     if buffers:
         parts.append(count(buffers, "buffer value"))
@@ -626,18 +627,20 @@ def _filter_doc(target: HoverTarget, report: ModelReport, limit: int) -> Optiona
     names = [seen for seen, _ in items]
     containing = [n for n in names if text in n]
     noun = "name" if len(names) == 1 else "names"
-    doc.text(f"**'{text}'** — in the filter of `{loop.receiver}.{loop.method}()`")
+    receiver = ".".join(p for p in (loop.receiver, loop.receiver_path) if p)
+    doc.text(f"**'{text}'** — name filter of `{receiver}.{loop.method}()` on {report['object']}")
     effect = freeze_effect(loop, report)
     if effect is not None:
+        outcome = freeze_loop_lens_title(effect) if effect.matched else "changes nothing"
         doc.text(
-            f"The filter matches {len(effect.matched):,} of {len(names):,} {noun}; "
-            + freeze_loop_lens_title(effect)
+            f"The filter matches {len(effect.matched):,} of the {len(names):,} {noun} "
+            f"the loop sees; the loop {outcome}."
         )
         shown = list(effect.matched)
     else:
         doc.text(
             f"The filter is not statically evaluable; '{text}' occurs in "
-            f"{len(containing):,} of {len(names):,} {noun}"
+            f"{len(containing):,} of the {len(names):,} {noun} the loop sees."
         )
         shown = containing
     if shown:
@@ -685,7 +688,7 @@ def _summary_doc(report: ModelReport, max_rows: int) -> _Doc:
     for module in modules:
         mod_name = str(module.get("name", ""))
         depth = mod_name.count(".") + 1 if mod_name else 0
-        label = ("  " * max(0, depth - 1) + ("└─ " if depth else "")) + (
+        label = ("│ " * max(0, depth - 1) + ("└─ " if depth else "")) + (
             mod_name.rsplit(".", 1)[-1] if mod_name else str(name)
         )
         params = int(module.get("parameters") or 0)

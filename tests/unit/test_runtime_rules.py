@@ -1,0 +1,218 @@
+"""Runtime-aware rules on the reports the real worker produced for the fixture scripts."""
+
+from __future__ import annotations
+
+import ast
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from paramlens.analysis.findings import Severity, apply_edits
+from paramlens.analysis.rules.runtime import runtime_findings
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def load(name: str) -> tuple[str, list[Any]]:
+    source = (FIXTURES / "runtime" / f"{name}.py").read_text()
+    reports = json.loads((FIXTURES / "reports" / f"{name}.json").read_text())
+    return source, reports
+
+
+def line_of(source: str, snippet: str, occurrence: int = 0) -> int:
+    hits = [i for i, text in enumerate(source.splitlines()) if snippet in text]
+    return hits[occurrence]
+
+
+def findings_of(name: str) -> tuple[str, list[Any]]:
+    source, reports = load(name)
+    return source, runtime_findings(ast.parse(source), source, reports, f"{name}.py")
+
+
+# (fixture, snippet on the flagged line, occurrence, code, severity, words in the message)
+EXPECTED = [
+    (
+        "acceptance_net",
+        '"fc2" in name',
+        0,
+        "FRZ12",
+        Severity.WARNING,
+        [
+            "`'fc2' in name` matches no parameter of net (4 parameters: bn1.weight, bn1.bias, "
+            "fc1.weight, fc1.bias); nothing is frozen"
+        ],
+    ),
+    ("c12_name_filters", '"fc" in name', 0, "FRZ12", Severity.WARNING, ["of Classifier", "…"]),
+    ("c12_name_filters", '"layer5"', 0, "FRZ12", Severity.WARNING, ["of ResNetLike (10"]),
+    ("c12_name_filters", '["layer1", "layer2"]', 0, "FRZ12", Severity.WARNING, ["no parameter"]),
+    ("c12_name_filters", 'name == "fc"', 0, "FRZ12", Severity.WARNING, ["no parameter"]),
+    (
+        "c12_name_filters",
+        '"blocks.1" in name',
+        0,
+        "FRZ12",
+        Severity.WARNING,
+        ["'blocks.1' also matches blocks.10.weight", "use 'blocks.1.'"],
+    ),
+    (
+        "c12_name_filters",
+        'name == "layer1.0"',
+        0,
+        "FRZ12",
+        Severity.WARNING,
+        ["no child module of ResNetLike (5 child modules: layer1"],
+    ),
+    (
+        "c12_name_filters",
+        "for p in m.parameters(recurse=False)",
+        0,
+        "FRZ12",
+        Severity.WARNING,
+        ["yields nothing: all 10 parameters of ResNetLike sit in submodules"],
+    ),
+    (
+        "c14_tied_parameters",
+        'name.startswith("lm_head")',
+        0,
+        "FRZ14",
+        Severity.WARNING,
+        ["lm_head.weight is embed.weight", "nothing is frozen"],
+    ),
+    ("tied_and_parametrized", 'startswith("lm_head"):', 0, "FRZ14", Severity.WARNING, []),
+    (
+        "tied_and_parametrized",
+        'startswith("lm_head") or',
+        0,
+        "FRZ14",
+        Severity.WARNING,
+        ["this part of the filter does nothing (2 parameters frozen by the rest)"],
+    ),
+    (
+        "tied_and_parametrized",
+        'name == "fc1.weight"',
+        0,
+        "FRZ19",
+        Severity.WARNING,
+        ["fc1.parametrizations.weight.original0, fc1.parametrizations.weight.original1"],
+    ),
+    (
+        "tied_and_parametrized",
+        "wn.named_modules()",
+        0,
+        "FRZ11",
+        Severity.INFO,
+        ["bn (BatchNorm1d)", "running_mean/running_var keep updating"],
+    ),
+    ("tied_and_parametrized", '"blocks.1" in name', 0, "FRZ12", Severity.WARNING, ["blocks.11"]),
+    (
+        "tied_and_parametrized",
+        "name.startswith(FROZEN)",
+        0,
+        "FRZ12",
+        Severity.WARNING,
+        ["DataParallel/DDP prefixes every name with 'module.'", "would match embed.weight"],
+    ),
+    (
+        "tied_and_parametrized",
+        'name in ("body.weight", "body.bias")',
+        0,
+        "FRZ12",
+        Severity.WARNING,
+        ["torch.compile prefixes every name with '_orig_mod.'"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "snippet", "occurrence", "code", "severity", "words"),
+    EXPECTED,
+    ids=[f"{e[0]}:{e[1]}" for e in EXPECTED],
+)
+def test_expected_findings(
+    name: str, snippet: str, occurrence: int, code: str, severity: Severity, words: list[str]
+) -> None:
+    source, findings = findings_of(name)
+    line = line_of(source, snippet, occurrence)
+    here = [f for f in findings if f.span.start_line == line]
+    assert [(f.code, f.severity) for f in here] == [(code, severity)], here
+    for word in words:
+        assert word in here[0].message
+
+
+@pytest.mark.parametrize(
+    "name", ["acceptance_net", "c12_name_filters", "c14_tied_parameters", "tied_and_parametrized"]
+)
+def test_no_other_findings(name: str) -> None:
+    source, findings = findings_of(name)
+    expected = {
+        line_of(source, snippet, occurrence)
+        for fixture, snippet, occurrence, *_ in EXPECTED
+        if fixture == name
+    }
+    assert {f.span.start_line for f in findings} == expected
+
+
+def test_the_over_match_fix_keeps_exactly_the_intended_block() -> None:
+    source, findings = findings_of("c12_name_filters")
+    line = line_of(source, '"blocks.1" in name')
+    (finding,) = [f for f in findings if f.span.start_line == line]
+    assert finding.fix is not None
+    fixed = apply_edits(source, finding.fix.edits)
+    assert fixed.splitlines()[line].strip().startswith("if 'blocks.1.' in name:")
+    _, reports = load("c12_name_filters")
+    refound = runtime_findings(ast.parse(fixed), fixed, reports, "c12_name_filters.py")
+    assert line not in {f.span.start_line for f in refound}
+
+
+NET = """
+import torch.nn as nn
+
+class net(nn.Module):
+    pass
+
+model = net()
+"""
+
+
+def freeze_loop(condition: str, receiver: str = "model") -> str:
+    return (
+        f"for n, p in {receiver}.named_parameters():\n"
+        f"    if {condition}:\n"
+        "        p.requires_grad = False\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "loop",
+    [
+        # plausible filters that match
+        freeze_loop("'fc1' in n"),
+        freeze_loop("'bias' in n"),
+        # not statically evaluable: never flagged
+        freeze_loop("n in load()"),
+        # a filter on something else than the name
+        freeze_loop("p.ndim > 1"),
+        # an unknown receiver
+        "def f(model):\n" + textwrap.indent(freeze_loop("'fc2' in n"), "    "),
+        # a BatchNorm frozen and put in eval mode
+        "for n, m in model.named_modules():\n    if n == 'bn1':\n"
+        "        m.requires_grad_(False)\n        m.eval()\n",
+        # the prefix-aware filter on a compiled model
+        "cm = torch.compile(model)\n" + freeze_loop("n.startswith('_orig_mod.fc1')", "cm"),
+    ],
+)
+def test_must_not_flag(loop: str) -> None:
+    source = "import torch\n" + textwrap.dedent(NET) + loop
+    _, reports = load("acceptance_net")
+    assert runtime_findings(ast.parse(source), source, reports, "acceptance_net.py") == []
+
+
+def test_models_that_were_not_built_are_never_judged() -> None:
+    source = "import torch\n" + textwrap.dedent(NET) + freeze_loop("'fc2' in n")
+    _, reports = load("acceptance_net")
+    failed = [dict(reports[0], status="error", parameters=[], modules=[], totals=None)]
+    assert runtime_findings(ast.parse(source), source, failed, "acceptance_net.py") == []
+    assert runtime_findings(ast.parse(source), source, [], "acceptance_net.py") == []
