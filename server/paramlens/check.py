@@ -1,0 +1,378 @@
+"""``paramlens check``: the freeze diagnostics of files and folders, as a linter.
+
+Output is ruff-like (``path:row:col: CODE message``) or JSON (ruff's item shape, 1-based).
+Exit codes: 0 clean, 1 findings (syntax errors included), 2 usage or internal error.
+Folders are walked for ``*.py`` files, skipping what ``.gitignore`` files (the folder's and its
+parents' up to the repository root) and the usual tool folders exclude. Runtime-aware rules ask
+the worker for model reports (definitions-only loading) unless ``--no-runtime``; a worker failure
+is a notice on stderr, never a crash, and the static findings are still reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import fnmatch
+import json
+import os
+import sys
+import tokenize
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
+from typing import Any, Optional
+
+from paramlens.analysis.findings import Finding
+from paramlens.analysis.rules import CheckResult, check_source, fix_all, workspace_module_classes
+from paramlens.settings import (
+    Settings,
+    environment_interpreter,
+    load_pyproject_settings,
+    project_root,
+)
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+MAX_FIX_PASSES = 10
+SKIPPED_DIRS = frozenset(
+    {".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "__pycache__", "node_modules",
+     ".mypy_cache", ".ruff_cache", ".pytest_cache", "site-packages", "__pypackages__", ".eggs"}
+)  # fmt: skip
+RUNTIME_HINTS = ("named_parameters", "parameters(", "named_children", "named_modules")
+
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    """One ``.gitignore`` line, anchored at the folder of its file."""
+
+    base: Path
+    pattern: str
+    negated: bool
+    directory_only: bool
+    anchored: bool
+
+    def matches(self, path: Path, is_dir: bool) -> bool:
+        """Does the rule match ``path`` (below ``base``)?"""
+        if self.directory_only and not is_dir:
+            return False
+        try:
+            relative = path.relative_to(self.base).as_posix()
+        except ValueError:
+            return False
+        if self.anchored:
+            return fnmatch.fnmatchcase(relative, self.pattern) or _globstar(relative, self.pattern)
+        name = path.name
+        return fnmatch.fnmatchcase(name, self.pattern) or fnmatch.fnmatchcase(
+            relative, "*/" + self.pattern
+        )
+
+
+def _globstar(relative: str, pattern: str) -> bool:
+    if "**" not in pattern:
+        return False
+    return fnmatch.fnmatchcase(relative, pattern.replace("**/", "*").replace("/**", "/*"))
+
+
+def parse_gitignore(path: Path) -> list[IgnoreRule]:
+    """The rules of one ``.gitignore`` (comments, blanks and escapes handled; no errors)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    rules = []
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        if negated:
+            line = line[1:]
+        line = line.removeprefix("\\")
+        directory_only = line.endswith("/")
+        line = line.rstrip("/")
+        anchored = "/" in line
+        line = line.lstrip("/")
+        if line:
+            rules.append(IgnoreRule(path.parent.resolve(), line, negated, directory_only, anchored))
+    return rules
+
+
+def _repository_rules(folder: Path) -> list[IgnoreRule]:
+    """``.gitignore`` rules of the folders above ``folder``, up to the repository root."""
+    chain = []
+    for parent in folder.parents:
+        chain.append(parent)
+        if (parent / ".git").exists():
+            break
+    else:
+        return []
+    rules: list[IgnoreRule] = []
+    for parent in reversed(chain):
+        rules.extend(parse_gitignore(parent / ".gitignore"))
+    return rules
+
+
+def _ignored(path: Path, is_dir: bool, rules: Sequence[IgnoreRule]) -> bool:
+    ignored = False
+    for rule in rules:
+        if rule.matches(path, is_dir):
+            ignored = not rule.negated
+    return ignored
+
+
+def discover(paths: Sequence[str]) -> tuple[list[Path], list[str]]:
+    """The Python files to check, and one problem per path that does not exist."""
+    files: list[Path] = []
+    problems: list[str] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_file():
+            files.append(path)
+        elif path.is_dir():
+            files.extend(_walk(path, _repository_rules(path.resolve())))
+        else:
+            problems.append(f"{given}: no such file or directory")
+    seen: set[Path] = set()
+    unique = []
+    for file in files:
+        key = file.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(file)
+    return unique, problems
+
+
+def _walk(folder: Path, inherited: list[IgnoreRule]) -> Iterator[Path]:
+    rules = inherited + parse_gitignore(folder / ".gitignore")
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        path = folder / entry.name
+        resolved = path.resolve()
+        if entry.is_dir(follow_symlinks=False):
+            if entry.name in SKIPPED_DIRS or entry.name.endswith(".egg-info"):
+                continue
+            if not _ignored(resolved, True, rules):
+                yield from _walk(path, rules)
+        elif (
+            entry.name.endswith(".py") and entry.is_file() and not _ignored(resolved, False, rules)
+        ):
+            yield path
+
+
+@dataclass
+class FileResult:
+    """One checked file."""
+
+    path: Path
+    result: CheckResult
+    notices: list[str] = field(default_factory=list)
+    fixed: int = 0
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Every finding, the syntax error first."""
+        error = [self.result.syntax_error] if self.result.syntax_error else []
+        return error + list(self.result.findings)
+
+
+def read_source(path: Path) -> tuple[str, Optional[str]]:
+    """The text of a file and a notice when it is not valid in its declared encoding."""
+    data = path.read_bytes()
+    try:
+        encoding, _ = tokenize.detect_encoding(BytesIO(data).readline)
+    except SyntaxError:
+        encoding = "utf-8"
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return (
+            data.decode("utf-8", errors="replace"),
+            f"{path}: not valid {encoding}; undecodable bytes were replaced and --fix skips it",
+        )
+    return text.removeprefix("\ufeff"), None
+
+
+class Runtime:
+    """Model reports from the worker, for the runtime-aware rules; turns itself off after an
+    environment failure (no torch, the interpreter does not start)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.session: Any = None
+        self.disabled: Optional[str] = None
+
+    def reports(self, path: Path, source: str) -> tuple[Optional[list[Any]], Optional[str]]:
+        """The reports of ``path``, or None and a notice."""
+        if self.disabled is not None or not any(h in source for h in RUNTIME_HINTS):
+            return None, None
+        try:
+            from paramlens.worker_client import WorkerError, WorkerSession
+        except ImportError as error:
+            self.disabled = f"runtime rules unavailable: {error}"
+            return None, self.disabled
+        if self.session is None:
+            self.session = WorkerSession(self.settings)
+        try:
+            result = self.session.inspect(path)
+        except WorkerError as error:
+            kind = getattr(error, "kind", "")
+            if kind in ("no_torch", "start_failed"):
+                self.disabled = f"runtime rules off for this run: {error}"
+                return None, self.disabled
+            return None, f"{path}: runtime rules skipped: {error}"
+        return list(result.get("reports") or []), None
+
+    def close(self) -> None:
+        """Stop the worker."""
+        if self.session is not None:
+            self.session.close()
+
+
+def _settings(args: argparse.Namespace, first: Path) -> tuple[Settings, list[str]]:
+    settings, problems, _ = load_pyproject_settings(first)
+    changes: dict[str, Any] = {}
+    if getattr(args, "interpreter", None):
+        changes["interpreter"] = (args.interpreter,)
+    elif not settings.interpreter and environment_interpreter():
+        changes["interpreter"] = environment_interpreter()
+    if args.select:
+        changes["select"] = tuple(c.upper() for c in args.select)
+    if args.ignore:
+        changes["ignore"] = (*settings.ignore, *(c.upper() for c in args.ignore))
+    return dataclasses.replace(settings, **changes), problems
+
+
+def check_file(path: Path, settings: Settings, runtime: Optional[Runtime], fix: bool) -> FileResult:
+    """Check (and with ``fix``, rewrite) one file."""
+    source, notice = read_source(path)
+    notices = [notice] if notice else []
+    root = project_root(path.resolve())
+    classes = workspace_module_classes(str(path), source, str(root))
+    reports = None
+    if runtime is not None:
+        reports, runtime_notice = runtime.reports(path, source)
+        if runtime_notice and runtime_notice not in notices:
+            notices.append(runtime_notice)
+
+    def run(text: str) -> CheckResult:
+        return check_source(
+            text,
+            path=str(path),
+            reports=reports,
+            select=settings.select,
+            ignore=settings.ignore,
+            module_classes=classes,
+        )
+
+    result = run(source)
+    before = len(result.findings)
+    if fix and notice is None and result.syntax_error is None:
+        text = source
+        for _ in range(MAX_FIX_PASSES):
+            new = fix_all(text, result.findings)
+            if new == text:
+                break
+            text = new
+            result = run(text)
+        if text != source:
+            path.write_text(text, encoding="utf-8", newline="")
+    return FileResult(path, result, notices, max(before - len(result.findings), 0))
+
+
+def finding_json(path: Path, finding: Finding) -> dict[str, Any]:
+    """One finding in ruff's JSON shape (1-based rows and columns)."""
+    span = finding.span
+
+    def location(row: int, col: int) -> dict[str, int]:
+        return {"row": row + 1, "column": col + 1}
+
+    fix = None
+    if finding.fix is not None:
+        fix = {
+            "applicability": "safe",
+            "message": finding.fix.title,
+            "edits": [
+                {
+                    "content": edit.new_text,
+                    "location": location(edit.span.start_line, edit.span.start_col),
+                    "end_location": location(edit.span.end_line, edit.span.end_col),
+                }
+                for edit in finding.fix.edits
+            ],
+        }
+    return {
+        "code": finding.code,
+        "message": finding.message,
+        "severity": finding.severity.value,
+        "filename": str(path),
+        "location": location(span.start_line, span.start_col),
+        "end_location": location(span.end_line, span.end_col),
+        "fix": fix,
+        "url": finding.url,
+    }
+
+
+def finding_text(path: Path, finding: Finding) -> str:
+    """``path:row:col: CODE [*] message`` (``[*]``: fixable with --fix)."""
+    span = finding.span
+    mark = "[*] " if finding.fix is not None else ""
+    return (
+        f"{path}:{span.start_line + 1}:{span.start_col + 1}: {finding.code} {mark}{finding.message}"
+    )
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Run ``paramlens check``; returns the exit code."""
+    files, problems = discover(args.paths)
+    for problem in problems:
+        print(f"paramlens: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_USAGE
+    if not files:
+        print("paramlens: no Python files to check", file=sys.stderr)
+        return EXIT_OK
+    settings, setting_problems = _settings(args, files[0])
+    for problem in setting_problems:
+        print(f"paramlens: {problem}", file=sys.stderr)
+    runtime = None if args.no_runtime or settings.untrusted else Runtime(settings)
+    results: list[FileResult] = []
+    try:
+        for path in files:
+            try:
+                results.append(check_file(path, settings, runtime, args.fix))
+            except OSError as error:
+                print(f"paramlens: {path}: cannot read: {error}", file=sys.stderr)
+    finally:
+        if runtime is not None:
+            runtime.close()
+    for result in results:
+        for notice in result.notices:
+            print(f"paramlens: {notice}", file=sys.stderr)
+    return _report(results, args.format, args.fix)
+
+
+def _report(results: Sequence[FileResult], output: str, fixing: bool) -> int:
+    findings = [(r.path, f) for r in results for f in r.findings]
+    fixed = sum(r.fixed for r in results)
+    if output == "json":
+        print(json.dumps([finding_json(p, f) for p, f in findings], indent=2))
+    else:
+        for path, finding in findings:
+            print(finding_text(path, finding))
+        fixable = sum(1 for _, f in findings if f.fix is not None)
+        if findings or fixed:
+            noun = "finding" if len(findings) == 1 else "findings"
+            line = f"Found {len(findings)} {noun}"
+            if fixing:
+                line += f" ({fixed} fixed, {len(findings)} remaining)"
+            elif fixable:
+                line += f" ({fixable} fixable with --fix)"
+            print(line + ".")
+        else:
+            print("All checks passed!")
+    return EXIT_FINDINGS if findings else EXIT_OK
