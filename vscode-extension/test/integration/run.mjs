@@ -287,6 +287,21 @@ async function main() {
     return path;
   };
   let page;
+  result.failures = [];
+  // Independent groups: one failing still lets the others run and report.
+  const group = async (title, body) => {
+    try {
+      await body();
+    } catch (error) {
+      if (!(error instanceof Failure)) {
+        throw error;
+      }
+      result.failures.push(error.message);
+      log(`FAILED ${title}: ${error.message}`);
+      await shot(page, 'failure');
+      await page.keyboard.press('Escape').catch(() => undefined);
+    }
+  };
   try {
     await step('install the VSIX and start code-server', async () => {
       codeServerProcess = startCodeServer(dirs, env, port);
@@ -313,95 +328,112 @@ async function main() {
       await page.waitForSelector('.explorer-folders-view, .explorer-viewlet', { timeout: 20000 }).catch(() => undefined);
     });
 
-    const lenses = await step('net.py: the class lens shows the parameter count', async () => {
-      await openFile(page, 'net.py');
-      const texts = await waitFor('a code lens with "58 params" (the worker builds the model)', 60000, async () => {
-        const all = await page.locator('.monaco-editor .codelens-decoration').allInnerTexts();
-        return all.some((text) => /\b58 params\b/.test(text)) ? all : undefined;
+    await group('net.py: lens and hover', async () => {
+      const lenses = await step('net.py: the class lens shows the parameter count', async () => {
+        await openFile(page, 'net.py');
+        const texts = await waitFor('a code lens with "58 params" (the worker builds the model)', 60000, async () => {
+          const all = await page.locator('.monaco-editor .codelens-decoration').allInnerTexts();
+          return all.some((text) => /\b58 params\b/.test(text)) ? all : undefined;
+        });
+        await shot(page, 'lens');
+        return texts;
       });
-      await shot(page, 'lens');
-      return texts;
-    });
-    check(lenses.some((text) => /trainable/.test(text)), `the class lens names the trainable count: ${JSON.stringify(lenses)}`);
+      check(lenses.some((text) => /trainable/.test(text)), `the class lens names the trainable count: ${JSON.stringify(lenses)}`);
 
-    const hover = await step('net.py: hovering self.fc shows the Linear and its parameters', async () => {
-      const text = await hoverText(page, await tokenPoint(page, 'self.fc = nn.Linear', 'self.', 'fc'));
-      await shot(page, 'hover');
-      return text;
-    });
-    check(/Linear/.test(hover), `the hover names the class: ${hover}`);
-    check(/weight/.test(hover) && /bias/.test(hover), `the hover lists weight and bias: ${hover}`);
-    check(/52\b/.test(hover) || /4\s*[×x,]\s*12/.test(hover), `the hover gives the size (52 params or 4 × 12): ${hover}`);
+      const hover = await step('net.py: hovering self.fc shows the Linear and its parameters', async () => {
+        const text = await hoverText(page, await tokenPoint(page, 'self.fc = nn.Linear', 'self.', 'fc'));
+        await shot(page, 'hover');
+        return text;
+      });
+      check(/Linear/.test(hover), `the hover names the class: ${hover}`);
+      check(/weight/.test(hover) && /bias/.test(hover), `the hover lists weight and bias: ${hover}`);
+      check(/52\b/.test(hover) || /4\s*[×x,]\s*12/.test(hover), `the hover gives the size (52 params or 4 × 12): ${hover}`);
 
-    const summary = await step('net.py: the class lens opens the summary webview', async () => {
-      await page.keyboard.press('Escape');
-      const lens = page.locator('.monaco-editor .codelens-decoration a', { hasText: /58 params/ }).first();
-      await lens.click();
-      const frame = await waitFor('the summary table in a webview', 30000, async () => {
-        for (const candidate of page.frames()) {
-          if ((await candidate.locator('.summary-table').count().catch(() => 0)) > 0) {
-            return candidate;
+    });
+    await group('net.py: summary webview', async () => {
+      const summary = await step('net.py: the class lens opens the summary webview', async () => {
+        await page.keyboard.press('Escape');
+        const lens = page.locator('.monaco-editor .codelens-decoration a', { hasText: /58 params/ }).first();
+        await lens.click();
+        const frame = await waitFor('the summary table in a webview', 30000, async () => {
+          for (const candidate of page.frames()) {
+            if ((await candidate.locator('.summary-table').count().catch(() => 0)) > 0) {
+              return candidate;
+            }
           }
-        }
-        return undefined;
+          return undefined;
+        });
+        const totals = await frame.locator('.totals').first().innerText();
+        const names = await frame.locator('.summary-table td.name').allInnerTexts();
+        await frame.locator('.summary-table th', { hasText: 'Elements' }).click();
+        const sorted = await frame.locator('.summary-table td.name').allInnerTexts();
+        await frame.locator('#filter').fill('is:buffer');
+        const buffers = await frame.locator('.summary-table td.name').allInnerTexts();
+        await frame.locator('#filter').fill('');
+        await shot(page, 'summary');
+        return { totals, names, sorted, buffers };
       });
-      const totals = await frame.locator('.totals').first().innerText();
-      const names = await frame.locator('.summary-table td.name').allInnerTexts();
-      await frame.locator('.summary-table th', { hasText: 'Elements' }).click();
-      const sorted = await frame.locator('.summary-table td.name').allInnerTexts();
-      await frame.locator('#filter').fill('is:buffer');
-      const buffers = await frame.locator('.summary-table td.name').allInnerTexts();
-      await frame.locator('#filter').fill('');
-      await shot(page, 'summary');
-      return { totals, names, sorted, buffers };
-    });
-    check(/58 params/.test(summary.totals), `the summary totals say 58 params: ${summary.totals}`);
-    check(summary.names.includes('fc.weight') && summary.names.includes('bn.running_mean'),
-      `the summary lists parameters and buffers: ${JSON.stringify(summary.names)}`);
-    check(summary.sorted[0] === 'fc.weight', `sorting by elements puts fc.weight (48) first: ${JSON.stringify(summary.sorted)}`);
-    check(summary.buffers.length > 0 && summary.buffers.every((n) => n.startsWith('bn.')),
-      `the is:buffer filter keeps only BatchNorm's buffers: ${JSON.stringify(summary.buffers)}`);
+      check(/58 params/.test(summary.totals), `the summary totals say 58 params: ${summary.totals}`);
+      check(summary.names.includes('fc.weight') && summary.names.includes('bn.running_mean'),
+        `the summary lists parameters and buffers: ${JSON.stringify(summary.names)}`);
+      check(summary.sorted[0] === 'fc.weight', `sorting by elements puts fc.weight (48) first: ${JSON.stringify(summary.sorted)}`);
+      check(summary.buffers.length > 0 && summary.buffers.every((n) => n.startsWith('bn.')),
+        `the is:buffer filter keeps only BatchNorm's buffers: ${JSON.stringify(summary.buffers)}`);
 
-    const diagnostic = await step('freeze.py: the state_dict() loop is squiggled', async () => {
-      await page.keyboard.press('Control+K').catch(() => undefined);
-      await page.keyboard.press('Escape');
-      await openFile(page, 'freeze.py');
-      await waitFor('a squiggle in freeze.py', 30000, async () =>
-        (await page.locator('.editor-group-container.active .monaco-editor [class*="squiggly-"]').count()) > 0,
+    });
+    await group('freeze.py: warning and quick fix', async () => {
+      const diagnostic = await step('freeze.py: the state_dict() loop is squiggled', async () => {
+        await page.keyboard.press('Escape');
+        await openFile(page, 'freeze.py');
+        await waitFor('a squiggle in freeze.py', 30000, async () =>
+          (await page.locator('.editor-group-container.active .monaco-editor [class*="squiggly-"]').count()) > 0,
+        );
+        const text = await hoverText(page, await tokenPoint(page, 'param.requires_grad = False', 'param.', 'requires_grad'));
+        await shot(page, 'diagnostic');
+        return text;
+      });
+      check(/state_dict|detached/.test(diagnostic), `the diagnostic explains the detached copies: ${diagnostic}`);
+      check(/FRZ01/.test(diagnostic), `the diagnostic carries its code FRZ01: ${diagnostic}`);
+
+      const fixed = await step('freeze.py: the quick fix rewrites the loop', async () => {
+        await page.keyboard.press('Escape');
+        const point = await tokenPoint(page, 'param.requires_grad = False', 'param.', 'requires_grad');
+        await page.mouse.click(point.x, point.y);
+        await page.keyboard.press('Control+.');
+        // The action widget: move the keyboard focus to the fix and apply it with Enter (a mouse
+        // click lands on the widget's pointer block while it animates in).
+        const rows = page.locator('.action-widget .monaco-list-row.action');
+        await rows.first().waitFor({ state: 'visible', timeout: 15000 });
+        const titles = (await rows.allInnerTexts()).map((t) => t.trim());
+        const title = titles.find((t) => /named_parameters/.test(t));
+        check(title !== undefined, `a quick fix that iterates named_parameters() is offered: ${JSON.stringify(titles)}`);
+        await waitFor(`the keyboard focus on "${title}"`, 5000, async () => {
+          const focused = (await page.locator('.action-widget .monaco-list-row.focused').innerText().catch(() => '')).trim();
+          if (focused === title) {
+            return true;
+          }
+          await page.keyboard.press('ArrowDown');
+          return false;
+        });
+        await page.keyboard.press('Enter');
+        const text = await waitFor('the edited loop', 10000, async () => {
+          const current = await editorText(page);
+          return /model\.named_parameters\(\)/.test(current) ? current : undefined;
+        });
+        await shot(page, 'quickfix');
+        return { title, text };
+      });
+      check(!/state_dict\(\)\.items\(\)/.test(fixed.text), `the state_dict() loop is gone: ${fixed.text}`);
+      check(/for _name, param in model\.named_parameters\(\):/.test(fixed.text), `the loop iterates named_parameters(): ${fixed.text}`);
+
+      await step('freeze.py: the warning clears after the fix', async () =>
+        waitFor('no FRZ01 squiggle after the fix', 15000, async () =>
+          (await page.locator('.editor-group-container.active .monaco-editor [class*="squiggly-"]').count()) === 0,
+        ),
       );
-      const text = await hoverText(page, await tokenPoint(page, 'param.requires_grad = False', 'param.', 'requires_grad'));
-      await shot(page, 'diagnostic');
-      return text;
+      await shot(page, 'after-fix');
     });
-    check(/state_dict|detached/.test(diagnostic), `the diagnostic explains the detached copies: ${diagnostic}`);
-    check(/FRZ01/.test(diagnostic), `the diagnostic carries its code FRZ01: ${diagnostic}`);
-
-    const fixed = await step('freeze.py: the quick fix rewrites the loop', async () => {
-      await page.keyboard.press('Escape');
-      const point = await tokenPoint(page, 'param.requires_grad = False', 'param.', 'requires_grad');
-      await page.mouse.click(point.x, point.y);
-      await page.keyboard.press('Control+.');
-      const action = page.locator('.action-widget .monaco-list-row', { hasText: /named_parameters/ }).first();
-      await action.waitFor({ state: 'visible', timeout: 15000 });
-      const title = (await action.innerText()).trim();
-      await action.click();
-      const text = await waitFor('the edited loop', 10000, async () => {
-        const current = await editorText(page);
-        return /model\.named_parameters\(\)/.test(current) ? current : undefined;
-      });
-      await shot(page, 'quickfix');
-      return { title, text };
-    });
-    check(!/state_dict\(\)\.items\(\)/.test(fixed.text), `the state_dict() loop is gone: ${fixed.text}`);
-    check(/for _name, param in model\.named_parameters\(\):/.test(fixed.text), `the loop iterates named_parameters(): ${fixed.text}`);
-
-    await step('freeze.py: the warning clears after the fix', async () =>
-      waitFor('no FRZ01 squiggle after the fix', 15000, async () =>
-        (await page.locator('.editor-group-container.active .monaco-editor .squiggly-warning').count()) === 0,
-      ),
-    );
-    await shot(page, 'after-fix');
-    result.ok = true;
+    result.ok = result.failures.length === 0;
   } catch (error) {
     result.ok = false;
     result.error = String(error?.message ?? error);
@@ -418,7 +450,7 @@ async function main() {
     writeFileSync(join(out, 'result.json'), JSON.stringify(result, null, 2));
   }
   if (!result.ok) {
-    console.error(`\nFAIL: ${result.error}`);
+    console.error(`\nFAIL: ${result.error ?? result.failures.join('\n      ')}`);
     console.error(`see ${out}: screenshots, code-server.log, paramlens-extension.log, result.json`);
     process.exit(1);
   }
