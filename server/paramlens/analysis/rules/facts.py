@@ -159,8 +159,9 @@ def collect_facts(tree: ast.Module, extra_module_classes: Collection[str] = ()) 
             facts.functions[node.name] = node
     facts.module_classes.update(extra_module_classes)
     for node in class_nodes:
+        local = tuple(b.id for b in node.bases if isinstance(b, ast.Name))
         facts.classes[node.name] = ClassFacts(
-            node.name, tuple(q for q in map(facts.qualname, node.bases) if q)
+            node.name, local + tuple(q for q in map(facts.qualname, node.bases) if q)
         )
     _resolve_module_classes(facts)
     for node in class_nodes:

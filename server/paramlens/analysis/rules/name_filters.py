@@ -14,6 +14,9 @@ from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope
 _Loop = Union[ast.For, ast.AsyncFor]
 _LEAF_NAMES = frozenset({"weight", "bias", "in_proj_weight", "in_proj_bias", "pos_embed",
                          "cls_token", "scale", "alpha", "gamma", "beta"})  # fmt: skip
+# Containers name their parameters "0.weight": a plain name never matches. Other torch layers
+# (nn.LSTM's "weight_ih_l0") have undotted names of their own.
+_CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
 _NUMBERED = re.compile(r"\.\d+$")
 
 
@@ -111,7 +114,8 @@ class NameFilterRules(Family):
             and lit not in _LEAF_NAMES
             and lit not in self.ctx.facts.parameter_attrs
             and not (owner is not None and owner.kind is Kind.MODULE and owner.detail
-                     and owner.detail not in self.ctx.facts.classes)
+                     and owner.detail not in self.ctx.facts.classes
+                     and owner.detail not in _CONTAINERS)
         ):  # fmt: skip
             self.ctx.report(
                 "FRZ12",

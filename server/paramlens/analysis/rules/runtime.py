@@ -1,9 +1,10 @@
 """Rules that need the real names of a model: the worker's reports joined to the freeze loops.
 
 * FRZ12 — a name filter that matches no name the loop yields, a part of a filter that matches
-  nothing, a dotted prefix that over-matches (``'blocks.1'`` also matching ``blocks.10``), names
-  that carry a wrapper's prefix (``module.``, ``_orig_mod.``) the filter lacks, a
+  nothing, a dotted prefix that over-matches (``'blocks.1'`` also matching ``blocks.10``), a
   ``parameters()`` / ``named_children()`` collection that yields nothing.
+* FRZ15E — names that carry a wrapper's prefix (``module.``, ``_orig_mod.``) the filter lacks
+  (the static rule's code, so the two never report one loop twice).
 * FRZ14 — a filter on the second name of a tied tensor, which ``named_parameters()`` never yields.
 * FRZ19 — a filter on the old name of a parametrized weight (``fc1.weight`` is now
   ``fc1.parametrizations.weight.original0``).
@@ -24,8 +25,9 @@ from paramlens.analysis.filters import (
     FilterError,
     NameFilter,
     ParameterIndex,
-    compile_filter,
     freeze_effect,
+    item_infos,
+    loop_filter,
     loop_names,
     module_classes,
     select,
@@ -144,6 +146,7 @@ class _LoopCheck:
         self.lines = lines
         self.items = loop_names(loop, report)
         self.names = [seen for seen, _ in self.items]
+        self.infos = item_infos(loop, report)
         self.model = str(report.get("object"))
         self.index = ParameterIndex.of(report)
 
@@ -168,7 +171,7 @@ class _LoopCheck:
             if filters is None:
                 continue
             try:
-                hits = select(filters, self.names)
+                hits = select(filters, self.names, self.infos)
             except FilterError:
                 continue
             if not hits and any(expected for _, expected in sink.conditions):
@@ -214,11 +217,11 @@ class _LoopCheck:
         """The condition to underline: the first that selects nothing alone, else the last."""
         loop = self.loop
         for test, expected in sink.conditions:
-            compiled = compile_filter(test, loop.name_var, loop.constants)
+            compiled = loop_filter(loop, test)
             if compiled is None or not _uses(test, loop.name_var):
                 continue
             try:
-                if not select([(compiled, expected)], self.names):
+                if not select([(compiled, expected)], self.names, self.infos):
                     return test
             except FilterError:
                 continue
@@ -246,7 +249,7 @@ class _LoopCheck:
             would = _safe_select(filters, bare)
             if would:
                 return Finding(
-                    code="FRZ12",
+                    code="FRZ15E",
                     message=(
                         f"`{text}` matches no parameter: {_wrapper_label(loop.prefix)} prefixes "
                         f"every name with '{loop.prefix}' ({_listing(self.names)}); "
@@ -331,11 +334,11 @@ class _LoopCheck:
             for atom in _alternatives(test):
                 if not _uses(atom, loop.name_var):
                     continue
-                compiled = compile_filter(atom, loop.name_var, loop.constants)
+                compiled = loop_filter(loop, atom)
                 if compiled is None:
                     continue
                 try:
-                    if select([(compiled, True)], self.names):
+                    if select([(compiled, True)], self.names, self.infos):
                         continue
                 except FilterError:
                     continue

@@ -31,8 +31,6 @@ def is_requires_grad_typo(attr: str) -> bool:
     if attr in ("requires_grad", "requires_grad_") or attr[:1].lower() != "r":
         return False
     normal = attr.lower().replace("_", "")
-    if "grad" not in normal:
-        return False
     return any(_distance(normal, t, 2) <= 2 for t in _TARGETS)
 
 

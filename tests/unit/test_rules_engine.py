@@ -1,0 +1,295 @@
+"""The static freeze rules on small snippets: what each flags, what it must not, fixes,
+suppression, selection and robustness on any input."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paramlens.analysis.findings import Severity
+from paramlens.analysis.rules import RULES, check_source, fix_all
+from paramlens.analysis.rules.registry import is_enabled
+from paramlens.analysis.rules.suppression import noqa_codes
+
+HEADER = (
+    "import torch\nimport torch.nn as nn\nmodel = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2))\n"
+)
+MUST_NOT_FLAG = Path(__file__).parent.parent / "fixtures" / "must_not_flag"
+
+
+def codes(snippet: str) -> list[tuple[str, int]]:
+    """(code, 1-based line within the snippet) of every finding."""
+    source = HEADER + textwrap.dedent(snippet)
+    result = check_source(source)
+    assert result.syntax_error is None
+    offset = HEADER.count("\n")
+    return [(f.code, f.span.start_line + 1 - offset) for f in result.findings]
+
+
+FLAGGED = [
+    # FRZ01 through a variable, .items(), .values(), indexing, comprehensions and reads
+    ("sd = model.state_dict()\nfor k in sd:\n    sd[k].requires_grad = False\n", ("FRZ01", 3)),
+    ("v = model.state_dict()['0.weight']\nv.requires_grad_(False)\n", ("FRZ01", 2)),
+    ("n = [k for k, v in model.state_dict().items() if v.requires_grad]\n", ("FRZ01", 1)),
+    ("for v in model.state_dict(keep_vars=False).values():\n    v.requires_grad = False\n",
+     ("FRZ01", 2)),
+    ("for k, v in model.state_dict(keep_vars=True).items():\n    v.requires_grad_()\n",
+     ("FRZ02", 2)),
+    # FRZ03: modules() loop variables, nn.* instances, self.<sub> of a workspace class
+    ("for _, m in model.named_modules():\n    m.requires_grad = False\n", ("FRZ03", 2)),
+    ("lin = nn.Linear(2, 2)\nlin.requires_grad = False\n", ("FRZ03", 2)),
+    ("class B(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+     "        self.fc = nn.Linear(2, 2)\n    def freeze(self):\n"
+     "        self.fc.requires_grad = False\n", ("FRZ03", 6)),
+    ("class A(nn.Module):\n    pass\nclass B(A):\n    pass\nb = B()\nb.requires_grad = False\n",
+     ("FRZ03", 6)),
+    # flow into a helper of the same file that receives the model
+    ("def freeze(m):\n    m.requires_grad = False\nfreeze(nn.Linear(2, 2))\n", ("FRZ03", 2)),
+    ("for p in model.parameters():\n    p.requires_gard = False\n", ("FRZ04", 2)),
+    ("model[0].weight.requires_grad(False)\n", ("FRZ04", 1)),
+    ("for p in model.parameters():\n    p.requires_grad = 'False'\n", ("FRZ04", 2)),
+    ("for p in model.parameters():\n    p.data.requires_grad = False\n", ("FRZ05", 2)),
+    ("for p in model.parameters():\n    p = p.detach()\n    p.requires_grad_(False)\n",
+     ("FRZ05", 3)),
+    ("for p in model.parameters():\n    p.requires_grad != False\n", ("FRZ06", 2)),
+    ("for b in model.buffers():\n    b.requires_grad = True\n", ("FRZ07", 2)),
+    ("w = model[0].weight\nw[0].requires_grad_(False)\n", ("FRZ08", 2)),
+    ("opt = torch.optim.Adam(model.parameters())\nmodel[0].requires_grad_(False)\n",
+     ("FRZ09", 2)),
+    ("def f(m):\n    for p in m.parameters():\n        p.requires_grad = False\n"
+     "opt = torch.optim.SGD(model.parameters(), lr=1)\nf(model)\n", ("FRZ09", 5)),
+    ("model.training = False\n", ("FRZ10", 1)),
+    ("with torch.no_grad():\n    out = model(torch.ones(4))\nout.backward()\n", ("FRZ10", 3)),
+    ("for m in model.modules():\n    if isinstance(m, nn.BatchNorm2d):\n        m.eval()\n",
+     ("FRZ11", 2)),
+    ("for n, p in model.named_parameters():\n    if n == 'encoder':\n        p.requires_grad = False\n",
+     ("FRZ12", 2)),
+    ("ps = list(model.named_parameters(remove_duplicate=False))\n", ("FRZ14", 1)),
+    ("opt = torch.optim.SGD(model.parameters(), lr=1)\nmodel.load_state_dict({}, assign=True)\n",
+     ("FRZ15A", 2)),
+    ("model.load_state_dict({}, strict=False)\n", ("FRZ15A", 1)),
+    ("opt = torch.optim.SGD(model.parameters(), lr=1)\nmodel = nn.Linear(2, 2)\nopt.step()\n",
+     ("FRZ15B", 2)),
+    ("class M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+     "        self.w = torch.zeros(3, requires_grad=True)\n", ("FRZ15C", 4)),
+    ("class M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+     "        self.register_buffer('b', torch.ones(2, requires_grad=True))\n", ("FRZ15D", 4)),
+    ("dp = nn.DataParallel(model)\nfor n, p in dp.named_parameters():\n"
+     "    if n.startswith('0.'):\n        p.requires_grad = False\n", ("FRZ15E", 3)),
+    ("model.parameters().requires_grad = False\n", ("FRZ16", 1)),
+    ("for name, p in model.parameters():\n    p.requires_grad = False\n", ("FRZ16", 1)),
+    ("ps = model.parameters()\nn = sum(p.numel() for p in ps)\nopt = torch.optim.SGD(ps, lr=1)\n",
+     ("FRZ17", 3)),
+    ("ps = model.parameters()\nfor epoch in range(3):\n    for p in ps:\n        pass\n",
+     ("FRZ17", 3)),
+    ("model.requires_grad_(False)\nopt = torch.optim.SGD([p for p in model.parameters() "
+     "if p.requires_grad], lr=1)\nmodel[1].requires_grad_(True)\n", ("FRZ17", 3)),
+    ("from torch.utils.checkpoint import checkpoint\ny = checkpoint(model, torch.ones(4))\n",
+     ("FRZ18", 2)),
+    ("from torch.nn.utils.parametrizations import weight_norm\nweight_norm(model[0])\n"
+     "model[0].weight.requires_grad_(False)\n", ("FRZ19", 3)),
+    ("e = nn.Embedding.from_pretrained(torch.ones(3, 3))\n", ("FRZ20", 1)),
+    ("model[0].weight.requires_grad = False\n", ("FRZ21", 1)),
+    ("model[1] = nn.Linear(8, 3)\nmodel.requires_grad_(False)\n", ("FRZ23", 2)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("snippet", "expected"), FLAGGED, ids=[e[1][0] for e in FLAGGED])
+def test_flags(snippet: str, expected: tuple[str, int]) -> None:
+    assert expected in codes(snippet)
+
+
+NOT_FLAGGED = [
+    "for k, v in model.state_dict(keep_vars=True).items():\n    v.requires_grad = False\n",
+    "flag = True\nfor v in model.state_dict(keep_vars=flag).values():\n    v.requires_grad_(True)\n",
+    "t = torch.zeros(3)\nt.requires_grad = True\n",
+    "def f(x):\n    x.requires_grad = False\n",
+    "with torch.no_grad():\n    w = model[0].weight * 2\nw.requires_grad = False\n",
+    "model.requires_grad_(False)\nopt = torch.optim.SGD(model.parameters(), lr=1)\n",
+    "opt = torch.optim.SGD(model.parameters(), lr=1)\nmodel[0].requires_grad_(False)\n"
+    "opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1)\n",
+    "opt = torch.optim.SGD(model.parameters(), lr=1)\nmodel = torch.compile(model)\nopt.step()\n",
+    "for n, p in model.named_parameters():\n    if 'bias' in n:\n        p.requires_grad = False\n",
+    "model.requires_grad_(False)\nmodel[1] = nn.Linear(8, 3)\n",
+    "model[1] = nn.Linear(8, 3)\nmodel.requires_grad_(False)\nmodel[1].requires_grad_(True)\n",
+    "class Trainer:\n    def __init__(self):\n        self.training = False\n",
+    "model[0].weight.requires_grad = False\nmodel[0].bias.requires_grad = False\n",
+    "x = model.parameters()\nopt = torch.optim.SGD(x, lr=1)\n",
+    "p = next(model.parameters())\np.requires_grad = False\n",
+]
+
+
+@pytest.mark.parametrize("snippet", NOT_FLAGGED)
+def test_does_not_flag(snippet: str) -> None:
+    assert codes(snippet) == []
+
+
+@pytest.mark.parametrize("path", sorted(MUST_NOT_FLAG.glob("*.py")), ids=lambda p: p.name)
+def test_must_not_flag_corpus_has_no_warning_or_error(path: Path) -> None:
+    result = check_source(path.read_text(encoding="utf-8"), path=str(path))
+    assert result.syntax_error is None
+    assert [f for f in result.findings if f.severity is not Severity.INFO] == []
+
+
+FIXES = [
+    ("for k, v in model.state_dict().items():\n    v.requires_grad = False\n",
+     "for k, v in model.named_parameters():\n    v.requires_grad = False\n"),
+    ("lin = nn.Linear(2, 2)\nlin.requires_grad = False\n",
+     "lin = nn.Linear(2, 2)\nlin.requires_grad_(False)\n"),
+    ("for p in model.parameters():\n    p.require_grad = False\n",
+     "for p in model.parameters():\n    p.requires_grad = False\n"),
+    ("for p in model.parameters():\n    p.requires_grad == False\n",
+     "for p in model.parameters():\n    p.requires_grad = False\n"),
+    ("for p in model.parameters():\n    p.data.requires_grad = False\n",
+     "for p in model.parameters():\n    p.requires_grad = False\n"),
+    ("for p in model.parameters:\n    p.requires_grad_(False)\n",
+     "for p in model.parameters():\n    p.requires_grad_(False)\n"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("before", "after"), FIXES)
+def test_certain_fixes_rewrite_the_code(before: str, after: str) -> None:
+    source = HEADER + before
+    fixed = fix_all(source, check_source(source).findings)
+    assert fixed == HEADER + after
+    assert check_source(fixed).findings == ()
+
+
+def test_fix_all_applies_a_shared_loop_edit_once() -> None:
+    source = HEADER + (
+        "for k, v in model.state_dict().items():\n"
+        "    v.requires_grad = False\n    v.requires_grad_(False)\n"
+    )
+    fixed = fix_all(source, check_source(source).findings)
+    assert fixed.count("model.named_parameters()") == 1
+
+
+def test_noqa_with_code_bare_and_other_code() -> None:
+    source = HEADER + (
+        "model.training = False  # noqa: FRZ10\n"
+        "model.training = False  # NOQA\n"
+        "model.training = False  # noqa: E712\n"
+    )
+    lines = [f.span.start_line - HEADER.count("\n") + 1 for f in check_source(source).findings]
+    assert lines == [3]
+    assert noqa_codes("x  # noqa: frz01, FRZ15a") == frozenset({"FRZ01", "FRZ15A"})
+    assert noqa_codes("x  # noqa") == frozenset()
+    assert noqa_codes("x") is None
+
+
+@pytest.mark.parametrize(
+    ("code", "select", "ignore", "enabled"),
+    [
+        ("FRZ15A", (), (), True),
+        ("FRZ15A", ("FRZ15",), (), True),
+        ("FRZ15A", ("frz01",), (), False),
+        ("FRZ15A", ("ALL",), ("FRZ15A",), False),
+        ("FRZ01", (), ("FRZ1",), True),
+        ("FRZ12", (), ("FRZ1",), False),
+    ],
+)
+def test_select_and_ignore_are_prefixes(
+    code: str, select: tuple[str, ...], ignore: tuple[str, ...], enabled: bool
+) -> None:
+    assert is_enabled(code, select, ignore) is enabled
+
+
+def test_select_ignore_apply_to_check_source() -> None:
+    source = HEADER + "model.training = False\nmodel.parameters().requires_grad = False\n"
+    assert {f.code for f in check_source(source, select=["FRZ16"]).findings} == {"FRZ16"}
+    assert {f.code for f in check_source(source, ignore=["FRZ16"]).findings} == {"FRZ10"}
+
+
+def test_workspace_module_classes_make_imported_instances_modules(tmp_path: Path) -> None:
+    from paramlens.analysis.rules import workspace_module_classes
+
+    (tmp_path / "layers.py").write_text(
+        "import torch.nn as nn\nclass Block(nn.Module):\n    pass\n"
+        "def make():\n    return Block()\n"
+    )
+    (tmp_path / "models.py").write_text("from layers import Block\nclass Net(Block):\n    pass\n")
+    source = "from models import Net\nfrom layers import *\nn = Net()\nn.requires_grad = False\n"
+    script = tmp_path / "train.py"
+    classes = workspace_module_classes(str(script), source, str(tmp_path))
+    assert {"Net", "Block", "make"} <= classes
+    result = check_source(source, module_classes=classes)
+    assert [(f.code, f.span.start_line) for f in result.findings] == [("FRZ03", 3)]
+    assert check_source(source).findings == ()
+
+
+def test_every_finding_code_is_registered_with_a_doc_page() -> None:
+    docs = Path(__file__).parent.parent.parent / "docs" / "rules"
+    for code in RULES:
+        assert (docs / f"{code}.md").is_file(), code
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "",
+        "\n\n",
+        "def f(:\n",
+        "x = (" * 300 + ")" * 300,
+        "x = " + "+".join(["a.requires_grad"] * 5000) + "\n",
+        "y = " + "[" * 90 + "]" * 90 + "\n",
+        "\x00",
+        "model.requires_grad = \udcff\n",
+        "for (a, (b, c)) in zip(x, y):\n    a.requires_grad = b\n",
+        "async def f():\n    async for p in m.parameters():\n        p.requires_grad = False\n",
+        "match x:\n    case 1:\n        p.requires_grad == False\n",
+    ],
+)
+def test_never_raises_on_odd_input(source: str) -> None:
+    result = check_source(source)
+    assert result.syntax_error is None or result.findings == ()
+
+
+def test_syntax_error_is_one_finding_at_its_position() -> None:
+    result = check_source("x = 1\ndef f(:\n    pass\n")
+    assert result.findings == ()
+    assert result.syntax_error is not None
+    assert result.syntax_error.code == "FRZ000"
+    assert result.syntax_error.span.start_line == 1
+
+
+def test_fifty_thousand_lines() -> None:
+    block = HEADER + "for p in model.parameters():\n    p.require_grad = False\n"
+    source = block * (50_000 // block.count("\n"))
+    result = check_source(source)
+    assert len(result.findings) == source.count("require_grad =")
+
+
+CORPUS = [
+    HEADER,
+    "for k, v in model.state_dict().items():\n    v.requires_grad = False\n",
+    "opt = torch.optim.SGD(model.parameters())\nmodel.fc = nn.Linear(2, 2)\n",
+    "with torch.no_grad():\n    y = model(x)\ny.backward()\n",
+    "class M(nn.Module):\n    def __init__(self):\n        self.l = [nn.Linear(1, 1)]\n",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from(CORPUS), min_size=1, max_size=4),
+    st.integers(min_value=0, max_value=400),
+    st.text(max_size=8),
+)
+def test_fuzz_mutated_sources_never_raise(parts: list[str], cut: int, noise: str) -> None:
+    source = "".join(parts)
+    cut %= len(source) + 1
+    mutated = source[:cut] + noise + source[cut:]
+    for text in (source, mutated, source[:cut]):
+        result = check_source(text)
+        for finding in result.findings:
+            assert finding.code in RULES
+            assert finding.span.start_line <= finding.span.end_line
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=1, max_codepoint=0x2FFF), max_size=200))
+def test_fuzz_arbitrary_text_never_raises(text: str) -> None:
+    check_source(text)
