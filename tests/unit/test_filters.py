@@ -202,3 +202,88 @@ def test_unfreeze_in_else_branch_counts_both_ways() -> None:
     assert effect.unfrozen == ("fc1.weight", "fc1.bias")
     assert effect.frozen == ("bn1.weight", "bn1.bias")
     assert (effect.frozen_elements, effect.unfrozen_elements) == (6, 52)
+
+
+ACCEPTANCE_HEAD = """
+import torch.nn as nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from mylib import Block
+
+class net(nn.Module):
+    pass
+
+class Custom(Block):
+    pass
+
+model = net()
+"""
+
+
+@pytest.mark.parametrize(
+    ("loop", "frozen"),
+    [
+        (
+            "for m in model.modules():\n    if isinstance(m, nn.BatchNorm1d):\n"
+            "        m.requires_grad_(False)\n",
+            ("bn1.weight", "bn1.bias"),
+        ),
+        (
+            "for m in model.modules():\n    if isinstance(m, _BatchNorm):\n"
+            "        m.requires_grad_(False)\n",
+            ("bn1.weight", "bn1.bias"),
+        ),
+        (
+            "for m in model.modules():\n    if isinstance(m, nn.BatchNorm2d):\n"
+            "        m.requires_grad_(False)\n",
+            (),
+        ),
+        (
+            "for m in model.modules():\n    if isinstance(m, (nn.Linear, nn.BatchNorm1d)):\n"
+            "        for q in m.parameters():\n            q.requires_grad = False\n",
+            ("bn1.weight", "bn1.bias", "fc1.weight", "fc1.bias"),
+        ),
+        (
+            "for n, m in model.named_modules():\n    if type(m).__name__.startswith('Batch'):\n"
+            "        m.requires_grad_(False)\n",
+            ("bn1.weight", "bn1.bias"),
+        ),
+        (
+            "for n, m in model.named_children():\n    if m.__class__.__name__ == 'Linear':\n"
+            "        m.weight.requires_grad = False\n",
+            ("fc1.weight",),
+        ),
+        (
+            "for n, p in model.named_parameters():\n    if p.ndim == 1:\n"
+            "        p.requires_grad = False\n",
+            ("bn1.weight", "bn1.bias", "fc1.bias"),
+        ),
+        (
+            "for p in model.parameters():\n    if p.dim() > 1 and p.shape[1] == 12:\n"
+            "        p.requires_grad = False\n",
+            ("fc1.weight",),
+        ),
+        ("for p in model.parameters():\n    p.requires_grad = p.numel() < 5\n", ("fc1.weight",)),
+    ],
+)
+def test_conditions_on_the_loop_item(loop: str, frozen: tuple[str, ...]) -> None:
+    source = ACCEPTANCE_HEAD + loop
+    _, reports = load("acceptance_net")
+    (found,) = build_source_map(ast.parse(source), source).loops
+    effect = freeze_effect(found, reports[0])
+    assert effect is not None
+    assert effect.frozen == frozen
+
+
+def test_isinstance_on_a_class_with_unknown_bases_is_not_static() -> None:
+    source = ACCEPTANCE_HEAD.replace("model = net()", "model = Custom()") + (
+        "for m in model.modules():\n    if isinstance(m, nn.BatchNorm1d):\n"
+        "        m.requires_grad_(False)\n"
+    )
+    _, reports = load("acceptance_net")
+    report = dict(reports[0], object="Custom")
+    report["modules"] = [
+        dict(m, **({"class": "Custom"} if not m["name"] else {})) for m in reports[0]["modules"]
+    ]
+    (found,) = build_source_map(ast.parse(source), source, ("Block",)).loops
+    assert found.object == "Custom"
+    assert freeze_effect(found, report) is None  # type: ignore[arg-type]

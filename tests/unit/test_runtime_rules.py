@@ -111,7 +111,7 @@ EXPECTED = [
         "tied_and_parametrized",
         "name.startswith(FROZEN)",
         0,
-        "FRZ12",
+        "FRZ15E",
         Severity.WARNING,
         ["DataParallel/DDP prefixes every name with 'module.'", "would match embed.weight"],
     ),
@@ -119,7 +119,7 @@ EXPECTED = [
         "tied_and_parametrized",
         'name in ("body.weight", "body.bias")',
         0,
-        "FRZ12",
+        "FRZ15E",
         Severity.WARNING,
         ["torch.compile prefixes every name with '_orig_mod.'"],
     ),
@@ -216,3 +216,33 @@ def test_models_that_were_not_built_are_never_judged() -> None:
     failed = [dict(reports[0], status="error", parameters=[], modules=[], totals=None)]
     assert runtime_findings(ast.parse(source), source, failed, "acceptance_net.py") == []
     assert runtime_findings(ast.parse(source), source, [], "acceptance_net.py") == []
+
+
+@pytest.mark.parametrize(
+    ("loop", "codes"),
+    [
+        (
+            "for m in model.modules():\n    if isinstance(m, nn.BatchNorm1d):\n"
+            "        m.requires_grad_(False)\n",
+            ["FRZ11"],
+        ),
+        ("for p in model.bn1.parameters():\n    p.requires_grad = False\n", ["FRZ11"]),
+        ("for p in model.parameters():\n    p.requires_grad = False\nmodel.eval()\n", []),
+        (
+            "for m in model.modules():\n    if isinstance(m, nn.BatchNorm1d):\n"
+            "        m.eval()\n        m.requires_grad_(False)\n",
+            [],
+        ),
+        ("for p in model.fc1.parameters():\n    p.requires_grad = False\n", []),
+        ("for p in model.pool.parameters():\n    p.requires_grad = False\n", ["FRZ12"]),
+    ],
+)
+def test_batchnorm_and_empty_collections(loop: str, codes: list[str]) -> None:
+    source = "import torch\n" + textwrap.dedent(NET) + loop
+    _, reports = load("acceptance_net")
+    found = runtime_findings(ast.parse(source), source, reports, "acceptance_net.py")
+    assert [f.code for f in found] == codes
+    if codes == ["FRZ12"]:
+        assert "`model.pool.parameters()` yields nothing: AvgPool1d has no parameters" in (
+            found[0].message
+        )

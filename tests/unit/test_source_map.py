@@ -356,6 +356,8 @@ def position(source: str, needle: str, occurrence: int = 0) -> tuple[int, int]:
         ("weight\nsd", 0, ("attribute_chain", "Net", "fc1.weight", None, False)),
         ("fc1.weight", 0, ("attribute_chain", "Net", "fc1", None, False)),
         ("model.fc1", 0, ("attribute_chain", "Net", "", None, False)),
+        ("model = Net", 0, ("attribute_chain", "Net", "", None, False)),
+        ("sd =", 0, None),
         ("state_dict", 0, ("collection_call", "Net", "", "state_dict", True)),
         ("named_parameters", 0, ("collection_call", "Net", "", "named_parameters", False)),
         ('"fc2"', 0, ("filter_string", "Net", "", "named_parameters", False)),

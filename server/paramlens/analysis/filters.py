@@ -14,10 +14,10 @@ import ast
 import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from paramlens.analysis.source_map import FreezeLoop, Sink
+from paramlens.analysis.source_map import FreezeLoop, Sink, dotted_name
 from paramlens_worker.protocol import ModelReport, module_class
 
 _STR_METHODS = frozenset(
@@ -73,6 +73,52 @@ _BUILTINS: dict[str, Callable[..., Any]] = {
 _MAX_REGEX_LEN = 500
 
 
+_TORCH_FILE = re.compile(r"(^|[/\\])torch[/\\]")
+_BATCHNORMS = frozenset(
+    {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"}
+    | {f"LazyBatchNorm{d}d" for d in (1, 2, 3)}
+)
+_INSTANCENORMS = frozenset(
+    {f"InstanceNorm{d}d" for d in (1, 2, 3)} | {f"LazyInstanceNorm{d}d" for d in (1, 2, 3)}
+)
+_CONV_TRANSPOSE = frozenset(
+    {f"ConvTranspose{d}d" for d in (1, 2, 3)} | {f"LazyConvTranspose{d}d" for d in (1, 2, 3)}
+)
+_CONVS = frozenset({f"Conv{d}d" for d in (1, 2, 3)} | {f"LazyConv{d}d" for d in (1, 2, 3)})
+# torch.nn bases -> the torch.nn classes that are instances of them (beyond the base itself).
+_TORCH_SUBCLASSES: dict[str, frozenset[str]] = {
+    "_BatchNorm": _BATCHNORMS,
+    "_InstanceNorm": _INSTANCENORMS,
+    "_NormBase": _BATCHNORMS | _INSTANCENORMS,
+    "_ConvNd": _CONVS | _CONV_TRANSPOSE,
+    "_ConvTransposeNd": _CONV_TRANSPOSE,
+    "Linear": frozenset({"NonDynamicallyQuantizableLinear", "LazyLinear"}),
+    "RNNBase": frozenset({"RNN", "LSTM", "GRU"}),
+    **{f"Conv{d}d": frozenset({f"LazyConv{d}d"}) for d in (1, 2, 3)},
+}
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    """What a loop's item is beyond its name: a module's class, or a tensor's shape.
+
+    ``torch_class`` says the class comes from torch itself; ``bases`` are the base class names of
+    a class defined in the user's file (from the source), empty when unknown.
+    """
+
+    cls: Optional[str] = None
+    torch_class: bool = False
+    bases: tuple[str, ...] = ()
+    shape: Optional[tuple[int, ...]] = None
+    requires_grad: Optional[bool] = None
+    tensor: bool = False
+
+
+@dataclass(frozen=True)
+class _ClassRef:
+    item: ItemInfo
+
+
 class NotStatic(Exception):
     """The expression needs more than the name and literal constants to evaluate."""
 
@@ -88,15 +134,20 @@ class NameFilter:
     expr: ast.expr
     name_var: Optional[str]
     constants: Mapping[str, Any]
+    item_var: Optional[str] = None
+    class_bases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
-    def __call__(self, name: str) -> bool:
-        """Whether the condition holds for ``name``; raises :class:`FilterError` if the
-        condition raises for it (an index past the end of ``name.split('.')``)."""
+    def __call__(self, name: str, item: Optional[ItemInfo] = None) -> bool:
+        """Whether the condition holds for ``name`` (and the loop's ``item``); raises
+        :class:`FilterError` if the condition raises for it (an index past the end of
+        ``name.split('.')``) or needs facts about the item that are unknown."""
         env = dict(self.constants)
         if self.name_var:
             env[self.name_var] = name
+        if self.item_var:
+            env[self.item_var] = item if item is not None else _UNKNOWN
         try:
-            return bool(_Evaluator(env, strict=False).eval(self.expr))
+            return bool(_Evaluator(env, strict=False, bases=self.class_bases).eval(self.expr))
         except NotStatic as error:  # validated at compile time; keep the contract anyway
             raise FilterError(str(error)) from error
         except (ValueError, TypeError, IndexError, KeyError, AttributeError, re.error) as error:
@@ -109,35 +160,49 @@ class NameFilter:
 
 
 def compile_filter(
-    expr: ast.expr, name_var: Optional[str], constants: Optional[Mapping[str, Any]] = None
+    expr: ast.expr,
+    name_var: Optional[str],
+    constants: Optional[Mapping[str, Any]] = None,
+    item_var: Optional[str] = None,
+    class_bases: Optional[Mapping[str, tuple[str, ...]]] = None,
 ) -> Optional[NameFilter]:
     """A predicate over names for ``expr``, or None when it is not statically evaluable.
 
     ``name_var`` is the loop variable bound to the name; ``constants`` maps other names to
-    literal values (module-level ``FROZEN = ["fc1", "bn"]``).
+    literal values (module-level ``FROZEN = ["fc1", "bn"]``). ``item_var`` is the variable
+    bound to the item (a module or parameter): conditions may then use ``isinstance(m,
+    nn.BatchNorm2d)``, ``type(m).__name__``, ``p.ndim`` / ``p.dim()`` / ``p.shape``;
+    ``class_bases`` gives the bases of the file's own classes for ``isinstance``.
     """
     consts = dict(constants) if constants else {}
-    if name_var:
-        consts.pop(name_var, None)
+    for var in (name_var, item_var):
+        if var:
+            consts.pop(var, None)
     env = dict(consts)
     if name_var:
         env[name_var] = "probe.0.weight"
+    if item_var:
+        env[item_var] = _PROBE
+    bases = dict(class_bases or {})
     try:
-        _Evaluator(env, strict=True).eval(expr)
+        _Evaluator(env, strict=True, bases=bases).eval(expr)
     except NotStatic:
         return None
     except (ValueError, TypeError, IndexError, KeyError, AttributeError, re.error):
         pass  # depends on the name: some names raise, known at evaluation
-    return NameFilter(expr, name_var, consts)
+    return NameFilter(expr, name_var, consts, item_var, bases)
 
 
 class _Evaluator:
     """A tiny interpreter for filter expressions. ``strict`` evaluates every operand (no
     short-circuit) so that a validation run meets every node."""
 
-    def __init__(self, env: dict[str, Any], strict: bool) -> None:
+    def __init__(
+        self, env: dict[str, Any], strict: bool, bases: Optional[Mapping[str, Any]] = None
+    ) -> None:
         self.env = env
         self.strict = strict
+        self.bases: Mapping[str, tuple[str, ...]] = bases or {}
 
     def eval(self, node: ast.AST) -> Any:
         method = getattr(self, "_" + type(node).__name__, None)
@@ -150,7 +215,10 @@ class _Evaluator:
 
     def _Name(self, node: ast.Name) -> Any:
         if node.id in self.env:
-            return self.env[node.id]
+            value = self.env[node.id]
+            if value is _UNKNOWN:
+                raise NotStatic(f"{node.id} is not known")
+            return value
         if node.id in ("True", "False", "None"):
             return {"True": True, "False": False, "None": None}[node.id]
         raise NotStatic(node.id)
@@ -227,6 +295,58 @@ class _Evaluator:
             left = right
         return result
 
+    def _Attribute(self, node: ast.Attribute) -> Any:
+        base = self.eval(node.value)
+        if isinstance(base, _ClassRef) and node.attr in ("__name__", "__qualname__"):
+            if base.item.cls is None:
+                raise NotStatic("class")
+            return base.item.cls
+        if not isinstance(base, ItemInfo):
+            raise NotStatic(f".{node.attr}")
+        if node.attr == "__class__":
+            return _ClassRef(base)
+        if not base.tensor:
+            raise NotStatic(f"module.{node.attr}")
+        if node.attr == "requires_grad" and base.requires_grad is not None:
+            return base.requires_grad
+        if node.attr in ("shape", "ndim"):
+            shape = _shape(base)
+            return shape if node.attr == "shape" else len(shape)
+        if node.attr == "is_leaf":
+            return True
+        raise NotStatic(f"tensor.{node.attr}")
+
+    def _item_method(self, item: ItemInfo, name: str, args: list[Any]) -> Any:
+        if not item.tensor:
+            raise NotStatic(f"module.{name}()")
+        shape = _shape(item)
+        if name == "dim" and not args:
+            return len(shape)
+        if name == "numel" and not args:
+            total = 1
+            for size in shape:
+                total *= size
+            return total
+        if name == "size":
+            return shape[args[0]] if args else shape
+        raise NotStatic(f"tensor.{name}()")
+
+    def _isinstance(self, node: ast.Call) -> bool:
+        if len(node.args) != 2 or node.keywords:
+            raise NotStatic("isinstance")
+        item = self.eval(node.args[0])
+        if not isinstance(item, ItemInfo):
+            raise NotStatic("isinstance of something else than the loop's item")
+        spec = node.args[1]
+        elements = spec.elts if isinstance(spec, (ast.Tuple, ast.List)) else [spec]
+        names = []
+        for element in elements:
+            dotted = dotted_name(element)
+            if dotted is None:
+                raise NotStatic("isinstance class")
+            names.append(dotted.rsplit(".", 1)[-1])
+        return any(_is_instance(item, name, self.bases) for name in names)
+
     def _Subscript(self, node: ast.Subscript) -> Any:
         value = self.eval(node.value)
         if isinstance(node.slice, ast.Slice):
@@ -275,6 +395,13 @@ class _Evaluator:
             raise NotStatic("star arguments")
         func = node.func
         if isinstance(func, ast.Name):
+            if func.id == "isinstance" and "isinstance" not in self.env:
+                return self._isinstance(node)
+            if func.id == "type" and len(node.args) == 1 and "type" not in self.env:
+                item = self.eval(node.args[0])
+                if not isinstance(item, ItemInfo):
+                    raise NotStatic("type() of something else than the loop's item")
+                return _ClassRef(item)
             if func.id in ("any", "all") and len(node.args) == 1 and not node.keywords:
                 values = list(self.eval(node.args[0]))
                 return any(values) if func.id == "any" else all(values)
@@ -298,9 +425,13 @@ class _Evaluator:
             if len(pattern_args) != 1 or func.value.keywords:
                 raise NotStatic("re.compile flags")
             return self._regex(func.attr, [pattern_args[0], *node.args], node.keywords)
+        receiver = self.eval(func.value)
+        if isinstance(receiver, ItemInfo):
+            if node.keywords:
+                raise NotStatic("keywords")
+            return self._item_method(receiver, func.attr, self._args(node))
         if func.attr not in _STR_METHODS:
             raise NotStatic(func.attr)
-        receiver = self.eval(func.value)
         if not isinstance(receiver, str):
             raise NotStatic("method on a non-string")
         args = self._args(node)
@@ -328,6 +459,49 @@ class _Evaluator:
 
 
 _MISSING = object()
+_UNKNOWN = object()  # the item variable when the caller knows nothing about the item
+_PROBE = ItemInfo(cls="Linear", torch_class=True, shape=(2, 3), requires_grad=True, tensor=True)
+
+
+def _shape(item: ItemInfo) -> tuple[int, ...]:
+    if item.shape is None:
+        raise NotStatic("unknown shape (lazy parameter)")
+    return tuple(item.shape)
+
+
+def _is_instance(
+    item: ItemInfo, base: str, bases: Mapping[str, tuple[str, ...]], depth: int = 0
+) -> bool:
+    """``isinstance(item, <class named base>)`` from class names; raises NotStatic when the
+    class's ancestry is unknown."""
+    if base in ("Module", "object"):
+        return True
+    if item.tensor:
+        return base in ("Parameter", "Tensor")
+    if item.cls is None or depth > 20:
+        raise NotStatic("class")
+    cls = item.cls
+    if cls == base:
+        return True
+    if item.torch_class:
+        # parametrize makes `ParametrizedLinear`, a subclass of Linear, in torch's own module
+        plain = cls[len("Parametrized") :] if cls.startswith("Parametrized") else cls
+        return plain == base or plain in _TORCH_SUBCLASSES.get(base, frozenset())
+    parents = bases.get(cls)
+    if not parents:
+        raise NotStatic(f"the bases of {cls} are unknown")
+    found = False
+    for parent in parents:
+        last = parent.rsplit(".", 1)[-1]
+        if last in bases:
+            found = _is_instance(ItemInfo(cls=last), base, bases, depth + 1)
+        elif parent.startswith(("torch.", "nn.")):
+            found = _is_instance(ItemInfo(cls=last, torch_class=True), base, bases, depth + 1)
+        else:
+            raise NotStatic(f"the bases of {parent} are unknown")
+        if found:
+            return True
+    return False
 
 
 def _assign(target: ast.expr, value: Any, env: dict[str, Any]) -> None:
@@ -465,20 +639,64 @@ def _prefixed(loop: FreezeLoop, name: str) -> str:
     return name
 
 
+def loop_filter(loop: FreezeLoop, expr: ast.expr) -> Optional[NameFilter]:
+    """``expr`` (a condition or computed value of ``loop``) compiled with the loop's variables,
+    constants and the file's class bases; None if not statically evaluable."""
+    return compile_filter(expr, loop.name_var, loop.constants, loop.item_var, loop.class_bases)
+
+
 def sink_filters(loop: FreezeLoop, sink: Sink) -> Optional[list[tuple[NameFilter, bool]]]:
     """The compiled conditions of a sink with their expected truth; None if any is not static."""
     compiled: list[tuple[NameFilter, bool]] = []
     for test, expected in sink.conditions:
-        name_filter = compile_filter(test, loop.name_var, loop.constants)
+        name_filter = loop_filter(loop, test)
         if name_filter is None:
             return None
         compiled.append((name_filter, expected))
     return compiled
 
 
-def select(filters: Sequence[tuple[NameFilter, bool]], names: Iterable[str]) -> list[str]:
-    """The names for which every condition has its expected truth; raises FilterError."""
-    return [n for n in names if all(f(n) == expected for f, expected in filters)]
+def select(
+    filters: Sequence[tuple[NameFilter, bool]],
+    names: Iterable[str],
+    items: Optional[Mapping[str, ItemInfo]] = None,
+) -> list[str]:
+    """The names for which every condition has its expected truth (``items``: what each name's
+    item is, for conditions on the item); raises FilterError."""
+    known = items or {}
+    return [n for n in names if all(f(n, known.get(n)) == expected for f, expected in filters)]
+
+
+def item_infos(loop: FreezeLoop, report: ModelReport) -> dict[str, ItemInfo]:
+    """Name as the loop sees it -> what the item is (module class or tensor facts)."""
+    items = loop_names(loop, report)
+    infos: dict[str, ItemInfo] = {}
+    if loop.method in ("named_modules", "modules", "named_children", "children"):
+        modules = {str(m.get("name", "")): m for m in report.get("modules") or []}
+        for seen, full in items:
+            module = modules.get(full)
+            if module is not None:
+                infos[seen] = ItemInfo(
+                    cls=module_class(module),
+                    torch_class=bool(_TORCH_FILE.search(str(module.get("class_file") or ""))),
+                )
+        return infos
+    tensors: dict[str, dict[str, Any]] = {}
+    for param in report.get("parameters") or []:
+        for name in [param["name"], *(param.get("aliases") or [])]:
+            tensors[name] = {**param, "requires_grad": bool(param.get("requires_grad"))}
+    for buffer in report.get("buffers") or []:
+        tensors.setdefault(buffer["name"], {**buffer, "requires_grad": False})
+    for seen, full in items:
+        tensor = tensors.get(full)
+        if tensor is not None:
+            shape = tensor.get("shape")
+            infos[seen] = ItemInfo(
+                shape=None if shape is None else tuple(shape),
+                requires_grad=tensor["requires_grad"],
+                tensor=True,
+            )
+    return infos
 
 
 def freeze_effect(loop: FreezeLoop, report: ModelReport) -> Optional[FreezeEffect]:
@@ -498,28 +716,25 @@ def freeze_effect(loop: FreezeLoop, report: ModelReport) -> Optional[FreezeEffec
     final: dict[str, bool] = {}
     sink_matches: list[tuple[str, ...]] = []
     matched: set[str] = set()
+    infos = item_infos(loop, report)
+    values: list[Optional[NameFilter]] = []
     try:
         for sink in loop.sinks:
             filters = sink_filters(loop, sink)
-            value_filter = (
-                compile_filter(sink.value_expr, loop.name_var, loop.constants)
-                if sink.value_expr is not None
-                else None
-            )
+            value_filter = loop_filter(loop, sink.value_expr) if sink.value_expr else None
             if filters is None or (sink.value_expr is not None and value_filter is None):
                 return None
-            hits = tuple(select(filters, [seen for seen, _ in items]))
+            values.append(value_filter)
+            hits = tuple(select(filters, [seen for seen, _ in items], infos))
             sink_matches.append(hits)
             matched.update(hits)
         for seen, full in items:
-            for sink, hits in zip(loop.sinks, sink_matches):
+            for sink, hits, value_filter in zip(loop.sinks, sink_matches, values):
                 if seen not in hits:
                     continue
                 value = sink.value
-                if sink.value_expr is not None:
-                    value_filter = compile_filter(sink.value_expr, loop.name_var, loop.constants)
-                    assert value_filter is not None
-                    value = value_filter(seen)
+                if value_filter is not None:
+                    value = value_filter(seen, infos.get(seen))
                 if value is None:
                     continue
                 for tensor in _tensors_of(kind, sink, full, index):

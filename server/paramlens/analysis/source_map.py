@@ -171,6 +171,10 @@ class FreezeLoop:
     calls_eval: bool = False  # the body calls ``<item>.eval()``
     constants: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     node: ast.AST = field(default_factory=ast.Pass, compare=False, repr=False)
+    # the file's Module classes -> their bases, qualified (``torch.nn.Linear``), for isinstance
+    class_bases: Mapping[str, tuple[str, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def conditions(self) -> tuple[tuple[ast.expr, bool], ...]:
@@ -232,6 +236,9 @@ class SourceMap:
     loops: tuple[FreezeLoop, ...]
     targets: tuple[HoverTarget, ...]
     constants: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    by_line: Mapping[int, tuple[HoverTarget, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def module_class(self, name: str) -> Optional[ModuleClass]:
         """The Module class of that name, if the file defines one."""
@@ -275,7 +282,8 @@ def build_source_map(
 def target_at(source_map: SourceMap, line: int, col: int) -> Optional[HoverTarget]:
     """The innermost hover target containing the position (0-based line, code-point column)."""
     best: Optional[HoverTarget] = None
-    for target in source_map.targets:
+    candidates = source_map.by_line.get(line, ()) if source_map.by_line else source_map.targets
+    for target in candidates:
         span = target.span
         inside = (span.start_line, span.start_col) <= (line, col) < (span.end_line, span.end_col)
         # A cursor just after the token (end of a word) still means that token.
@@ -285,6 +293,14 @@ def target_at(source_map: SourceMap, line: int, col: int) -> Optional[HoverTarge
         ):
             best = target
     return best
+
+
+def _index_by_line(targets: Sequence[HoverTarget]) -> dict[int, tuple[HoverTarget, ...]]:
+    index: dict[int, list[HoverTarget]] = {}
+    for target in targets:
+        for line in range(target.span.start_line, target.span.end_line + 1):
+            index.setdefault(line, []).append(target)
+    return {line: tuple(found) for line, found in index.items()}
 
 
 def _span_size(span: Span) -> tuple[int, int]:
@@ -401,6 +417,7 @@ class _Builder:
             loops=tuple(sorted(self.loops, key=lambda loop: (loop.line, loop.span))),
             targets=tuple(self.targets),
             constants=self.constants,
+            by_line=_index_by_line(self.targets),
         )
 
     def _collect_imports(self) -> None:
@@ -435,6 +452,13 @@ class _Builder:
         if resolved is None:
             return name
         return f"{resolved}.{rest}" if rest else resolved
+
+    def class_bases(self) -> dict[str, tuple[str, ...]]:
+        """Module class -> its bases as qualified dotted names."""
+        return {
+            cls.name: tuple(self.qualname(b) or "" for b in cls.node.bases)
+            for cls in self.classes.values()
+        }
 
     def _is_module_base(self, base: ast.expr) -> bool:
         name = dotted_name(base)
@@ -798,6 +822,8 @@ class _Builder:
         if chain is None or (isinstance(node, ast.Name) and node.id == "self"):
             return
         # Every sub-chain is visited too, so each node makes the target of its own token.
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            line += 1  # the variable an assignment binds: the binding made on this line
         receiver = self._receiver(node, scope, owner, line)
         if receiver is None:
             return
@@ -929,6 +955,7 @@ class _Builder:
                 calls_eval=calls_eval,
                 constants=constants,
                 node=node,
+                class_bases=self.class_bases(),
             )
         )
 
