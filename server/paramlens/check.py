@@ -240,9 +240,10 @@ def _settings(args: argparse.Namespace, first: Path) -> tuple[Settings, list[str
         changes["interpreter"] = (args.interpreter,)
     elif not settings.interpreter and environment_interpreter():
         changes["interpreter"] = environment_interpreter()
-    if args.select:
+    if args.select:  # replaces the configured selection, ignore list included
         changes["select"] = tuple(c.upper() for c in args.select)
-    if args.ignore:
+        changes["ignore"] = tuple(c.upper() for c in args.ignore or ())
+    elif args.ignore:
         changes["ignore"] = (*settings.ignore, *(c.upper() for c in args.ignore))
     return dataclasses.replace(settings, **changes), problems
 

@@ -66,7 +66,8 @@ FLAGGED = [
     ("with torch.no_grad():\n    out = model(torch.ones(4))\nout.backward()\n", ("FRZ10", 3)),
     ("for m in model.modules():\n    if isinstance(m, nn.BatchNorm2d):\n        m.eval()\n",
      ("FRZ11", 2)),
-    ("for n, p in model.named_parameters():\n    if n == 'encoder':\n        p.requires_grad = False\n",
+    ("for n, p in model.named_parameters():\n    if n == 'encoder':\n"
+     "        p.requires_grad = False\n",
      ("FRZ12", 2)),
     ("ps = list(model.named_parameters(remove_duplicate=False))\n", ("FRZ14", 1)),
     ("opt = torch.optim.SGD(model.parameters(), lr=1)\nmodel.load_state_dict({}, assign=True)\n",
@@ -105,7 +106,8 @@ def test_flags(snippet: str, expected: tuple[str, int]) -> None:
 
 NOT_FLAGGED = [
     "for k, v in model.state_dict(keep_vars=True).items():\n    v.requires_grad = False\n",
-    "flag = True\nfor v in model.state_dict(keep_vars=flag).values():\n    v.requires_grad_(True)\n",
+    "flag = True\nfor v in model.state_dict(keep_vars=flag).values():\n"
+    "    v.requires_grad_(True)\n",
     "t = torch.zeros(3)\nt.requires_grad = True\n",
     "def f(x):\n    x.requires_grad = False\n",
     "with torch.no_grad():\n    w = model[0].weight * 2\nw.requires_grad = False\n",

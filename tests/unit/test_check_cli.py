@@ -1,0 +1,155 @@
+"""``paramlens check`` end to end: output formats, exit codes, discovery, --fix, settings, and the
+runtime-aware rules through the real worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from paramlens.cli import main
+
+STATE_DICT_SCRIPT = textwrap.dedent(
+    """\
+    import torch.nn as nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(4, 8)
+
+
+    model = Net()
+    for name, value in model.state_dict().items():
+        value.requires_grad = False
+    """
+)
+FC2_SCRIPT = STATE_DICT_SCRIPT.replace(
+    "for name, value in model.state_dict().items():\n    value.requires_grad = False\n",
+    'for name, p in model.named_parameters():\n    if "fc2" in name:\n'
+    "        p.requires_grad = False\n",
+)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["check", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_state_dict_loop_is_named_and_fixed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(STATE_DICT_SCRIPT)
+    code, out, _ = run(capsys, "--no-runtime", str(script))
+    assert code == 1
+    first = out.splitlines()[0]
+    assert first.startswith(f"{script}:12:5: FRZ01 [*] ")
+    assert "changes detached copies, so nothing is frozen" in first
+    code, out, _ = run(capsys, "--no-runtime", "--fix", str(script))
+    assert code == 0
+    assert "for name, value in model.named_parameters():" in script.read_text()
+    assert run(capsys, "--no-runtime", str(script))[0] == 0
+
+
+def test_json_items_follow_ruffs_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(STATE_DICT_SCRIPT)
+    code, out, _ = run(capsys, "--no-runtime", "--format", "json", str(script))
+    assert code == 1
+    (item,) = json.loads(out)
+    assert set(item) == {
+        "code", "message", "severity", "filename", "location", "end_location", "fix", "url"
+    }  # fmt: skip
+    assert item["code"] == "FRZ01" and item["severity"] == "warning"
+    assert item["location"] == {"row": 12, "column": 5}
+    assert item["end_location"] == {"row": 12, "column": 24}
+    assert item["url"].endswith("docs/rules/FRZ01.md")
+    (edit,) = item["fix"]["edits"]
+    assert edit["content"] == "model.named_parameters()"
+    assert edit["location"] == {"row": 11, "column": 20}
+
+
+def test_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clean = tmp_path / "clean.py"
+    clean.write_text("import torch\nmodel = torch.nn.Linear(2, 2)\nmodel.requires_grad_(False)\n")
+    assert run(capsys, "--no-runtime", str(clean))[:2] == (0, "All checks passed!\n")
+    code, _, err = run(capsys, "--no-runtime", str(tmp_path / "missing.py"))
+    assert code == 2 and "no such file" in err
+    assert main(["check", "--format", "xml", str(clean)]) == 2
+
+
+def test_directories_respect_gitignore_and_go_on_after_a_syntax_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".gitignore").write_text("build/\n*_generated.py\n")
+    for rel in ("build/a.py", "pkg/b_generated.py", "pkg/c.py", "pkg/broken.py", ".venv/d.py"):
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("model.training = False\n")
+    (tmp_path / "pkg" / "broken.py").write_text("def f(:\n")
+    (tmp_path / "pkg" / "latin.py").write_bytes(b"# \xff\xfe\nmodel.training = False\n")
+    code, out, err = run(capsys, "--no-runtime", str(tmp_path / "pkg"))
+    assert code == 1
+    reported = sorted({Path(line.split(":")[0]).name for line in out.splitlines()[:-1]})
+    assert reported == ["broken.py", "c.py", "latin.py"]
+    assert "FRZ000 SyntaxError" in out
+    assert "latin.py: not valid utf-8" in err
+
+
+def test_pyproject_select_and_cli_ignore(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.paramlens]\nignore = ["FRZ10"]\n')
+    script = tmp_path / "s.py"
+    script.write_text("model.training = False\nmodel.parameters().requires_grad = False\n")
+    code, out, _ = run(capsys, "--no-runtime", str(script))
+    assert "FRZ16" in out and "FRZ10" not in out
+    code, out, _ = run(capsys, "--no-runtime", "--ignore", "FRZ16", str(script))
+    assert code == 0
+    code, out, _ = run(capsys, "--no-runtime", "--select", "FRZ10", str(script))
+    assert "FRZ10" in out and "FRZ16" not in out
+
+
+def test_worker_failure_is_a_notice_and_static_findings_remain(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(
+        FC2_SCRIPT.replace("import torch.nn", "model.training = False\nimport torch.nn")
+    )
+    code, out, err = run(capsys, "--interpreter", str(tmp_path / "no-python"), str(script))
+    assert code == 1
+    assert "FRZ10" in out
+    assert err.startswith("paramlens: runtime rules off for this run")
+
+
+INTERPRETER = os.environ.get("PARAMLENS_INTERPRETER")
+
+
+@pytest.mark.torch
+@pytest.mark.skipif(not INTERPRETER, reason="needs PARAMLENS_INTERPRETER (a Python with torch)")
+def test_filter_matching_no_parameter_through_the_real_worker(tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(FC2_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, "-m", "paramlens", "check", "--format", "json", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    items = json.loads(done.stdout)
+    frz12 = [i for i in items if i["code"] == "FRZ12"]
+    assert frz12 and frz12[0]["location"]["row"] == 12
+    assert "matches no parameter" in frz12[0]["message"]
+    assert "fc1.weight" in frz12[0]["message"]
