@@ -453,12 +453,10 @@ class ParamlensLanguageServer(LanguageServer):
             self.environment_problem(kind, subject, messages[kind])
         else:
             logger.info("inspecting %s failed: %s", path.name, detail)
-        if kind in ("no_torch", "start_failed"):
+        if not isinstance(info, Mapping) or not info.get("file"):
+            # Nothing points into user code: keep showing the last good report.
             return None
-        error_info = dict(info) if isinstance(info, Mapping) else None
-        if error_info is None:
-            error_info = {"type": kind, "message": detail, "file": None, "line": None}
-        return Inspection(version=version, reports=[], error=error_info, error_kind=kind)
+        return Inspection(version=version, reports=[], error=dict(info), error_kind=kind)
 
     def on_report(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(uri)`` whenever a new inspection lands for a document."""

@@ -1,4 +1,4 @@
-"""End-to-end harness: the real server (``python -m paramlens serve``) over stdio, the real worker
+"""End-to-end helpers: the real server (``python -m paramlens serve``) over stdio, the real worker
 in ``PARAMLENS_INTERPRETER`` (the venv's Python with torch), driven by pytest-lsp with the
 capability profiles of VS Code and Neovim.
 
@@ -177,3 +177,14 @@ def worker_pids(server_pid: int) -> list[int]:
         if parent == server_pid and b"paramlens_worker" in cmdline:
             found.append(int(entry.name))
     return found
+
+
+def count_lens_refreshes(client: LanguageClient) -> list[int]:
+    """Answer ``workspace/codeLens/refresh`` (pytest-lsp does not) and count the requests."""
+    counter = [0]
+
+    @client.feature(types.WORKSPACE_CODE_LENS_REFRESH)
+    def refresh(params: None) -> None:
+        counter[0] += 1
+
+    return counter

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Optional
 
 from lsprotocol import types
 
-from paramlens.analysis.findings import Finding, Span, TextEdit, apply_edits
+from paramlens.analysis.findings import Finding, Span, TextEdit
+from paramlens.analysis.rules import fix_all
 from paramlens.log import get_logger
 from paramlens.positions import range_to_span, span_to_range
 
@@ -62,11 +63,7 @@ def workspace_edit(
 def fix_all_edits(source: str, findings: Sequence[Finding]) -> list[TextEdit]:
     """One edit replacing the document with every certain fix applied (none if nothing
     changes)."""
-    from paramlens.analysis.rules import fix_all
-
     fixed = fix_all(source, list(findings))
-    if not isinstance(fixed, str):
-        fixed = apply_edits(source, list(fixed))
     if fixed == source:
         return []
     lines = source.splitlines()

@@ -9,14 +9,18 @@ from typing import TYPE_CHECKING, Any, Optional
 from paramlens.analysis.render import find_module, summary_markdown, summary_plaintext
 from paramlens.log import get_logger
 
+# At run time, not only for type checking: pygls reads command signatures with get_type_hints.
+from paramlens.server import ParamlensLanguageServer
+
 if TYPE_CHECKING:
-    from paramlens.server import ParamlensLanguageServer
     from paramlens_worker.protocol import ModelReport
 
 logger = get_logger("commands")
 
 SHOW_SUMMARY = "paramlens.showSummary"
 INSPECT = "paramlens.inspect"
+# For clients that render the table themselves (the VS Code extension's webview).
+SHOW_SUMMARY_REPORTS = "paramlens.server.showSummary"
 
 
 def _string(args: Sequence[Any], index: int) -> Optional[str]:
@@ -56,6 +60,22 @@ def register(server: ParamlensLanguageServer) -> None:
         if state.inspecting:
             return f"paramlens: {state.name} is being inspected; try again in a moment."
         return f"paramlens: no report for {object_name or state.name} yet."
+
+    @server.command(SHOW_SUMMARY_REPORTS)
+    def show_summary_reports(ls: Any, *args: Any) -> dict[str, Any]:
+        """Same arguments as ``paramlens.showSummary``; returns the chosen reports as JSON
+        (``reports``), the Markdown summary (``markdown``) and the submodule (``focus``)."""
+        # `ls: Any`: pygls resolves a command handler's annotations when it is called.
+        markdown = show_summary(ls, *args)
+        uri = _string(args, 0)
+        state = ls.document(uri) if uri else None
+        object_name = _string(args, 1)
+        reports = [
+            r
+            for r in (state.reports if state is not None else [])
+            if object_name is None or r.get("object") == object_name
+        ]
+        return {"markdown": markdown, "reports": reports, "focus": _string(args, 2)}
 
     @server.command(INSPECT)
     async def inspect(ls: ParamlensLanguageServer, *args: Any) -> str:

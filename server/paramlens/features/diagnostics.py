@@ -11,11 +11,12 @@ import asyncio
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, cast
 
 from lsprotocol import types
 
 from paramlens.analysis.findings import Finding, Severity, Span
+from paramlens.analysis.rules import check_source, workspace_module_classes
 from paramlens.log import get_logger
 from paramlens.positions import span_to_range
 
@@ -59,26 +60,34 @@ def _error_text(error: Mapping[str, Any]) -> str:
     return f"{kind}: {message}" if message else str(kind)
 
 
+_FAILURE_TEXT = {
+    "timeout": "building the models of this file timed out here",
+    "memory": "building the models of this file ran out of memory here",
+    "crashed": "building the models of this file crashed the inspection process here",
+}
+
+
 def model_findings(
     reports: Sequence[Mapping[str, Any]],
     error: Optional[Mapping[str, Any]],
     path: Optional[Path],
     lines: Sequence[str],
+    error_kind: Optional[str] = None,
 ) -> list[Finding]:
     """Findings for models that could not be built and files that could not be imported.
 
     The failing frame's line when it is in this file, else the class (or first) line.
+    ``error_kind`` is the worker's kind of a failed inspection (``error``, ``timeout``, ...).
     """
     findings: list[Finding] = []
     if error is not None:
         line = error.get("line") if _same_file(error.get("file"), path) else None
-        where = "" if line else f" (in {error.get('file')}:{error.get('line')})"
-        if not error.get("file"):
-            where = ""
+        where = "" if line or not error.get("file") else f" ({error['file']}:{error.get('line')})"
+        lead = _FAILURE_TEXT.get(error_kind or "error", "paramlens could not load this file")
         findings.append(
             Finding(
                 IMPORT_FAILED,
-                f"paramlens could not load this file: {_error_text(error)}{where}",
+                f"{lead}: {_error_text(error)}{where}",
                 Severity.ERROR,
                 _line_span(lines, line),
             )
@@ -137,6 +146,24 @@ def to_diagnostic(finding: Finding, lines: Sequence[str], encoding: str) -> type
     )
 
 
+def workspace_classes(ls: ParamlensLanguageServer, state: DocumentState) -> frozenset[str]:
+    """Module classes the document imports from workspace files (cached per text)."""
+    if state.path is None:
+        return frozenset()
+    key = ("workspace_classes",)
+    cached = state.analysis_cache.get(key)
+    if cached is None:
+        try:
+            cached = workspace_module_classes(
+                str(state.path), state.source, ls.folder_for(state.path)
+            )
+        except (OSError, ValueError) as error:
+            logger.info("cannot follow the imports of %s: %s", state.name, error)
+            cached = frozenset()
+        state.analysis_cache[key] = cached
+    return cast(frozenset[str], cached)
+
+
 def findings_for(ls: ParamlensLanguageServer, state: DocumentState) -> list[Finding]:
     """Every finding of a document: static rules, runtime-aware rules, model failures.
 
@@ -147,24 +174,30 @@ def findings_for(ls: ParamlensLanguageServer, state: DocumentState) -> list[Find
     cached = state.analysis_cache.get(key)
     if cached is not None:
         return list(cached)
-    from paramlens.analysis.rules import check_source
-
     settings = ls.settings_for(state.path)
-    reports = list(inspection.reports) if inspection is not None else None
-    module_classes = sorted({str(r.get("object")) for r in reports or []})
+    reports = state.reports if inspection is not None else None
+    path = str(state.path) if state.path else None
+    module_classes = set(workspace_classes(ls, state))
+    module_classes.update(str(r.get("object")) for r in reports or [])
     result = check_source(
         state.source,
-        path=str(state.path) if state.path else state.uri,
+        path=path or state.uri,
         reports=reports,
         select=settings.select,
         ignore=settings.ignore,
-        module_classes=module_classes,
+        module_classes=sorted(module_classes),
     )
     findings = list(result.findings)
+    if result.syntax_error is not None:
+        findings.append(result.syntax_error)
     if inspection is not None:
         findings.extend(
             model_findings(
-                inspection.reports, inspection.error, state.path, state.source.splitlines()
+                inspection.reports,
+                inspection.error,
+                state.path,
+                state.source.splitlines(),
+                inspection.error_kind,
             )
         )
     state.analysis_cache[key] = tuple(findings)
