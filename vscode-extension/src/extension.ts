@@ -12,7 +12,7 @@ import {
 import { debounce, type Debounced } from './debounce';
 import { chooseInterpreter, problemMessage, type InterpreterChoice } from './interpreter';
 import { onDidChangePythonInterpreter, probeInterpreter, resolveInterpreter, selectInterpreter } from './python';
-import { markdownFromResult, reportsFromResult } from './report';
+import { focusFromResult, markdownFromResult, reportsFromResult } from './report';
 import { RESTART_KEYS } from './settings';
 import { Status } from './status';
 import { SummaryPanel } from './summaryPanel';
@@ -211,7 +211,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       }
       const names = [...new Set(reports.map((report) => report.object))].join(', ');
       const file = path.basename(reports[0].file || target?.fsPath || '');
-      panel.show(reports, `paramlens: ${names}${file ? ` — ${file}` : ''}`);
+      panel.show(reports, `paramlens: ${names}${file ? ` — ${file}` : ''}`, focusFromResult(result));
     }),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (RESTART_KEYS.some((key) => event.affectsConfiguration(key))) {

@@ -107,3 +107,12 @@ export function markdownFromResult(value: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** The submodule a summary command was asked about (a submodule lens), if any. */
+export function focusFromResult(value: unknown): string | undefined {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const focus = (value as Record<string, unknown>).focus;
+    return typeof focus === 'string' && focus.length > 0 ? focus : undefined;
+  }
+  return undefined;
+}

@@ -10,13 +10,18 @@ export const SUMMARY_VIEW_TYPE = 'paramlens.summary';
 export class SummaryPanel implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
   private reports: ModelReport[] = [];
+  private focus: string | undefined;
   private ready = false;
 
   constructor(private readonly extensionUri: vscode.Uri) {}
 
-  /** Show `reports` under `title`, in the column beside the editor. */
-  show(reports: ModelReport[], title: string): void {
+  /**
+   * Show `reports` under `title`, in the column beside the editor; `focus` (a submodule path
+   * such as `layer1.0`) becomes the table's filter.
+   */
+  show(reports: ModelReport[], title: string, focus?: string): void {
     this.reports = reports;
+    this.focus = focus;
     if (this.panel) {
       this.panel.title = title;
       this.panel.reveal(vscode.ViewColumn.Beside, true);
@@ -52,7 +57,11 @@ export class SummaryPanel implements vscode.Disposable {
 
   private post(): void {
     if (this.panel && this.ready) {
-      void this.panel.webview.postMessage({ type: 'reports', reports: this.reports });
+      void this.panel.webview.postMessage({
+        type: 'reports',
+        reports: this.reports,
+        focus: this.focus,
+      });
     }
   }
 

@@ -155,9 +155,14 @@ function update(next: ViewState): void {
 }
 
 window.addEventListener('message', (event: MessageEvent) => {
-  const message = event.data as { type?: string; reports?: ModelReport[] };
+  const message = event.data as { type?: string; reports?: ModelReport[]; focus?: string };
   if (message.type === 'reports' && Array.isArray(message.reports)) {
     reports = message.reports;
+    if (message.focus) {
+      // Opened from a submodule's lens: show that submodule's tensors.
+      state = { ...state, query: `${message.focus}.` };
+      vscode.setState(state);
+    }
     render();
   }
 });

@@ -365,18 +365,23 @@ async function main() {
         });
         const totals = await frame.locator('.totals').first().innerText();
         const names = await frame.locator('.summary-table td.name').allInnerTexts();
-        await frame.locator('.summary-table th', { hasText: 'Elements' }).click();
+        const elements = frame.locator('.summary-table th', { hasText: 'Elements' });
+        await elements.click();
+        const ascending = await frame.locator('.summary-table td.name').allInnerTexts();
+        await elements.click();
         const sorted = await frame.locator('.summary-table td.name').allInnerTexts();
         await frame.locator('#filter').fill('is:buffer');
         const buffers = await frame.locator('.summary-table td.name').allInnerTexts();
         await frame.locator('#filter').fill('');
         await shot(page, 'summary');
-        return { totals, names, sorted, buffers };
+        return { totals, names, ascending, sorted, buffers };
       });
       check(/58 params/.test(summary.totals), `the summary totals say 58 params: ${summary.totals}`);
       check(summary.names.includes('fc.weight') && summary.names.includes('bn.running_mean'),
         `the summary lists parameters and buffers: ${JSON.stringify(summary.names)}`);
-      check(summary.sorted[0] === 'fc.weight', `sorting by elements puts fc.weight (48) first: ${JSON.stringify(summary.sorted)}`);
+      check(summary.ascending[0] === 'bn.num_batches_tracked' && summary.ascending.at(-1) === 'fc.weight',
+        `one click sorts by elements, ascending: ${JSON.stringify(summary.ascending)}`);
+      check(summary.sorted[0] === 'fc.weight', `a second click sorts descending, fc.weight (48) first: ${JSON.stringify(summary.sorted)}`);
       check(summary.buffers.length > 0 && summary.buffers.every((n) => n.startsWith('bn.')),
         `the is:buffer filter keeps only BatchNorm's buffers: ${JSON.stringify(summary.buffers)}`);
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { markdownFromResult, reportsFromResult, type ModelReport } from '../../src/report';
+import { focusFromResult, markdownFromResult, reportsFromResult, type ModelReport } from '../../src/report';
 
 const report = (object: string): ModelReport => ({
   object,
@@ -36,4 +36,16 @@ describe('reportsFromResult', () => {
     assert.equal(markdownFromResult('paramlens: open the file first.'), 'paramlens: open the file first.');
     assert.equal(markdownFromResult([report('A')]), undefined);
   });
+});
+
+describe('focusFromResult', () => {
+  const cases: [unknown, string | undefined][] = [
+    [{ reports: [], focus: 'layer1.0' }, 'layer1.0'],
+    [{ reports: [], focus: null }, undefined],
+    [{ reports: [], focus: '' }, undefined],
+    ['markdown', undefined],
+  ];
+  for (const [value, expected] of cases) {
+    it(JSON.stringify(value), () => assert.equal(focusFromResult(value), expected));
+  }
 });
