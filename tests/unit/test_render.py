@@ -335,3 +335,15 @@ def test_count(args: tuple[Any, ...], expected: str) -> None:
 )
 def test_size_text(n: int, expected: str) -> None:
     assert size_text(n) == expected
+
+
+def test_the_module_repr_is_shown_when_the_report_has_it() -> None:
+    net = report("acceptance_net", "net")
+    modules = [
+        dict(m, extra_repr="in_features=12, out_features=4, bias=True") if m["name"] == "fc1" else m
+        for m in net["modules"]
+    ]
+    target = HoverTarget("submodule", Span(0, 0, 0, 1), "net", path="fc1", variable="self")
+    text = hover_markdown(target, {**net, "modules": modules})
+    assert text is not None
+    assert "`Linear(in_features=12, out_features=4, bias=True)`" in text

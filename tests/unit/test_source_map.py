@@ -401,3 +401,35 @@ def test_report_for_prefers_the_file_then_a_unique_name() -> None:
     assert report_for(reports, "Net", "/p/x.py") is None  # type: ignore[arg-type]
     assert report_for(reports, "Other", "/p/x.py") is c  # type: ignore[arg-type]
     assert report_for(reports, None, "/p/a.py") is None  # type: ignore[arg-type]
+
+
+def test_models_held_by_plain_classes_bind_self_attributes() -> None:
+    sm = smap(
+        """
+        class Net(nn.Module):
+            pass
+
+        class Trainer:
+            def __init__(self, lr=0.1):
+                model = Net()
+                self.model = torch.compile(model)
+                self.other = load()
+                self.twice = Net()
+
+            def reset(self):
+                self.twice = nn.Linear(2, 3)
+
+            def freeze(self):
+                for n, p in self.model.named_parameters():
+                    if "fc" in n:
+                        p.requires_grad = False
+                for p in self.model._orig_mod.fc1.parameters():
+                    p.requires_grad = False
+                for n, p in self.other.named_parameters():
+                    p.requires_grad = False
+                for n, p in self.twice.named_parameters():
+                    p.requires_grad = False
+        """
+    )
+    got = [(loop.receiver, loop.object, loop.prefix, loop.receiver_path) for loop in sm.loops]
+    assert got == [("self.model", "Net", "_orig_mod.", ""), ("self.model", "Net", "", "fc1")]

@@ -363,6 +363,8 @@ def _module_doc(
     doc.text(title)
     if module.get("repr"):
         doc.text(f"`{module['repr']}`")
+    elif module.get("extra_repr"):
+        doc.text(f"`{module_class(module)}({module['extra_repr']})`")
     if path:
         params = int(module.get("parameters") or 0)
         trainable = int(module.get("trainable") or 0)

@@ -394,6 +394,12 @@ class _Builder:
         self.targets: list[HoverTarget] = []
         self.submodules: list[SubmoduleAssignment] = []
         self.constants: dict[str, Any] = {}
+        # methods of plain classes (a Trainer holding self.model), walked once their
+        # self.<attr> bindings are known
+        self.deferred: list[tuple[Sequence[ast.stmt], str, ast.AST, str]] = []
+        self.self_class: Optional[str] = None
+        self.plain_classes: set[str] = set()
+        self.self_bindings: dict[tuple[str, str], ModelBinding] = {}
 
     def span(self, node: ast.AST) -> Span:
         return span_of(node, self.lines)
@@ -407,6 +413,11 @@ class _Builder:
         self._walk_scope(self.tree.body, "", None)
         for node in self.tree.body:
             self._walk_functions(node, "")
+        self._bind_self_attributes()
+        for body, qual, func, cls in self.deferred:
+            self.self_class = cls
+            self._walk_scope(body, qual, None, func, bind=False)
+        self.self_class = None
         self._class_targets()
         self._filter_targets()
         return SourceMap(
@@ -632,12 +643,21 @@ class _Builder:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             qual = f"{prefix}{node.name}"
             owner = None
-            if prefix.endswith(".") and prefix[:-1] in self.classes:
-                owner = prefix[:-1]
-            self._walk_scope(node.body, qual, owner, node)
+            cls = prefix[:-1] if prefix.endswith(".") else ""
+            if cls in self.classes:
+                owner = cls
+            elif cls in self.plain_classes:
+                self._walk_scope(node.body, qual, None, node, collect=False)
+                self.deferred.append((node.body, qual, node, cls))
+            else:
+                self._walk_scope(node.body, qual, owner, node)
+            if owner is not None:
+                self._walk_scope(node.body, qual, owner, node)
             for child in node.body:
                 self._walk_functions(child, qual + ".")
         elif isinstance(node, ast.ClassDef):
+            if not prefix and node.name not in self.classes:
+                self.plain_classes.add(node.name)
             for child in node.body:
                 self._walk_functions(child, f"{prefix}{node.name}.")
         elif isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
@@ -695,8 +715,12 @@ class _Builder:
         scope: str,
         owner: Optional[str],
         func: Optional[ast.AST] = None,
+        *,
+        bind: bool = True,
+        collect: bool = True,
     ) -> None:
-        """Bindings, loops and hover targets of one scope (not of nested functions)."""
+        """Bindings (``bind``), loops and hover targets (``collect``) of one scope (not of
+        nested functions)."""
         constants = dict(self.constants)
         if scope:
             constants.update(self._scope_constants(body))
@@ -708,13 +732,16 @@ class _Builder:
                 params.add(a.vararg.arg)
             if a.kwarg:
                 params.add(a.kwarg.arg)
-            for name in params:
+            for name in params if bind else ():
                 if name != "self" or owner is None:
                     self.bindings.append(
                         ModelBinding(name, None, "", self.span(func), func.lineno - 1, scope)
                     )
         for stmt in _statements(body):
-            self._bind(stmt, scope)
+            if bind:
+                self._bind(stmt, scope)
+            if not collect:
+                continue
             if isinstance(stmt, ast.For):
                 self._freeze_loop_stmt(stmt, scope, owner, constants)
             for node in _own_nodes(stmt):
@@ -769,9 +796,20 @@ class _Builder:
         names = [name for name, _ in segments]
         if root.id == "self" and owner is not None:
             return "self", ".".join(names), owner, "", False
+        if root.id == "self" and self.self_class is not None and names:
+            binding = self.self_bindings.get((self.self_class, names[0]))
+            if binding is None or binding.object is None:
+                return None
+            return self._under_binding(f"self.{names[0]}", names[1:], binding)
         binding = _binding_at(self.bindings, root.id, line, scope)
         if binding is None or binding.object is None:
             return None
+        return self._under_binding(root.id, names, binding)
+
+    @staticmethod
+    def _under_binding(
+        variable: str, names: list[str], binding: ModelBinding
+    ) -> tuple[str, str, Optional[str], str, bool]:
         prefix = binding.prefix
         while prefix and names and prefix.startswith(names[0] + "."):
             prefix = prefix[len(names[0]) + 1 :]
@@ -779,7 +817,45 @@ class _Builder:
         if names:
             # Below the root, names are relative to the submodule: no wrapper prefix.
             prefix = ""
-        return root.id, ".".join(names), binding.object, prefix, binding.imported
+        return variable, ".".join(names), binding.object, prefix, binding.imported
+
+    def _bind_self_attributes(self) -> None:
+        """``self.<attr> = <model>`` in any method of a plain class binds ``self.<attr>`` in
+        every method of it; two different models for one attribute bind nothing."""
+        found: dict[tuple[str, str], Optional[ModelBinding]] = {}
+        for body, qual, _, cls in self.deferred:
+            for stmt in _statements(body):
+                if not isinstance(stmt, (ast.Assign, ast.AnnAssign)) or stmt.value is None:
+                    continue
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                for target in targets:
+                    if not (
+                        isinstance(target, ast.Attribute)
+                        and isinstance(target.value, ast.Name)
+                        and target.value.id == "self"
+                    ):
+                        continue
+                    key = (cls, target.attr)
+                    model = self._model_of(stmt.value, qual, stmt.lineno)
+                    binding = None
+                    if model is not None:
+                        binding = ModelBinding(
+                            f"self.{target.attr}",
+                            model[0],
+                            model[1],
+                            self.span(target),
+                            stmt.lineno - 1,
+                            cls,
+                            model[2],
+                        )
+                    previous = found.get(key, binding)
+                    same = (
+                        previous is not None
+                        and binding is not None
+                        and (previous.object, previous.prefix) == (binding.object, binding.prefix)
+                    )
+                    found[key] = binding if (key not in found or same) else None
+        self.self_bindings = {key: b for key, b in found.items() if b is not None}
 
     def _collection_call(self, node: ast.AST) -> Optional[tuple[ast.Call, ast.Attribute, str]]:
         if (
