@@ -99,7 +99,10 @@ def test_a_filter_that_raises_on_some_names_raises_filter_error() -> None:
 
 
 def load(name: str) -> tuple[str, list[Any]]:
-    source = (FIXTURES / "runtime" / f"{name}.py").read_text()
+    script = FIXTURES / "runtime" / f"{name}.py"
+    if not script.exists():
+        script = FIXTURES / "freeze_cases" / f"{name}.py"
+    source = script.read_text()
     reports = json.loads((FIXTURES / "reports" / f"{name}.json").read_text())
     return source, reports
 

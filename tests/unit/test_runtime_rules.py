@@ -17,7 +17,10 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def load(name: str) -> tuple[str, list[Any]]:
-    source = (FIXTURES / "runtime" / f"{name}.py").read_text()
+    script = FIXTURES / "runtime" / f"{name}.py"
+    if not script.exists():
+        script = FIXTURES / "freeze_cases" / f"{name}.py"
+    source = script.read_text()
     reports = json.loads((FIXTURES / "reports" / f"{name}.json").read_text())
     return source, reports
 

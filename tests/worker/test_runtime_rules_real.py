@@ -4,20 +4,18 @@ catalogue's FRZ12 case script, and the findings come from its reports."""
 from __future__ import annotations
 
 import ast
-import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
+from worker_support import worker_settings
 
 from paramlens.analysis.rules.runtime import runtime_findings
-from paramlens.settings import Settings
 from paramlens.worker_client import WorkerSession
 
 pytestmark = pytest.mark.torch
 
-CASES = Path(__file__).resolve().parents[1] / "fixtures" / "runtime"
+CASES = Path(__file__).resolve().parents[1] / "fixtures" / "freeze_cases"
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +23,8 @@ def c12(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
     folder = tmp_path_factory.mktemp("c12")
     for name in ("_common.py", "c12_name_filters.py"):
         shutil.copy(CASES / name, folder / name)
-    interpreter = os.environ.get("PARAMLENS_INTERPRETER", sys.executable)
     # "module" load mode: _common.py's function defaults refer to module-level tensors.
-    settings = Settings(interpreter=(interpreter,), load_mode="module", timeout_seconds=120)
+    settings = worker_settings(load_mode="module", timeout_seconds=120.0)
     with WorkerSession(settings) as session:
         result = session.inspect(folder / "c12_name_filters.py")
     return folder / "c12_name_filters.py", list(result["reports"])
