@@ -144,7 +144,8 @@ class WorkerManager:
         try:
             return await worker.inspect(params)
         except Exception as error:
-            if error_kind(error) in ("crashed", "start_failed") or is_dead(worker):
+            # A crashed inspection child leaves the worker running; only a dead worker goes.
+            if is_dead(worker):
                 self._after_crash(folder, interpreter, worker)
             raise
 

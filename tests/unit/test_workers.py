@@ -164,3 +164,17 @@ def test_environment_messages_show_once_until_resolved() -> None:
     assert messages.should_show("no_torch", "/venv/bin/python")
     messages.resolved("/usr/bin/python3")
     assert messages.should_show("no_torch", "/usr/bin/python3")
+
+
+async def test_a_crashed_inspection_child_keeps_the_worker() -> None:
+    manager, created = make_manager()
+    await manager.inspect("/a", ["python"], 1)
+
+    async def child_crash(params: Any) -> dict[str, Any]:
+        raise Crash("the inspection process crashed with SIGSEGV")
+
+    created[0].inspect = child_crash  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        await manager.inspect("/a", ["python"], 2)
+    await asyncio.sleep(0)
+    assert len(created) == 1 and created[0].state == "running"
