@@ -143,7 +143,7 @@ class WorkerManager:
         worker = await self.ensure_started(folder, interpreter)
         try:
             return await worker.inspect(params)
-        except Exception as error:
+        except Exception:
             # A crashed inspection child leaves the worker running; only a dead worker goes.
             if is_dead(worker):
                 self._after_crash(folder, interpreter, worker)
