@@ -350,3 +350,24 @@ def test_the_module_repr_is_shown_when_the_report_has_it() -> None:
     text = hover_markdown(target, {**net, "modules": modules})
     assert text is not None
     assert "`Linear(in_features=12, out_features=4, bias=True)`" in text
+
+
+def test_hovers_on_a_model_that_was_not_built_say_why() -> None:
+    net = report("acceptance_net", "net")
+    failed = {
+        **net,
+        "status": "needs_arguments",
+        "error": {"type": "TypeError", "message": "missing 'depth'", "file": None, "line": None},
+    }
+    target = HoverTarget("submodule", Span(0, 0, 0, 1), "net", path="fc1", variable="self")
+    text = hover_markdown(target, failed)
+    assert text is not None
+    assert "**net** — needs constructor arguments — missing 'depth'" in text
+    assert "`fc1` is unknown until the model can be built." in text
+
+
+def test_strings_of_a_constant_used_by_a_filter_are_hover_targets() -> None:
+    text = hover("tied_and_parametrized", '"embed"')
+    assert text is not None
+    assert "**'embed'**" in text and "matches 0 of the 3 names" in text
+    assert "every name the loop sees starts with `module.`" in text

@@ -91,7 +91,7 @@ EXPECTED = [
         0,
         "FRZ14",
         Severity.WARNING,
-        ["this part of the filter does nothing (2 parameters frozen by the rest)"],
+        ["this part of the filter does nothing (2 of 3 parameters frozen by the rest)"],
     ),
     (
         "tied_and_parametrized",
@@ -249,3 +249,39 @@ def test_batchnorm_and_empty_collections(loop: str, codes: list[str]) -> None:
         assert "`model.pool.parameters()` yields nothing: AvgPool1d has no parameters" in (
             found[0].message
         )
+
+
+@pytest.mark.parametrize(
+    ("loop", "message"),
+    [
+        (
+            "for n, p in model.named_parameters():\n    if 'fc2' in n:\n        continue\n"
+            "    p.requires_grad = False\n",
+            "`'fc2' in n` matches no parameter of net (4 parameters: bn1.weight, bn1.bias, "
+            "fc1.weight, fc1.bias); it excludes nothing, so 4 of 4 parameters are frozen",
+        ),
+        (
+            freeze_loop("not n.startswith('head')"),
+            "it excludes nothing, so 4 of 4 parameters are frozen",
+        ),
+        (
+            freeze_loop("n.startswith('fc1') or n.startswith('fc2')"),
+            "`n.startswith('fc2')` matches no parameter of net",
+        ),
+        (
+            "for n, p in model.named_parameters():\n    p.requires_grad = 'fc2' in n\n",
+            "the value is False for every name: all 4 parameters are frozen",
+        ),
+        (
+            "for n, p in model.named_parameters():\n"
+            "    p.requires_grad = n.startswith('fc1') or 'head' in n\n",
+            "this part of the expression does nothing (2 parameters frozen)",
+        ),
+    ],
+)
+def test_parts_of_filters_that_match_nothing(loop: str, message: str) -> None:
+    source = "import torch\n" + textwrap.dedent(NET) + loop
+    _, reports = load("acceptance_net")
+    found = runtime_findings(ast.parse(source), source, reports, "acceptance_net.py")
+    (finding,) = [f for f in found if f.code == "FRZ12"]
+    assert message in finding.message

@@ -395,11 +395,11 @@ def _hover_doc(target: HoverTarget, report: ModelReport, limit: int) -> Optional
     failure = _failure(report)
     name = report.get("object", "")
     if failure is not None:
-        if target.kind in ("class", "attribute_chain") and not target.path:
-            doc = _Doc()
-            doc.text(f"**{name}** — {failure}")
-            return doc
-        return None
+        doc = _Doc()
+        doc.text(f"**{name}** — {failure}")
+        if target.path:
+            doc.text(f"`{target.path}` is unknown until the model can be built.")
+        return doc
     if target.kind == "class":
         title = f"**{name}**"
         built = _built_line(report)
@@ -631,6 +631,8 @@ def _filter_doc(target: HoverTarget, report: ModelReport, limit: int) -> Optiona
     noun = "name" if len(names) == 1 else "names"
     receiver = ".".join(p for p in (loop.receiver, loop.receiver_path) if p)
     doc.text(f"**'{text}'** — name filter of `{receiver}.{loop.method}()` on {report['object']}")
+    if loop.prefix and not loop.receiver_path:
+        doc.text(f"The model is wrapped: every name the loop sees starts with `{loop.prefix}`.")
     effect = freeze_effect(loop, report)
     if effect is not None:
         outcome = freeze_loop_lens_title(effect) if effect.matched else "changes nothing"

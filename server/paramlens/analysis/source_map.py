@@ -400,13 +400,14 @@ class _Builder:
         self.self_class: Optional[str] = None
         self.plain_classes: set[str] = set()
         self.self_bindings: dict[tuple[str, str], ModelBinding] = {}
+        self.constant_nodes: dict[str, ast.expr] = {}
 
     def span(self, node: ast.AST) -> Span:
         return span_of(node, self.lines)
 
     def build(self) -> SourceMap:
         self._collect_imports()
-        self.constants = self._scope_constants(self.tree.body)
+        self.constants = self._scope_constants(self.tree.body, self.constant_nodes)
         self._collect_classes()
         self._collect_factories()
         self._collect_submodules()
@@ -615,8 +616,11 @@ class _Builder:
                                 )
                             )
 
-    def _scope_constants(self, body: Sequence[ast.stmt]) -> dict[str, Any]:
-        """Names assigned exactly once in the scope, to a literal."""
+    def _scope_constants(
+        self, body: Sequence[ast.stmt], nodes: Optional[dict[str, ast.expr]] = None
+    ) -> dict[str, Any]:
+        """Names assigned exactly once in the scope, to a literal (``nodes``: their values'
+        expressions, filled in)."""
         counts: dict[str, int] = {}
         values: dict[str, Any] = {}
         for stmt in _statements(body):
@@ -637,6 +641,8 @@ class _Builder:
                                 values[name.id] = _literal(value)
                             except (ValueError, TypeError, SyntaxError, RecursionError):
                                 values.pop(name.id, None)
+                            if nodes is not None:
+                                nodes[name.id] = value
         return {name: value for name, value in values.items() if counts.get(name) == 1}
 
     def _walk_functions(self, node: ast.AST, prefix: str) -> None:
@@ -936,8 +942,12 @@ class _Builder:
             )
 
     def _filter_targets(self) -> None:
+        seen: set[int] = set()
         for loop in self.loops:
-            for node in loop.filter_strings():
+            for node in [*loop.filter_strings(), *self._constant_strings(loop)]:
+                if id(node) in seen:
+                    continue
+                seen.add(id(node))
                 self.targets.append(
                     HoverTarget(
                         kind="filter_string",
@@ -952,6 +962,22 @@ class _Builder:
                         loop=loop,
                     )
                 )
+
+    def _constant_strings(self, loop: FreezeLoop) -> Iterator[ast.Constant]:
+        """String literals of module constants a loop's filters use (``FROZEN = ("a", "b")``)."""
+        exprs = [test for sink in loop.sinks for test, _ in sink.conditions]
+        exprs += [sink.value_expr for sink in loop.sinks if sink.value_expr is not None]
+        for expr in exprs:
+            for name in ast.walk(expr):
+                if (
+                    isinstance(name, ast.Name)
+                    and name.id != loop.name_var
+                    and name.id in loop.constants
+                    and name.id in self.constant_nodes
+                ):
+                    for node in ast.walk(self.constant_nodes[name.id]):
+                        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                            yield node
 
     def _loop_head(
         self, iterable: ast.expr, target: ast.expr, scope: str, owner: Optional[str], line: int

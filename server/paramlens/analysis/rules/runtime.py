@@ -163,6 +163,7 @@ class _LoopCheck:
             yield from self._empty_collection()
             return
         for sink in loop.sinks:
+            yield from self._dead_value_atoms(sink)
             if not sink.conditions or not any(
                 _uses(test, loop.name_var) for test, _ in sink.conditions
             ):
@@ -328,24 +329,62 @@ class _LoopCheck:
         return renamed
 
     def _dead_atoms(self, sink: Sink, hits: Sequence[str]) -> Iterator[Finding]:
-        """Parts of an ``or`` / ``not`` that match no name while the whole filter matches some."""
+        """Parts of a filter that match no name while the whole filter matches some: an
+        alternative of an ``or``, a negated test (``if 'head' in n: continue``)."""
         loop = self.loop
-        for test, _ in sink.conditions:
-            for atom in _alternatives(test):
-                if not _uses(atom, loop.name_var):
+        for test, expected in sink.conditions:
+            for atom, negated in _alternatives(test, inside=not expected):
+                if not self._matches_nothing(atom):
                     continue
                 compiled = loop_filter(loop, atom)
-                if compiled is None:
-                    continue
-                try:
-                    if select([(compiled, True)], self.names, self.infos):
-                        continue
-                except FilterError:
-                    continue
+                assert compiled is not None
+                count = f"{len(hits)} of {len(self.names)} {_noun(loop, len(self.names))}"
+                verb = _effect_verb(sink)
                 outcome = (
-                    f"this part of the filter does nothing ({len(hits)} "
-                    f"{_noun(loop, len(hits))} {_effect_verb(sink)} by the rest)"
+                    f"it excludes nothing, so {count} are {verb}"
+                    if negated != (not expected)
+                    else f"this part of the filter does nothing ({count} {verb} by the rest)"
                 )
+                yield self._explain(atom, [(compiled, True)], outcome, Severity.WARNING)
+
+    def _matches_nothing(self, atom: ast.expr) -> bool:
+        """Whether a name-dependent, statically evaluable test is False for every name."""
+        if not _uses(atom, self.loop.name_var):
+            return False
+        compiled = loop_filter(self.loop, atom)
+        if compiled is None:
+            return False
+        try:
+            return not select([(compiled, True)], self.names, self.infos)
+        except FilterError:
+            return False
+
+    def _dead_value_atoms(self, sink: Sink) -> Iterator[Finding]:
+        """``p.requires_grad = <expr of the name>`` where a test in the expression matches
+        no name: the value never depends on it."""
+        loop = self.loop
+        if sink.value_expr is None or not _uses(sink.value_expr, loop.name_var):
+            return
+        value = loop_filter(loop, sink.value_expr)
+        if value is None:
+            return
+        try:
+            frozen = [n for n in self.names if not value(n, self.infos.get(n))]
+        except FilterError:
+            return
+        noun = _noun(loop, len(self.names))
+        if len(frozen) == len(self.names):
+            outcome = f"the value is False for every name: all {len(frozen)} {noun} are frozen"
+        elif not frozen:
+            outcome = (
+                f"the value is True for every name: none of the {len(self.names)} {noun} is frozen"
+            )
+        else:
+            outcome = f"this part of the expression does nothing ({len(frozen)} {noun} frozen)"
+        for atom, _ in _alternatives(sink.value_expr, inside=True):
+            if self._matches_nothing(atom):
+                compiled = loop_filter(loop, atom)
+                assert compiled is not None
                 yield self._explain(atom, [(compiled, True)], outcome, Severity.WARNING)
 
     def _over_match(self, sink: Sink, hits: Sequence[str]) -> Iterator[Finding]:
@@ -432,19 +471,20 @@ def _stems(names: Sequence[str], text: str) -> list[str]:
     return stems
 
 
-def _alternatives(test: ast.expr) -> Iterator[ast.expr]:
-    """Atoms that sit in an ``or`` or under a ``not`` (an ``and`` of atoms is checked whole)."""
+def _alternatives(test: ast.expr, inside: bool = False) -> Iterator[tuple[ast.expr, bool]]:
+    """(atom, negated) for the atoms that sit in an ``or`` or under a ``not`` — every atom when
+    ``inside`` (an ``and`` of atoms is checked whole, as the condition itself)."""
 
-    def walk(node: ast.expr, inside: bool) -> Iterator[ast.expr]:
+    def walk(node: ast.expr, inside: bool, negated: bool) -> Iterator[tuple[ast.expr, bool]]:
         if isinstance(node, ast.BoolOp):
             for value in node.values:
-                yield from walk(value, inside or isinstance(node.op, ast.Or))
+                yield from walk(value, inside or isinstance(node.op, ast.Or), negated)
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            yield from walk(node.operand, True)
+            yield from walk(node.operand, True, not negated)
         elif inside:
-            yield node
+            yield node, negated
 
-    return walk(test, False)
+    return walk(test, inside, False)
 
 
 def _prefix_literals(test: ast.expr, name_var: Optional[str]) -> Iterator[ast.Constant]:
