@@ -268,12 +268,26 @@ async function tokenPoint(page, lineText, prefix, token) {
   return point;
 }
 
-async function hoverText(page, point) {
-  await page.mouse.move(5, 5);
-  await page.mouse.move(point.x, point.y, { steps: 3 });
-  const hover = page.locator('.monaco-hover-content:visible', { hasText: /\S/ }).first();
-  await hover.waitFor({ state: 'visible', timeout: 15000 });
-  return (await hover.innerText()).trim();
+/**
+ * Hover `prefix + token` on the line containing `lineText` and read the hover widget. Retried:
+ * a lens that lands meanwhile shifts the lines under the mouse.
+ */
+async function hoverText(page, lineText, prefix, token) {
+  let lastError;
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    const point = await tokenPoint(page, lineText, prefix, token);
+    await page.mouse.move(5, 5);
+    await page.waitForTimeout(300);
+    await page.mouse.move(point.x, point.y, { steps: 3 });
+    const hover = page.locator('.monaco-hover-content:visible', { hasText: /\S/ }).first();
+    try {
+      await hover.waitFor({ state: 'visible', timeout: 6000 });
+      return (await hover.innerText()).trim();
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw new Failure(`no hover over "${prefix}${token}" after 3 attempts: ${lastError?.message ?? lastError}`);
 }
 
 async function main() {
@@ -341,7 +355,7 @@ async function main() {
       check(lenses.some((text) => /trainable/.test(text)), `the class lens names the trainable count: ${JSON.stringify(lenses)}`);
 
       const hover = await step('net.py: hovering self.fc shows the Linear and its parameters', async () => {
-        const text = await hoverText(page, await tokenPoint(page, 'self.fc = nn.Linear', 'self.', 'fc'));
+        const text = await hoverText(page, 'self.fc = nn.Linear', 'self.', 'fc');
         await shot(page, 'hover');
         return text;
       });
@@ -393,7 +407,11 @@ async function main() {
         await waitFor('a squiggle in freeze.py', 30000, async () =>
           (await page.locator('.editor-group-container.active .monaco-editor [class*="squiggly-"]').count()) > 0,
         );
-        const text = await hoverText(page, await tokenPoint(page, 'param.requires_grad = False', 'param.', 'requires_grad'));
+        // The runtime lenses land after the static squiggle and shift the lines: wait for them.
+        await waitFor('the class lens of freeze.py', 60000, async () =>
+          (await page.locator('.editor-group-container.active .codelens-decoration', { hasText: /52 params/ }).count()) > 0,
+        );
+        const text = await hoverText(page, 'param.requires_grad = False', 'param.', 'requires_grad');
         await shot(page, 'diagnostic');
         return text;
       });
