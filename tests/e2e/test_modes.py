@@ -1,0 +1,154 @@
+"""Settings and modes, one fresh server each: pull diagnostics and plain-text hovers, untrusted
+workspaces, bad settings, the ``inspect`` setting, and an interpreter without torch."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import LanguageClient, client_capabilities
+
+from .helpers import (
+    SERVER,
+    copy_workspace,
+    count_lens_refreshes,
+    eventually,
+    hover_text,
+    initialize,
+    lens_titles,
+    open_document,
+    token_position,
+    wait_for_diagnostic,
+    wait_for_lens,
+    worker_pids,
+)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return copy_workspace(tmp_path / "workspace")
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def client(lsp_client: LanguageClient) -> AsyncIterator[None]:
+    count_lens_refreshes(lsp_client)
+    yield
+    await lsp_client.shutdown_session()
+
+
+def pull_and_plaintext() -> types.ClientCapabilities:
+    """VS Code's profile, plus pull diagnostics with refresh, and plain-text hovers only."""
+    capabilities = client_capabilities("visual-studio-code")
+    assert capabilities.text_document is not None and capabilities.workspace is not None
+    capabilities.text_document.diagnostic = types.DiagnosticClientCapabilities()
+    capabilities.workspace.diagnostics = types.DiagnosticWorkspaceClientCapabilities(
+        refresh_support=True
+    )
+    assert capabilities.text_document.hover is not None
+    capabilities.text_document.hover.content_format = [types.MarkupKind.PlainText]
+    return capabilities
+
+
+async def pull(client: LanguageClient, uri: str) -> list[types.Diagnostic]:
+    report = await client.text_document_diagnostic_async(
+        types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    assert isinstance(report, types.RelatedFullDocumentDiagnosticReport)
+    return list(report.items)
+
+
+async def test_pull_diagnostics_and_plaintext_hover(client: LanguageClient, root: Path) -> None:
+    result = await initialize(client, root, capabilities=pull_and_plaintext())
+    assert result.capabilities.diagnostic_provider is not None
+    uri = open_document(client, root / "net.py")
+    assert "FRZ01" in [d.code for d in await pull(client, uri)]  # static: at once
+    await wait_for_lens(client, uri, "params")
+
+    async def runtime_rule() -> bool:
+        return "FRZ12" in [d.code for d in await pull(client, uri)]
+
+    await eventually(runtime_rule, timeout=30)
+    assert client.diagnostic_refresh_count >= 1  # told to re-pull when the report landed
+    assert uri not in client.diagnostics  # nothing pushed to a pull client
+    position = token_position(root / "net.py", "self.fc1 =", "fc1")
+    result_hover = await client.text_document_hover_async(
+        types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri), position=position)
+    )
+    assert result_hover is not None
+    assert isinstance(result_hover.contents, types.MarkupContent)
+    assert result_hover.contents.kind == types.MarkupKind.PlainText
+    assert "[4, 12]" in result_hover.contents.value and "|" not in result_hover.contents.value
+
+
+async def test_untrusted_runs_static_rules_only(client: LanguageClient, root: Path) -> None:
+    await initialize(client, root, untrusted=True)
+    uri = open_document(client, root / "net.py")
+    await wait_for_diagnostic(client, uri, "FRZ01", timeout=10)
+    titles = await lens_titles(client, uri)
+    assert titles and all("untrusted" in title for title in titles), titles
+    await asyncio.sleep(1.5)
+    assert worker_pids(client._server.pid) == []  # type: ignore[union-attr]
+    assert "FRZ12" not in [d.code for d in client.diagnostics[uri]]
+    answer = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="paramlens.inspect", arguments=[uri])
+    )
+    assert "nothing to inspect" in answer
+    assert worker_pids(client._server.pid) == []  # type: ignore[union-attr]
+
+
+async def test_bad_settings_fall_back_with_one_message(client: LanguageClient, root: Path) -> None:
+    await initialize(client, root, timeoutSeconds=-1, inspect="sometimes")
+    uri = open_document(client, root / "healthy.py")
+    await wait_for_lens(client, uri, "params")  # defaults: inspect on open
+    warnings = [m for m in client.messages if "settings" in m.message]
+    assert len(warnings) == 1, client.messages
+    assert "timeoutSeconds" in warnings[0].message and "inspect" in warnings[0].message
+    assert warnings[0].type == types.MessageType.Warning
+
+
+async def test_inspect_on_command(client: LanguageClient, root: Path) -> None:
+    await initialize(client, root, inspect="onCommand")
+    uri = open_document(client, root / "healthy.py")
+    await asyncio.sleep(1.0)
+    titles = await lens_titles(client, uri)
+    assert titles and not any("params" in title for title in titles), titles
+    assert "paramlens.inspect" in " ".join(titles)
+    answer = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="paramlens.inspect", arguments=[uri])
+    )
+    assert "healthy.py: 1 model" in answer
+    assert "9 params · 9 trainable" in await lens_titles(client, uri)
+
+
+async def test_inspect_on_save(client: LanguageClient, root: Path) -> None:
+    await initialize(client, root, inspect="onSave")
+    uri = open_document(client, root / "healthy.py")
+    await asyncio.sleep(1.0)
+    assert not any("params" in t for t in await lens_titles(client, uri))
+    client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    await wait_for_lens(client, uri, "9 params")
+
+
+async def test_interpreter_without_torch_is_one_message(client: LanguageClient, root: Path) -> None:
+    await initialize(client, root, interpreter="/usr/bin/python3")
+    first = open_document(client, root / "healthy.py")
+    second = open_document(client, root / "net.py")
+
+    async def told() -> list[types.ShowMessageParams]:
+        return [m for m in client.messages if "torch" in m.message]
+
+    messages = await eventually(told, timeout=30)
+    await asyncio.sleep(1.0)
+    messages = await told()
+    assert len(messages) == 1 and messages[0].type == types.MessageType.Error
+    assert "/usr/bin/python3" in messages[0].message
+    # static rules still run; hovers answer without numbers
+    await wait_for_diagnostic(client, second, "FRZ01", timeout=5)
+    position = token_position(root / "healthy.py", "self.fc =", "fc")
+    await hover_text(client, first, position.line, position.character)
