@@ -170,18 +170,20 @@ class ForkServer:
 
     def respond(self, request_id: Any, result: Any) -> None:
         """Write a result response."""
-        _write_all(
-            self.out_fd, protocol.encode({"jsonrpc": "2.0", "id": request_id, "result": result})
-        )
+        self._send({"jsonrpc": "2.0", "id": request_id, "result": result})
+
+    def _send(self, message: dict[str, Any]) -> None:
+        try:
+            _write_all(self.out_fd, protocol.encode(message))
+        except OSError:  # the server is gone: nobody is left to answer
+            self.running = False
 
     def respond_error(self, request_id: Any, code: int, message: str, data: Any = None) -> None:
         """Write an error response."""
         error: dict[str, Any] = {"code": code, "message": message}
         if data is not None:
             error["data"] = data
-        _write_all(
-            self.out_fd, protocol.encode({"jsonrpc": "2.0", "id": request_id, "error": error})
-        )
+        self._send({"jsonrpc": "2.0", "id": request_id, "error": error})
 
     def serve(self) -> int:
         """The main loop; returns when stdin closes or on ``shutdown``."""

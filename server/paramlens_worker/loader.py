@@ -13,6 +13,7 @@ Workspace files the target imports are loaded the same way; installed packages i
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -175,6 +176,7 @@ def is_valid_module_name(name: str) -> bool:
     return all(part.isidentifier() for part in name.split("."))
 
 
+@functools.cache
 def _library_prefixes() -> tuple[str, ...]:
     prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
     for key in ("purelib", "platlib", "stdlib", "platstdlib"):

@@ -10,7 +10,11 @@ Requests (server -> worker):
 * ``shutdown`` -> ``null``; the worker also exits when its stdin closes.
 
 Errors use JSON-RPC error objects; ``data`` is an :class:`ErrorInfo` when the failure is in
-user code (then ``file``/``line`` point at the user's frame).
+user code (then ``file``/``line`` point at the user's frame), plus ``kind`` (``error`` |
+``timeout`` | ``memory`` | ``crashed``) and ``output`` (what the code printed before failing).
+A failure of one model (its ``__init__`` raised, ``sys.exit``) is not an error response but a
+report with status ``error``; a failure of the whole file (syntax error, missing import, a crash,
+``os._exit``, a timeout) is.
 """
 
 from __future__ import annotations
@@ -88,6 +92,9 @@ class ModuleInfo(TypedDict):
     class_file: Optional[str]
     class_line: Optional[int]
     assigned_line: Optional[int]  # the `self.<name> = ...` line in the parent's __init__
+    parameter_tensors: NotRequired[int]  # unique parameter tensors in this subtree
+    buffers: NotRequired[int]  # buffer elements in this subtree
+    buffer_tensors: NotRequired[int]
 
 
 class Totals(TypedDict):
