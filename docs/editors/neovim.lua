@@ -8,6 +8,16 @@
 
 vim.cmd('filetype on')
 
+-- Code lenses: Neovim before 0.10 has no workspace/codeLens/refresh, so ask again on these events.
+local function refresh_lenses(args)
+  for _, client in pairs(vim.lsp.buf_get_clients(args.buf)) do
+    if client.name == 'paramlens' then
+      pcall(vim.lsp.codelens.refresh)
+      return
+    end
+  end
+end
+
 local config = {
   name = 'paramlens',
   cmd = { 'paramlens', 'serve' },
@@ -17,6 +27,7 @@ local config = {
   },
   settings = { paramlens = {} }, -- answered to workspace/configuration
   flags = { debounce_text_changes = 150 },
+  on_attach = function(_, bufnr) refresh_lenses({ buf = bufnr }) end,
 }
 
 local function root_dir(bufnr)
@@ -32,29 +43,24 @@ local client_ids = {}
 local function attach(args)
   local bufnr = args.buf or vim.api.nvim_get_current_buf()
   local root = root_dir(bufnr)
-  if vim.lsp.start then -- Neovim 0.8+: reuses a running client with the same name and root
+  if vim.lsp.start then -- 0.8+: reuses a running client with the same name and root
     vim.lsp.start(vim.tbl_extend('force', config, { root_dir = root }), { bufnr = bufnr })
     return
   end
-  local id = client_ids[root]
-  if not id then
-    id = vim.lsp.start_client(vim.tbl_extend('force', config, {
-      root_dir = root,
-      workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
-    }))
-    client_ids[root] = id
+  if not client_ids[root] then
+    client_ids[root] = vim.lsp.start_client(vim.tbl_extend('force', config, { root_dir = root }))
   end
-  vim.lsp.buf_attach_client(bufnr, id)
+  vim.lsp.buf_attach_client(bufnr, client_ids[root])
 end
 
 vim.api.nvim_create_autocmd('FileType', { pattern = 'python', callback = attach })
-
--- Code lenses: show them and keep them fresh (Neovim has no codeLens/refresh before 0.10).
 vim.api.nvim_create_autocmd({ 'BufEnter', 'CursorHold', 'InsertLeave', 'BufWritePost' }, {
   pattern = '*.py',
-  callback = function() pcall(vim.lsp.codelens.refresh) end,
+  callback = refresh_lenses,
 })
--- K hovers, <leader>ca code actions, <leader>cl runs the lens on the cursor line.
+
+-- K hovers, <leader>ca lists code actions (quick fixes), <leader>cl runs the lens of the line
+-- (paramlens.showSummary: the full table).
 vim.keymap.set('n', 'K', vim.lsp.buf.hover)
 vim.keymap.set('n', '<leader>ca', vim.lsp.buf.code_action)
 vim.keymap.set('n', '<leader>cl', vim.lsp.codelens.run)

@@ -16,6 +16,8 @@
 --     {"do": "code_action", "code": "FRZ01", "apply": true}             quick fixes of the first
 --                                                                       diagnostic with that code
 --     {"do": "command", "command": "paramlens.showSummary", "arguments": [...]}
+--     {"do": "edit", "file": "/abs/path.py"}                             open another file (the
+--                                                                       config attaches it)
 --   PROBE_OUT       where to write the JSON result (required)
 --   PROBE_TOTAL_MS  watchdog (default 90000)
 --   PROBE_TIMEOUT_MS  per request (default 10000)
@@ -166,10 +168,16 @@ function steps.code_action(bufnr, step)
   local matching = diagnostics_with(bufnr, step.code)
   if #matching == 0 then return { fatal = 'no diagnostic with code ' .. tostring(step.code) } end
   local d = matching[1]
-  local lsp_diag = d.user_data and d.user_data.lsp or {}
+  -- The diagnostics of that line in LSP form, as vim.lsp.buf.code_action() sends them.
+  local line_diagnostics = vim.lsp.diagnostic.get_line_diagnostics(bufnr, d.lnum)
+  local lsp_diag
+  for _, candidate in ipairs(line_diagnostics) do
+    if candidate.code == step.code then lsp_diag = candidate end
+  end
+  if not lsp_diag then return { fatal = 'no LSP form of the diagnostic' } end
   local params = {
     textDocument = { uri = vim.uri_from_bufnr(bufnr) },
-    range = lsp_diag.range or { start = position(bufnr, d.lnum, d.col), ['end'] = position(bufnr, d.end_lnum, d.end_col) },
+    range = lsp_diag.range,
     context = { diagnostics = { lsp_diag } },
   }
   local rec = request(bufnr, 'textDocument/codeAction', params)
@@ -191,14 +199,26 @@ function steps.command(bufnr, step)
   return request(bufnr, 'workspace/executeCommand', { command = step.command, arguments = step.arguments })
 end
 
+local function attached_client(bufnr)
+  for _, c in pairs(vim.lsp.buf_get_clients(bufnr)) do
+    if c.name == 'paramlens' and c.initialized then return c end
+  end
+  return nil
+end
+
+function steps.edit(_, step)
+  vim.cmd('edit ' .. vim.fn.fnameescape(step.file))
+  local bufnr = vim.api.nvim_get_current_buf()
+  local ok = vim.wait(TIMEOUT, function() return attached_client(bufnr) ~= nil end, 20)
+  return { attached = ok, bufnr = bufnr, same_client = ok and attached_client(bufnr).id == client.id }
+end
+
 local function main()
   local bufnr = vim.api.nvim_get_current_buf()
   out.file = vim.api.nvim_buf_get_name(bufnr)
   local attached = vim.wait(TIMEOUT, function()
-    for _, c in pairs(vim.lsp.buf_get_clients(bufnr)) do
-      if c.name == 'paramlens' and c.initialized then client = c; return true end
-    end
-    return false
+    client = attached_client(bufnr)
+    return client ~= nil
   end, 20)
   if not attached then error('no initialized "paramlens" client attached to ' .. out.file) end
   out.attached_ms = ms()
@@ -207,11 +227,11 @@ local function main()
   local handlers = client.handlers
   handlers['window/showMessage'] = function(_, result) table.insert(out.messages, result) end
 
-  for index, step in ipairs(vim.json.decode(assert(os.getenv('PROBE_STEPS'), 'PROBE_STEPS not set'))) do
+  for index, step in ipairs(vim.json.decode((assert(os.getenv('PROBE_STEPS'), 'PROBE_STEPS not set')))) do
     local run = steps[step['do']]
     if not run then error('unknown step ' .. tostring(step['do'])) end
     local started = ms()
-    local rec = run(bufnr, step)
+    local rec = run(vim.api.nvim_get_current_buf(), step)
     rec['do'] = step['do']
     rec.step_ms = ms() - started
     out.steps[index] = rec
