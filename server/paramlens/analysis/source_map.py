@@ -246,7 +246,7 @@ class SourceMap:
 
     def binding_at(self, name: str, line: int, scope: str = "") -> Optional[ModelBinding]:
         """The binding of ``name`` in effect at ``line`` (0-based) in ``scope``."""
-        return _binding_at(self.bindings, name, line, scope)
+        return _BindingIndex(self.bindings).at(name, line, scope)
 
 
 def report_for(
@@ -319,25 +319,35 @@ def dotted_name(node: ast.AST) -> Optional[str]:
     return None
 
 
-def _binding_at(
-    bindings: Sequence[ModelBinding], name: str, line: int, scope: str
-) -> Optional[ModelBinding]:
-    def latest(in_scope: str, before: int) -> Optional[ModelBinding]:
-        found = None
+class _BindingIndex:
+    """Bindings by (name, scope), in the order they were made."""
+
+    def __init__(self, bindings: Sequence[ModelBinding] = ()) -> None:
+        self.all: list[ModelBinding] = []
+        self.by_key: dict[tuple[str, str], list[ModelBinding]] = {}
         for binding in bindings:
-            if binding.name == name and binding.scope == in_scope and binding.line < before:
+            self.add(binding)
+
+    def add(self, binding: ModelBinding) -> None:
+        self.all.append(binding)
+        self.by_key.setdefault((binding.name, binding.scope), []).append(binding)
+
+    def _latest(self, name: str, scope: str, before: int) -> Optional[ModelBinding]:
+        found = None
+        for binding in self.by_key.get((name, scope), ()):
+            if binding.line < before:
                 found = binding
         return found
 
-    if scope:
-        local = latest(scope, line)
-        if local is not None:
-            return local
-        if any(b.name == name and b.scope == scope for b in bindings):
-            return None
-        # A function runs after the whole module ran: the module's last binding holds.
-        return latest("", 1 << 30)
-    return latest("", line)
+    def at(self, name: str, line: int, scope: str) -> Optional[ModelBinding]:
+        """The binding of ``name`` in effect at ``line`` of ``scope``."""
+        if scope:
+            local = self._latest(name, scope, line)
+            if local is not None or (name, scope) in self.by_key:
+                return local
+            # A function runs after the whole module ran: the module's last binding holds.
+            return self._latest(name, "", 1 << 30)
+        return self._latest(name, "", line)
 
 
 def _attr_token_span(node: ast.Attribute, lines: Sequence[str]) -> Span:
@@ -389,7 +399,7 @@ class _Builder:
         self.from_imported: set[str] = set()
         self.classes: dict[str, ModuleClass] = {}
         self.factories: dict[str, Factory] = {}
-        self.bindings: list[ModelBinding] = []
+        self.bindings = _BindingIndex()
         self.loops: list[FreezeLoop] = []
         self.targets: list[HoverTarget] = []
         self.submodules: list[SubmoduleAssignment] = []
@@ -425,7 +435,7 @@ class _Builder:
             classes=tuple(self.classes.values()),
             factories=tuple(self.factories.values()),
             submodules=tuple(self.submodules),
-            bindings=tuple(self.bindings),
+            bindings=tuple(self.bindings.all),
             loops=tuple(sorted(self.loops, key=lambda loop: (loop.line, loop.span))),
             targets=tuple(self.targets),
             constants=self.constants,
@@ -675,12 +685,12 @@ class _Builder:
     ) -> Optional[tuple[Optional[str], str, bool]]:
         """(object, wrapper prefix, imported) of a value bound to a model; None if not one."""
         if isinstance(value, ast.Name):
-            binding = _binding_at(self.bindings, value.id, line, scope)
+            binding = self.bindings.at(value.id, line, scope)
             if binding is not None and binding.object is not None:
                 return binding.object, binding.prefix, binding.imported
             return None
         if isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name):
-            binding = _binding_at(self.bindings, value.value.id, line, scope)
+            binding = self.bindings.at(value.value.id, line, scope)
             if (
                 binding is not None
                 and binding.object is not None
@@ -740,7 +750,7 @@ class _Builder:
                 params.add(a.kwarg.arg)
             for name in params if bind else ():
                 if name != "self" or owner is None:
-                    self.bindings.append(
+                    self.bindings.add(
                         ModelBinding(name, None, "", self.span(func), func.lineno - 1, scope)
                     )
         for stmt in _statements(body):
@@ -771,7 +781,7 @@ class _Builder:
             if isinstance(target, ast.Name) and value is not None:
                 model = self._model_of(value, scope, line)
                 if model is not None:
-                    self.bindings.append(
+                    self.bindings.add(
                         ModelBinding(
                             name=target.id,
                             object=model[0],
@@ -784,12 +794,8 @@ class _Builder:
                     )
                     continue
             for name in ast.walk(target):
-                if isinstance(name, ast.Name) and _binding_at(
-                    self.bindings, name.id, line + 1, scope
-                ):
-                    self.bindings.append(
-                        ModelBinding(name.id, None, "", self.span(name), line, scope)
-                    )
+                if isinstance(name, ast.Name) and self.bindings.at(name.id, line + 1, scope):
+                    self.bindings.add(ModelBinding(name.id, None, "", self.span(name), line, scope))
 
     def _receiver(
         self, node: ast.expr, scope: str, owner: Optional[str], line: int
@@ -807,7 +813,7 @@ class _Builder:
             if binding is None or binding.object is None:
                 return None
             return self._under_binding(f"self.{names[0]}", names[1:], binding)
-        binding = _binding_at(self.bindings, root.id, line, scope)
+        binding = self.bindings.at(root.id, line, scope)
         if binding is None or binding.object is None:
             return None
         return self._under_binding(root.id, names, binding)
