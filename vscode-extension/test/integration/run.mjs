@@ -142,6 +142,8 @@ function prepare() {
         'telemetry.telemetryLevel': 'off',
         'extensions.ignoreRecommendations': true,
         'window.commandCenter': false,
+        'git.enabled': false,
+        'git.openRepositoryInParentFolders': 'never',
       },
       null,
       2,
@@ -388,6 +390,11 @@ async function main() {
         const buffers = await frame.locator('.summary-table td.name').allInnerTexts();
         await frame.locator('#filter').fill('');
         await shot(page, 'summary');
+        // Close the panel so the next file gets the whole width.
+        const tab = page.locator('.tab', { hasText: 'paramlens: net' });
+        await tab.hover();
+        await tab.locator('.codicon-close').click();
+        await tab.waitFor({ state: 'detached', timeout: 5000 });
         return { totals, names, ascending, sorted, buffers };
       });
       check(/58 params/.test(summary.totals), `the summary totals say 58 params: ${summary.totals}`);
@@ -438,6 +445,7 @@ async function main() {
           await page.keyboard.press('ArrowDown');
           return false;
         });
+        await shot(page, 'quickfix-menu');
         await page.keyboard.press('Enter');
         const text = await waitFor('the edited loop', 10000, async () => {
           const current = await editorText(page);
