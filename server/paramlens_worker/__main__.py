@@ -107,7 +107,9 @@ def run_child(params: dict[str, Any], result_fd: int, capture_path: str, fault_p
         message: dict[str, Any] = {"result": result}
     except BaseException as error:
         message = {
-            "error": introspect.error_info(error, is_user_file),
+            "error": introspect.error_info(
+                error, is_user_file, str(params.get("load_mode", "definitions"))
+            ),
             "kind": "memory" if introspect.is_memory_error(error) else "error",
         }
     finish(message, 0)

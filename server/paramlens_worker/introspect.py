@@ -9,6 +9,7 @@ import ast
 import contextlib
 import inspect
 import os
+import re
 import sys
 import time
 import traceback
@@ -70,9 +71,12 @@ class UserCode:
         return known
 
 
-def error_info(error: BaseException, is_user_file: Callable[[str], bool]) -> ErrorInfo:
+def error_info(
+    error: BaseException, is_user_file: Callable[[str], bool], load_mode: str = "definitions"
+) -> ErrorInfo:
     """A failure as :class:`ErrorInfo`, with the innermost frame in user code (looking through
-    the chain of causes when the error itself was raised outside user code)."""
+    the chain of causes when the error itself was raised outside user code). A NameError of a
+    name that definitions-only loading skipped says so."""
     file: Optional[str] = None
     line: Optional[int] = None
     if isinstance(error, SyntaxError) and error.filename:
@@ -92,7 +96,30 @@ def error_info(error: BaseException, is_user_file: Callable[[str], bool]) -> Err
         message = f"the code called sys.exit({error.code!r})"
     elif is_memory_error(error) and not str(error):
         message = "out of memory: the inspection went past its memory limit (memoryLimitMb)"
+    elif isinstance(error, NameError) and file is not None and load_mode != "module":
+        message += _skipped_hint(error, file)
     return {"type": type(error).__name__, "message": message, "file": file, "line": line}
+
+
+def _skipped_hint(error: NameError, file: str) -> str:
+    name = getattr(error, "name", None)
+    if not name:
+        match = re.search(r"name '(\w+)' is not defined", str(error))
+        name = match.group(1) if match else None
+    if not name:
+        return ""
+    try:
+        with open(file, "rb") as handle:
+            line = loader.skipped_binding(ast.parse(handle.read()), name)
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    if line is None:
+        return ""
+    return (
+        f"; {name} is set by top-level code at line {line}, which definitions-only loading "
+        f'skips: set loadMode = "module" (paramlens summary --load-mode module) to run the '
+        f"whole file, or make it a constant"
+    )
 
 
 def is_memory_error(error: BaseException) -> bool:
@@ -509,7 +536,7 @@ def inspect_file(params: InspectParams, started: Optional[float] = None) -> Insp
             if isinstance(error, KeyboardInterrupt):
                 raise
             report["status"] = "error"
-            report["error"] = error_info(error, is_user_file)
+            report["error"] = error_info(error, is_user_file, params.get("load_mode", ""))
             continue
         if not isinstance(model, nn.Module):
             report["status"] = "error"

@@ -13,6 +13,8 @@ Workspace files the target imports are loaded the same way; installed packages i
 from __future__ import annotations
 
 import ast
+import builtins
+import copy
 import functools
 import importlib
 import importlib.abc
@@ -21,7 +23,7 @@ import importlib.util
 import os
 import sys
 import sysconfig
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import CodeType, ModuleType
 from typing import Optional
 
@@ -30,42 +32,169 @@ _GUARD_NAMES = frozenset({"TYPE_CHECKING"})
 _OWN_FOLDER = os.path.join(os.path.dirname(os.path.realpath(__file__)), "")
 
 
-def is_constant_expression(node: ast.expr) -> bool:
+# Library calls that only build values (no files, no network, no training), allowed at top level
+# with constant arguments: `DEVICE = torch.device("cpu")`, `log = logging.getLogger(__name__)`,
+# `ACT = nn.GELU()`. A trailing ".*" allows every name under a prefix.
+SAFE_CALLS = frozenset(
+    {
+        "abs",
+        "bool",
+        "bytes",
+        "collections.OrderedDict",
+        "collections.defaultdict",
+        "collections.namedtuple",
+        "complex",
+        "dataclasses.field",
+        "dict",
+        "divmod",
+        "enum.*",
+        "enumerate",
+        "float",
+        "frozenset",
+        "functools.partial",
+        "int",
+        "isinstance",
+        "issubclass",
+        "len",
+        "list",
+        "logging.getLogger",
+        "math.*",
+        "max",
+        "min",
+        "object",
+        "operator.*",
+        "os.cpu_count",
+        "os.environ.get",
+        "os.getenv",
+        "os.path.*",
+        "pathlib.Path",
+        "pathlib.PurePath",
+        "pow",
+        "range",
+        "re.compile",
+        "reversed",
+        "round",
+        "set",
+        "slice",
+        "sorted",
+        "str",
+        "sum",
+        "torch.Size",
+        "torch.arange",
+        "torch.as_tensor",
+        "torch.backends.mps.is_available",
+        "torch.cuda.device_count",
+        "torch.cuda.is_available",
+        "torch.device",
+        "torch.empty",
+        "torch.eye",
+        "torch.finfo",
+        "torch.full",
+        "torch.get_default_dtype",
+        "torch.iinfo",
+        "torch.linspace",
+        "torch.nn.*",
+        "torch.ones",
+        "torch.rand",
+        "torch.randn",
+        "torch.tensor",
+        "torch.tril",
+        "torch.triu",
+        "torch.zeros",
+        "tuple",
+        "typing.*",
+        "typing_extensions.*",
+        "zip",
+    }
+)
+_SAFE_PREFIXES = tuple(name[:-1] for name in SAFE_CALLS if name.endswith(".*"))
+_UNSAFE_UNDER_SAFE = ("torch.nn.utils.", "torch.nn.parallel.")
+
+
+def import_aliases(tree: ast.Module) -> dict[str, str]:
+    """Top-level names bound by imports, to their qualified names (``nn`` -> ``torch.nn``)."""
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    aliases[alias.asname] = alias.name
+                else:
+                    head = alias.name.split(".")[0]
+                    aliases[head] = head
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    for node in tree.body:  # the file's own functions never count as library calls
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            aliases[node.name] = f"<file>.{node.name}"
+    return aliases
+
+
+def qualified_name(node: ast.expr, aliases: Mapping[str, str]) -> Optional[str]:
+    """``nn.Linear`` -> ``torch.nn.Linear`` through the imports, builtins by their name; None
+    for names the file does not import."""
+    if isinstance(node, ast.Name):
+        if node.id in aliases:
+            return aliases[node.id]
+        return node.id if hasattr(builtins, node.id) else None
+    if isinstance(node, ast.Attribute):
+        base = qualified_name(node.value, aliases)
+        return None if base is None else f"{base}.{node.attr}"
+    return None
+
+
+def is_safe_call(name: str) -> bool:
+    """True for library calls that only build a value (see :data:`SAFE_CALLS`)."""
+    if name.startswith(_UNSAFE_UNDER_SAFE):
+        return False
+    return name in SAFE_CALLS or name.startswith(_SAFE_PREFIXES)
+
+
+def is_constant_expression(node: ast.expr, aliases: Optional[Mapping[str, str]] = None) -> bool:
     """True when evaluating ``node`` cannot run user code: literals, names, attribute reads,
-    containers, subscripts, and arithmetic or comparisons of those."""
+    containers, subscripts, arithmetic or comparisons of those and, given the file's import
+    ``aliases``, calls of :data:`SAFE_CALLS` with such arguments."""
+
+    def constant(child: Optional[ast.AST]) -> bool:
+        return child is None or is_constant_expression(child, aliases)  # type: ignore[arg-type]
+
     if isinstance(node, (ast.Constant, ast.Name, ast.Lambda)):
         return True
     if isinstance(node, ast.Attribute):
-        return is_constant_expression(node.value)
+        return constant(node.value)
     if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-        return all(is_constant_expression(e) for e in node.elts)
+        return all(constant(e) for e in node.elts)
     if isinstance(node, ast.Starred):
-        return is_constant_expression(node.value)
+        return constant(node.value)
     if isinstance(node, ast.Dict):
-        return all(k is None or is_constant_expression(k) for k in node.keys) and all(
-            is_constant_expression(v) for v in node.values
-        )
+        return all(constant(k) for k in node.keys) and all(constant(v) for v in node.values)
     if isinstance(node, ast.UnaryOp):
-        return is_constant_expression(node.operand)
+        return constant(node.operand)
     if isinstance(node, ast.BinOp):
-        return is_constant_expression(node.left) and is_constant_expression(node.right)
+        return constant(node.left) and constant(node.right)
     if isinstance(node, ast.BoolOp):
-        return all(is_constant_expression(v) for v in node.values)
+        return all(constant(v) for v in node.values)
     if isinstance(node, ast.Compare):
-        return is_constant_expression(node.left) and all(
-            is_constant_expression(c) for c in node.comparators
-        )
+        return constant(node.left) and all(constant(c) for c in node.comparators)
     if isinstance(node, ast.Subscript):
-        return is_constant_expression(node.value) and is_constant_expression(node.slice)
+        return constant(node.value) and constant(node.slice)
     if isinstance(node, ast.Slice):
-        parts = (node.lower, node.upper, node.step)
-        return all(p is None or is_constant_expression(p) for p in parts)
+        return constant(node.lower) and constant(node.upper) and constant(node.step)
     if isinstance(node, ast.IfExp):
-        return all(is_constant_expression(n) for n in (node.test, node.body, node.orelse))
+        return constant(node.test) and constant(node.body) and constant(node.orelse)
     if isinstance(node, ast.JoinedStr):
-        return all(is_constant_expression(v) for v in node.values)
+        return all(constant(v) for v in node.values)
     if isinstance(node, ast.FormattedValue):
-        return is_constant_expression(node.value)
+        return constant(node.value)
+    if isinstance(node, ast.Call) and aliases is not None:
+        name = qualified_name(node.func, aliases)
+        return (
+            name is not None
+            and is_safe_call(name)
+            and all(constant(a) for a in node.args)
+            and all(constant(k.value) for k in node.keywords)
+        )
     return False
 
 
@@ -92,54 +221,94 @@ def _catches_import_error(handler: ast.ExceptHandler) -> bool:
     )
 
 
-def _keep_block(body: Sequence[ast.stmt], *, in_handler: bool = False) -> list[ast.stmt]:
-    kept: list[ast.stmt] = []
-    for statement in body:
-        if in_handler and isinstance(statement, ast.Raise):
-            kept.append(statement)  # "this module needs X": the user should see that error
-        else:
-            kept.extend(_keep_statement(statement))
-    return kept
+class _Filter:
+    """Keeps the definitions of one module's top level."""
 
+    def __init__(self, aliases: Mapping[str, str]) -> None:
+        self.aliases = aliases
 
-def _keep_statement(node: ast.stmt) -> list[ast.stmt]:
-    if isinstance(
-        node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-    ):
-        return [node]
-    if isinstance(node, (ast.Pass, ast.Global, ast.Nonlocal)):
-        return [node]
-    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
-        return [node]  # docstrings
-    if isinstance(node, ast.Assign) and is_constant_expression(node.value):
-        if all(isinstance(t, (ast.Name, ast.Tuple, ast.List)) for t in node.targets):
+    def block(self, body: Sequence[ast.stmt], *, in_handler: bool = False) -> list[ast.stmt]:
+        kept: list[ast.stmt] = []
+        for statement in body:
+            if in_handler and isinstance(statement, ast.Raise):
+                kept.append(statement)  # "this module needs X": the user should see that error
+            else:
+                kept.extend(self.statement(statement))
+        return kept
+
+    def statement(self, node: ast.stmt) -> list[ast.stmt]:
+        if isinstance(node, _DEFINITIONS):
+            return [node]
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            return [node]  # docstrings
+        if isinstance(node, ast.Assign) and is_constant_expression(node.value, self.aliases):
+            if all(isinstance(t, (ast.Name, ast.Tuple, ast.List)) for t in node.targets):
+                return [node]
+            return []
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            if node.value is None or is_constant_expression(node.value, self.aliases):
+                return [node]
+            return []
+        if isinstance(node, ast.Try) and all(_catches_import_error(h) for h in node.handlers):
+            node.body = self.block(node.body) or [ast.Pass()]
+            for handler in node.handlers:
+                handler.body = self.block(handler.body, in_handler=True) or [ast.Pass()]
+            node.orelse = self.block(node.orelse)
+            node.finalbody = self.block(node.finalbody)
+            return [node]
+        if isinstance(node, ast.If) and _is_guard(node.test):
+            node.body = self.block(node.body) or [ast.Pass()]
+            node.orelse = self.block(node.orelse)
             return [node]
         return []
-    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-        if node.value is None or is_constant_expression(node.value):
-            return [node]
-        return []
-    if isinstance(node, ast.Try) and all(_catches_import_error(h) for h in node.handlers):
-        body = _keep_block(node.body) or [ast.Pass()]
-        handlers = []
-        for handler in node.handlers:
-            handler.body = _keep_block(handler.body, in_handler=True) or [ast.Pass()]
-            handlers.append(handler)
-        node.body = body
-        node.orelse = _keep_block(node.orelse)
-        node.finalbody = _keep_block(node.finalbody)
-        return [node]
-    if isinstance(node, ast.If) and _is_guard(node.test):
-        node.body = _keep_block(node.body) or [ast.Pass()]
-        node.orelse = _keep_block(node.orelse)
-        return [node]
-    return []
+
+
+_DEFINITIONS = (
+    ast.Import,
+    ast.ImportFrom,
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.Pass,
+    ast.Global,
+    ast.Nonlocal,
+)
 
 
 def definitions_only(tree: ast.Module) -> ast.Module:
     """The module with only its definitions (see the module docstring); changes ``tree``."""
-    tree.body = _keep_block(tree.body)
+    tree.body = _Filter(import_aliases(tree)).block(tree.body)
     return ast.fix_missing_locations(tree)
+
+
+def skipped_binding(tree: ast.Module, name: str) -> Optional[int]:
+    """The line of a top-level statement binding ``name`` that definitions-only loading drops
+    (the hint of a NameError), else None. ``tree`` is the unfiltered module."""
+    keep = _Filter(import_aliases(tree))
+
+    def binds(statement: ast.stmt) -> bool:
+        return any(
+            isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id == name
+            for n in ast.walk(statement)
+        )
+
+    def visit(body: Sequence[ast.stmt]) -> Optional[int]:
+        for statement in body:
+            if isinstance(statement, _DEFINITIONS) or not binds(statement):
+                continue
+            if not keep.statement(copy.deepcopy(statement)):
+                return statement.lineno
+            if isinstance(statement, (ast.If, ast.Try)):
+                nested: list[ast.stmt] = [*statement.body, *statement.orelse]
+                if isinstance(statement, ast.Try):
+                    for handler in statement.handlers:
+                        nested.extend(handler.body)
+                found = visit(nested)
+                if found is not None:
+                    return found
+        return None
+
+    return visit(tree.body)
 
 
 def compile_definitions(source: bytes | str, filename: str) -> CodeType:

@@ -57,6 +57,26 @@ def kept(source: str) -> str:
             "if sys.version_info >= (3, 10):\n    A = 1\nelse:\n    A = 2",
         ),
         ("if DEBUG:\n    import pdb", ""),
+        (
+            "import torch\nDEVICE = torch.device('cuda' if torch.cuda.is_available() else 'cpu')",
+            "import torch\nDEVICE = torch.device('cuda' if torch.cuda.is_available() else 'cpu')",
+        ),
+        (
+            "from torch import nn\nACT = nn.GELU()\nlog = logging.getLogger(__name__)",
+            "from torch import nn\nACT = nn.GELU()",
+        ),
+        (
+            "import logging\nlog = logging.getLogger(__name__)",
+            "import logging\nlog = logging.getLogger(__name__)",
+        ),
+        ("import torch as T\nMASK = T.ones(4, 4)", "import torch as T\nMASK = T.ones(4, 4)"),
+        ("import torch\nW = torch.load('weights.pt')", "import torch"),
+        ("import torch\nM = torch.hub.load('repo', 'model')", "import torch"),
+        ("from torch import nn\nX = nn.utils.prune.random_unstructured(m)", "from torch import nn"),
+        ("import torch\nT = torch.ones(download())", "import torch"),
+        ("import torch\nT = torch.ones(4).cuda()", "import torch"),
+        ("N = int('3')\nF = open('f')", "N = int('3')"),
+        ("def torch_ones():\n    pass\nX = torch_ones()", "def torch_ones():\n    pass"),
     ],
 )
 def test_definitions_only_keeps_only_definitions(source: str, expected: str) -> None:
@@ -179,3 +199,39 @@ def test_load_target_with_a_name_taken_by_the_stdlib(
     assert module.MINE is True
     assert sys.modules["json"].__name__ == "json"
     assert not hasattr(sys.modules["json"], "MINE")
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "line"),
+    [
+        ("import torch\nmodel = build()\nclass A:\n    pass", "model", 2),
+        ("for step in range(3):\n    loss = step", "loss", 1),
+        ("if __name__ == '__main__':\n    cfg = load()", "cfg", 1),
+        ("try:\n    import a\nexcept ImportError:\n    a = make()", "a", 4),
+        ("N = 3", "N", None),
+        ("import torch\nDEV = torch.device('cpu')", "DEV", None),
+        ("def f():\n    x = run()", "x", None),
+        ("x = 1", "missing", None),
+    ],
+)
+def test_skipped_binding_points_at_the_dropped_statement(
+    source: str, name: str, line: int | None
+) -> None:
+    assert loader.skipped_binding(ast.parse(source), name) == line
+
+
+@pytest.mark.parametrize(
+    ("name", "safe"),
+    [
+        ("torch.zeros", True),
+        ("torch.nn.Linear", True),
+        ("torch.nn.utils.prune.l1_unstructured", False),
+        ("torch.load", False),
+        ("math.sqrt", True),
+        ("open", False),
+        ("print", False),
+        ("subprocess.run", False),
+    ],
+)
+def test_safe_calls(name: str, safe: bool) -> None:
+    assert loader.is_safe_call(name) is safe

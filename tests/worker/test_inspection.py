@@ -347,3 +347,45 @@ def test_cpu_fallback_when_meta_fails_and_its_size_limit(
     assert huge["status"] == "error"
     assert "cpuFallbackLimitMb" in huge["error"]["message"]
     assert result["device"] == "cpu"
+
+
+def test_library_constructors_at_top_level_run_and_skipped_names_are_explained(
+    session: WorkerSession, tmp_path: Path
+) -> None:
+    script = write(
+        tmp_path / "config_driven.py",
+        """
+        import json
+        import logging
+
+        import torch
+        from torch import nn
+
+        log = logging.getLogger(__name__)
+        DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        ACT = nn.GELU()
+        CONFIG = json.load(open("config.json"))
+
+
+        class UsesConstants(nn.Module):
+            def __init__(self, device=DEVICE):
+                super().__init__()
+                log.info("building on %s", device)
+                self.fc = nn.Linear(4, 4)
+                self.act = ACT
+
+
+        class UsesConfig(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(CONFIG["width"], 1)
+        """,
+    )
+    result = session.inspect(script)
+    assert only(result, "UsesConstants")["totals"]["parameters"] == 20
+    failed = only(result, "UsesConfig")
+    assert failed["status"] == "error"
+    assert failed["error"]["type"] == "NameError"
+    assert failed["error"]["line"] == 25
+    assert "set by top-level code at line 11" in failed["error"]["message"]
+    assert 'loadMode = "module"' in failed["error"]["message"]
