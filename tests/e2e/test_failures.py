@@ -33,6 +33,9 @@ from .helpers import (
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 TIMEOUT_SECONDS = 4
+MEMORY_LIMIT_MB = 1024
+PLM_OR_SYNTAX = ("PLM001", "PLM002", "PLM003", "FRZ000")
+PROJECT_FIXTURES = Path(__file__).parent.parent / "fixtures" / "failures"
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,9 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest_lsp.fixture(config=SERVER, scope="module")
 async def client(lsp_client: LanguageClient, root: Path) -> AsyncIterator[None]:
     count_lens_refreshes(lsp_client)
-    await initialize(lsp_client, root, timeoutSeconds=TIMEOUT_SECONDS)
+    await initialize(
+        lsp_client, root, timeoutSeconds=TIMEOUT_SECONDS, memoryLimitMb=MEMORY_LIMIT_MB
+    )
     yield
     await lsp_client.shutdown_session()
 
@@ -173,3 +178,26 @@ async def test_result_of_an_edited_document_is_dropped(client: LanguageClient, r
     assert any(
         "dropping the inspection of slow.py version 1" in m.message for m in client.log_messages
     )
+
+
+@pytest.mark.parametrize(
+    "fixture", sorted(p.name for p in PROJECT_FIXTURES.glob("*.py")) or ["(none)"]
+)
+async def test_project_failure_fixtures_leave_the_server_answering(
+    client: LanguageClient, root: Path, healthy: str, fixture: str
+) -> None:
+    source = PROJECT_FIXTURES / fixture
+    assert source.is_file(), f"no failure fixtures in {PROJECT_FIXTURES}"
+    target = root / "failures" / fixture
+    target.parent.mkdir(exist_ok=True)
+    target.write_bytes(source.read_bytes())
+    uri = open_document(client, target)
+
+    async def settled() -> bool:
+        diagnostics = [d for d in client.diagnostics.get(uri, []) if d.code in PLM_OR_SYNTAX]
+        titles = await lens_titles(client, uri)
+        return bool(diagnostics) or bool(titles and not any("inspecting" in t for t in titles))
+
+    await eventually(settled, timeout=TIMEOUT_SECONDS + 30)
+    await assert_healthy_hover_answers(client, root, healthy)
+    assert client._server.returncode is None  # type: ignore[union-attr]
