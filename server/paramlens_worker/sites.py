@@ -118,19 +118,28 @@ def call_sites(tree: ast.AST) -> dict[str, list[ast.Call]]:
 
 
 def returned_callees(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
-    """Names called in ``return <name>(...)`` statements of ``function`` (not nested defs), and
-    the name of its return annotation."""
+    """What ``function`` may return, as callee names: its return annotation, ``return
+    <name>(...)`` and ``return x`` where ``x = <name>(...)`` in the function (not nested defs)."""
     names = []
     if function.returns is not None:
         names.append(ast.unparse(function.returns))
-    returns = [
-        node
-        for node in _own_nodes(function)
-        if isinstance(node, ast.Return) and isinstance(node.value, ast.Call)
-    ]
-    for node in sorted(returns, key=lambda n: n.lineno):
-        assert isinstance(node.value, ast.Call)
-        names.append(ast.unparse(node.value.func))
+    own = sorted(
+        (n for n in _own_nodes(function) if isinstance(n, (ast.Return, ast.Assign))),
+        key=lambda n: n.lineno,
+    )
+    assigned: dict[str, str] = {}
+    for node in own:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    assigned.setdefault(target.id, ast.unparse(node.value.func))
+    for node in own:
+        if not isinstance(node, ast.Return):
+            continue
+        if isinstance(node.value, ast.Call):
+            names.append(ast.unparse(node.value.func))
+        elif isinstance(node.value, ast.Name) and node.value.id in assigned:
+            names.append(assigned[node.value.id])
     return names
 
 

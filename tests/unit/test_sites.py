@@ -86,12 +86,15 @@ def test_returned_callees_ignore_nested_functions() -> None:
                     return Hidden()
                 if flag:
                     return nets.Big(3)
+                model = Built(2)
+                if other:
+                    return model
                 return Small()
             """
         )
     ).body[0]
     assert isinstance(function, ast.FunctionDef)
-    assert sites.returned_callees(function) == ["Net", "nets.Big", "Small"]
+    assert sites.returned_callees(function) == ["Net", "nets.Big", "Built", "Small"]
 
 
 def test_class_index_lines_and_self_assignments() -> None:
