@@ -32,6 +32,7 @@ run: setup node-deps
 	$(BIN)/paramlens summary examples/net.py
 	$(BIN)/paramlens summary examples/tied_lm.py
 	$(BIN)/paramlens summary examples/vision/models.py
+	$(BIN)/python scripts/lsp_demo.py examples/net.py examples/darknet.py  # what an editor shows
 	npm run package
 	@echo "VS Code extension built: $(VSIX)"
 	@echo "  install it:  code --install-extension $(VSIX)   (or Extensions view > ... > Install from VSIX...)"
@@ -47,6 +48,7 @@ test-python: setup
 	$(BIN)/pytest -q tests/unit tests/worker tests/e2e
 
 test-clients: setup system-deps
+	$(BIN)/pytest -q tests/clients
 
 # The VS Code extension: types, lint, unit tests, the VSIX, then the VSIX in a real VS Code
 # (code-server in .tools/, Debian's Chromium driven by playwright-core); output in test-output/vscode.
