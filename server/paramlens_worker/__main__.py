@@ -286,7 +286,7 @@ class ForkServer:
         )
         timeout = float(params.get("timeout_seconds") or 30.0)
         deadline = time.monotonic() + timeout
-        roots = list(params.get("roots") or [])
+        roots = list(params.get("roots") or [os.path.dirname(str(params["path"]))])
         if self.spawn:
             child = self._spawn_child(request_id, params, files, deadline, roots)
         else:
@@ -388,12 +388,9 @@ class ForkServer:
     def _answer_dead(self, child: Child, status: int) -> None:
         from paramlens_worker import loader
 
-        library = tuple(
-            os.path.join(os.path.realpath(p), "") for p in {sys.prefix, sys.base_prefix}
-        )
         frames = sites.fault_frames(_read_text(child.fault_path))
         file, line = sites.first_user_frame(
-            frames, lambda path: loader.is_workspace_file(path, child.roots, library)
+            frames, lambda path: loader.is_workspace_file(path, child.roots)
         )
         where = f" at {file}:{line}" if file else ""
         if child.timed_out:

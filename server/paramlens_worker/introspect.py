@@ -58,7 +58,7 @@ class UserCode:
     def __init__(self, roots: Sequence[str], target: str) -> None:
         self.roots = list(roots)
         self.target = os.path.realpath(target)
-        self.library = loader._library_prefixes()
+        self.library = loader.library_prefixes()
         self._cache: dict[str, bool] = {}
 
     def __call__(self, path: str) -> bool:
@@ -451,15 +451,13 @@ def _choose_arguments(
     candidate.problem = hint
 
 
-def build(
-    factory: Callable[[], Any], device: str, cpu_fallback_limit_mb: int
-) -> tuple[Any, str, Optional[BaseException]]:
-    """``(model, device used, meta failure)``: meta first, then CPU under the size limit."""
+def build(factory: Callable[[], Any], device: str, cpu_fallback_limit_mb: int) -> tuple[Any, str]:
+    """``(model, device used)``: meta first, then CPU under the size limit."""
     meta_error: Optional[BaseException] = None
     if device == "meta":
         try:
             with torch.device("meta"):
-                return factory(), "meta", None
+                return factory(), "meta"
         except Exception as error:
             if is_memory_error(error):
                 raise
@@ -467,7 +465,7 @@ def build(
     restore = limits.limit_address_space(cpu_fallback_limit_mb << 20)
     try:
         with torch.device("cpu"):
-            return factory(), "cpu", meta_error
+            return factory(), "cpu"
     except Exception as error:
         if meta_error is not None and is_memory_error(error):
             raise MemoryError(
@@ -531,7 +529,7 @@ def inspect_file(params: InspectParams, started: Optional[float] = None) -> Insp
             }
             continue
         try:
-            model, used, _ = build(candidate.factory, device, limit)
+            model, used = build(candidate.factory, device, limit)
         except BaseException as error:
             if isinstance(error, KeyboardInterrupt):
                 raise
@@ -580,7 +578,7 @@ def _build_hosts(
         if candidate.name in names or candidate.factory is None:
             continue
         try:
-            model, used, _ = build(candidate.factory, device, limit)
+            model, used = build(candidate.factory, device, limit)
         except Exception:
             continue
         if isinstance(model, nn.Module):

@@ -346,7 +346,8 @@ def is_valid_module_name(name: str) -> bool:
 
 
 @functools.cache
-def _library_prefixes() -> tuple[str, ...]:
+def library_prefixes() -> tuple[str, ...]:
+    """Folders of the interpreter and its installed packages (never the user's code)."""
     prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
     for key in ("purelib", "platlib", "stdlib", "platstdlib"):
         value = sysconfig.get_paths().get(key)
@@ -369,7 +370,7 @@ def is_workspace_file(
     parts = real.split(os.sep)
     if "site-packages" in parts or "dist-packages" in parts:
         return False
-    prefixes = _library_prefixes() if library is None else library
+    prefixes = library_prefixes() if library is None else library
     if any(real.startswith(prefix) for prefix in prefixes):
         return False
     return any(real.startswith(os.path.join(os.path.realpath(r), "")) for r in roots)
@@ -390,7 +391,7 @@ class WorkspaceFinder(importlib.abc.MetaPathFinder):
 
     def __init__(self, roots: Sequence[str]) -> None:
         self.roots = [os.path.realpath(r) for r in roots]
-        self.library = _library_prefixes()
+        self.library = library_prefixes()
 
     def find_spec(
         self,
@@ -457,7 +458,7 @@ def imported_workspace_files(
 ) -> list[str]:
     """Workspace files imported since ``before`` (names in ``sys.modules`` then), except
     ``exclude`` and this worker's own package: the cache keys of an inspection."""
-    library = _library_prefixes()
+    library = library_prefixes()
     excluded = os.path.realpath(exclude)
     already = set(before)
     files = set()
