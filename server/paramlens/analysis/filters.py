@@ -59,6 +59,12 @@ _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
     ast.Is: operator.is_,
     ast.IsNot: operator.is_not,
 }
+_INT_OPERATORS: dict[type[ast.operator], Callable[[int, int], int]] = {
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Mod: operator.mod,
+    ast.FloorDiv: operator.floordiv,
+}
 _BUILTINS: dict[str, Callable[..., Any]] = {
     "len": len,
     "str": str,
@@ -119,6 +125,19 @@ class _ClassRef:
     item: ItemInfo
 
 
+# What a filter may raise on some names (the user's loop would raise too).
+_EVALUATION_ERRORS = (
+    ValueError,
+    TypeError,
+    IndexError,
+    KeyError,
+    AttributeError,
+    ArithmeticError,
+    RecursionError,
+    re.error,
+)
+
+
 class NotStatic(Exception):
     """The expression needs more than the name and literal constants to evaluate."""
 
@@ -136,21 +155,26 @@ class NameFilter:
     constants: Mapping[str, Any]
     item_var: Optional[str] = None
     class_bases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    index_var: Optional[str] = None
 
-    def __call__(self, name: str, item: Optional[ItemInfo] = None) -> bool:
-        """Whether the condition holds for ``name`` (and the loop's ``item``); raises
-        :class:`FilterError` if the condition raises for it (an index past the end of
-        ``name.split('.')``) or needs facts about the item that are unknown."""
+    def __call__(
+        self, name: str, item: Optional[ItemInfo] = None, index: Optional[int] = None
+    ) -> bool:
+        """Whether the condition holds for ``name`` (and the loop's ``item``, at position
+        ``index``); raises :class:`FilterError` if the condition raises for it (an index past
+        the end of ``name.split('.')``) or needs facts about the item that are unknown."""
         env = dict(self.constants)
         if self.name_var:
             env[self.name_var] = name
         if self.item_var:
             env[self.item_var] = item if item is not None else _UNKNOWN
+        if self.index_var:
+            env[self.index_var] = index if index is not None else _UNKNOWN
         try:
             return bool(_Evaluator(env, strict=False, bases=self.class_bases).eval(self.expr))
         except NotStatic as error:  # validated at compile time; keep the contract anyway
             raise FilterError(str(error)) from error
-        except (ValueError, TypeError, IndexError, KeyError, AttributeError, re.error) as error:
+        except _EVALUATION_ERRORS as error:
             raise FilterError(f"{type(error).__name__}: {error}") from error
 
     @property
@@ -165,6 +189,7 @@ def compile_filter(
     constants: Optional[Mapping[str, Any]] = None,
     item_var: Optional[str] = None,
     class_bases: Optional[Mapping[str, tuple[str, ...]]] = None,
+    index_var: Optional[str] = None,
 ) -> Optional[NameFilter]:
     """A predicate over names for ``expr``, or None when it is not statically evaluable.
 
@@ -172,10 +197,11 @@ def compile_filter(
     literal values (module-level ``FROZEN = ["fc1", "bn"]``). ``item_var`` is the variable
     bound to the item (a module or parameter): conditions may then use ``isinstance(m,
     nn.BatchNorm2d)``, ``type(m).__name__``, ``p.ndim`` / ``p.dim()`` / ``p.shape``;
-    ``class_bases`` gives the bases of the file's own classes for ``isinstance``.
+    ``class_bases`` gives the bases of the file's own classes for ``isinstance``;
+    ``index_var`` is the counter of ``enumerate(...)``.
     """
     consts = dict(constants) if constants else {}
-    for var in (name_var, item_var):
+    for var in (name_var, item_var, index_var):
         if var:
             consts.pop(var, None)
     env = dict(consts)
@@ -183,14 +209,16 @@ def compile_filter(
         env[name_var] = "probe.0.weight"
     if item_var:
         env[item_var] = _PROBE
+    if index_var:
+        env[index_var] = 0
     bases = dict(class_bases or {})
     try:
         _Evaluator(env, strict=True, bases=bases).eval(expr)
     except NotStatic:
         return None
-    except (ValueError, TypeError, IndexError, KeyError, AttributeError, re.error):
+    except _EVALUATION_ERRORS:
         pass  # depends on the name: some names raise, known at evaluation
-    return NameFilter(expr, name_var, consts, item_var, bases)
+    return NameFilter(expr, name_var, consts, item_var, bases, index_var)
 
 
 class _Evaluator:
@@ -272,6 +300,11 @@ class _Evaluator:
             return left + right
         if isinstance(node.op, ast.Mod) and isinstance(left, str):
             return left % right
+        operation = _INT_OPERATORS.get(type(node.op))
+        if operation is not None and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in (left, right)
+        ):
+            return operation(left, right)
         raise NotStatic("binary operator")
 
     def _IfExp(self, node: ast.IfExp) -> Any:
@@ -620,6 +653,8 @@ def loop_names(loop: FreezeLoop, report: ModelReport) -> list[tuple[str, str]]:
             for n in modules
             if n and (not path or n.startswith(path + ".")) and "." not in relative(n)
         ]
+    if loop.item_slice is not None:
+        items = items[slice(*loop.item_slice)]
     return [(_prefixed(loop, seen_name), full) for seen_name, full in items]
 
 
@@ -642,7 +677,9 @@ def _prefixed(loop: FreezeLoop, name: str) -> str:
 def loop_filter(loop: FreezeLoop, expr: ast.expr) -> Optional[NameFilter]:
     """``expr`` (a condition or computed value of ``loop``) compiled with the loop's variables,
     constants and the file's class bases; None if not statically evaluable."""
-    return compile_filter(expr, loop.name_var, loop.constants, loop.item_var, loop.class_bases)
+    return compile_filter(
+        expr, loop.name_var, loop.constants, loop.item_var, loop.class_bases, loop.index_var
+    )
 
 
 def sink_filters(loop: FreezeLoop, sink: Sink) -> Optional[list[tuple[NameFilter, bool]]]:
@@ -662,9 +699,14 @@ def select(
     items: Optional[Mapping[str, ItemInfo]] = None,
 ) -> list[str]:
     """The names for which every condition has its expected truth (``items``: what each name's
-    item is, for conditions on the item); raises FilterError."""
+    item is, for conditions on the item; a name's position is its ``enumerate`` index);
+    raises FilterError."""
     known = items or {}
-    return [n for n in names if all(f(n, known.get(n)) == expected for f, expected in filters)]
+    return [
+        n
+        for i, n in enumerate(names)
+        if all(f(n, known.get(n), i) == expected for f, expected in filters)
+    ]
 
 
 def item_infos(loop: FreezeLoop, report: ModelReport) -> dict[str, ItemInfo]:
@@ -728,13 +770,13 @@ def freeze_effect(loop: FreezeLoop, report: ModelReport) -> Optional[FreezeEffec
             hits = tuple(select(filters, [seen for seen, _ in items], infos))
             sink_matches.append(hits)
             matched.update(hits)
-        for seen, full in items:
+        for position, (seen, full) in enumerate(items):
             for sink, hits, value_filter in zip(loop.sinks, sink_matches, values):
                 if seen not in hits:
                     continue
                 value = sink.value
                 if value_filter is not None:
-                    value = value_filter(seen, infos.get(seen))
+                    value = value_filter(seen, infos.get(seen), position)
                 if value is None:
                     continue
                 for tensor in _tensors_of(kind, sink, full, index):

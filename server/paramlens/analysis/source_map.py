@@ -175,6 +175,9 @@ class FreezeLoop:
     class_bases: Mapping[str, tuple[str, ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    index_var: Optional[str] = None  # ``for i, (n, p) in enumerate(...)``
+    # ``for p in list(model.parameters())[:-2]``: (start, stop, step) of the literal slice
+    item_slice: Optional[tuple[Optional[int], Optional[int], Optional[int]]] = None
 
     @property
     def conditions(self) -> tuple[tuple[ast.expr, bool], ...]:
@@ -388,6 +391,37 @@ def _keyword(call: ast.Call, name: str) -> Optional[ast.expr]:
 def _literal(node: ast.AST) -> Any:
     """The value of a literal expression; raises ValueError if it is not one."""
     return ast.literal_eval(node)
+
+
+@dataclass(frozen=True)
+class _Head:
+    """What a loop iterates: the collection call, its receiver and the loop's variables."""
+
+    call: ast.Call
+    method: str
+    receiver: tuple[str, str, Optional[str], str, bool]
+    name_var: Optional[str]
+    item_var: str
+    index_var: Optional[str] = None
+    item_slice: Optional[tuple[Optional[int], Optional[int], Optional[int]]] = None
+
+
+def _literal_slice(node: ast.expr) -> Optional[tuple[Optional[int], Optional[int], Optional[int]]]:
+    if not isinstance(node, ast.Slice):
+        return None
+    parts: list[Optional[int]] = []
+    for part in (node.lower, node.upper, node.step):
+        if part is None:
+            parts.append(None)
+            continue
+        try:
+            value = ast.literal_eval(part)
+        except ValueError:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool):
+            return None
+        parts.append(value)
+    return parts[0], parts[1], parts[2]
 
 
 class _Builder:
@@ -987,11 +1021,41 @@ class _Builder:
 
     def _loop_head(
         self, iterable: ast.expr, target: ast.expr, scope: str, owner: Optional[str], line: int
-    ) -> Optional[
-        tuple[ast.Call, str, tuple[str, str, Optional[str], str, bool], Optional[str], str]
-    ]:
-        """(call, method, receiver, name variable, item variable) of ``for target in iterable``
-        over a model collection; None for any other loop."""
+    ) -> Optional[_Head]:
+        """What ``for target in iterable`` iterates when it is a model collection (also
+        through ``enumerate(...)`` and ``list(...)[a:b]``); None for any other loop."""
+        index_var: Optional[str] = None
+        if (
+            isinstance(iterable, ast.Call)
+            and isinstance(iterable.func, ast.Name)
+            and iterable.func.id == "enumerate"
+            and len(iterable.args) == 1
+            and not iterable.keywords
+            and isinstance(target, ast.Tuple)
+            and len(target.elts) == 2
+            and isinstance(target.elts[0], ast.Name)
+        ):
+            index_var = target.elts[0].id
+            iterable, target = iterable.args[0], target.elts[1]
+        item_slice = None
+        if (
+            isinstance(iterable, ast.Subscript)
+            and isinstance(iterable.value, ast.Call)
+            and isinstance(iterable.value.func, ast.Name)
+            and iterable.value.func.id in ("list", "tuple")
+            and len(iterable.value.args) == 1
+        ):
+            item_slice = _literal_slice(iterable.slice)
+            if item_slice is None:
+                return None
+            iterable = iterable.value.args[0]
+        elif (
+            isinstance(iterable, ast.Call)
+            and isinstance(iterable.func, ast.Name)
+            and iterable.func.id in ("list", "tuple")
+            and len(iterable.args) == 1
+        ):
+            iterable = iterable.args[0]
         if not (
             isinstance(iterable, ast.Call)
             and isinstance(iterable.func, ast.Attribute)
@@ -1005,7 +1069,7 @@ class _Builder:
         loop_vars = self._loop_vars(method, target)
         if loop_vars is None:
             return None
-        return iterable, method, receiver, loop_vars[0], loop_vars[1]
+        return _Head(iterable, method, receiver, loop_vars[0], loop_vars[1], index_var, item_slice)
 
     def _loop_vars(self, method: str, target: ast.expr) -> Optional[tuple[Optional[str], str]]:
         named = method.startswith("named_")
@@ -1027,29 +1091,26 @@ class _Builder:
         self,
         node: ast.AST,
         header: Span,
-        iterable: ast.Call,
-        method: str,
-        receiver: tuple[str, str, Optional[str], str, bool],
-        name_var: Optional[str],
-        item_var: str,
+        head: _Head,
         sinks: list[Sink],
         scope: str,
         constants: Mapping[str, Any],
         calls_eval: bool,
     ) -> None:
-        variable, path, obj, prefix, imported = receiver
+        variable, path, obj, prefix, imported = head.receiver
+        iterable = head.call
         prefix_kw = _keyword(iterable, "prefix")
         self.loops.append(
             FreezeLoop(
                 span=header,
                 line=header.start_line,
-                method=method,
+                method=head.method,
                 receiver=variable,
                 receiver_path=path,
                 object=obj,
                 prefix=prefix,
-                name_var=name_var,
-                item_var=item_var,
+                name_var=head.name_var,
+                item_var=head.item_var,
                 sinks=tuple(sinks),
                 iter_span=self.span(iterable),
                 recurse=_bool_constant(_keyword(iterable, "recurse")) is not False,
@@ -1064,6 +1125,8 @@ class _Builder:
                 constants=constants,
                 node=node,
                 class_bases=self.class_bases(),
+                index_var=head.index_var,
+                item_slice=head.item_slice,
             )
         )
 
@@ -1073,7 +1136,7 @@ class _Builder:
         head = self._loop_head(stmt.iter, stmt.target, scope, owner, stmt.lineno - 1)
         if head is None:
             return
-        iterable, method, receiver, name_var, item_var = head
+        item_var = head.item_var
         sinks = list(self._sinks(stmt.body, item_var, ()))
         if not sinks:
             return
@@ -1089,19 +1152,7 @@ class _Builder:
         whole = self.span(stmt)
         iter_span = self.span(stmt.iter)
         header = Span(whole.start_line, whole.start_col, iter_span.end_line, iter_span.end_col)
-        self._make_loop(
-            stmt,
-            header,
-            iterable,
-            method,
-            receiver,
-            name_var,
-            item_var,
-            sinks,
-            scope,
-            constants,
-            calls_eval,
-        )
+        self._make_loop(stmt, header, head, sinks, scope, constants, calls_eval)
 
     def _freeze_comprehension(
         self,
@@ -1116,24 +1167,11 @@ class _Builder:
         head = self._loop_head(gen.iter, gen.target, scope, owner, node.lineno - 1)
         if head is None:
             return
-        iterable, method, receiver, name_var, item_var = head
         conditions = tuple((test, True) for test in gen.ifs)
-        sink = self._sink_of(node.elt, item_var, conditions)
+        sink = self._sink_of(node.elt, head.item_var, conditions)
         if sink is None:
             return
-        self._make_loop(
-            node,
-            self.span(node),
-            iterable,
-            method,
-            receiver,
-            name_var,
-            item_var,
-            [sink],
-            scope,
-            constants,
-            False,
-        )
+        self._make_loop(node, self.span(node), head, [sink], scope, constants, False)
 
     def _sinks(
         self,

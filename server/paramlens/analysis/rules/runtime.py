@@ -245,7 +245,9 @@ class _LoopCheck:
         loop = self.loop
         text = ast.unparse(node)
         span = self.span(node)
-        if loop.prefix and not loop.receiver_path:
+        # Other name lists would give other enumerate() positions: then say it plainly.
+        explain = loop.index_var is None
+        if explain and loop.prefix and not loop.receiver_path:
             bare = [name[len(loop.prefix) :] for name in self.names if name.startswith(loop.prefix)]
             would = _safe_select(filters, bare)
             if would:
@@ -259,7 +261,7 @@ class _LoopCheck:
                     severity=severity,
                     span=span,
                 )
-        if loop.method == "named_parameters" and loop.remove_duplicate:
+        if explain and loop.method == "named_parameters" and loop.remove_duplicate:
             aliases = self._unyielded_aliases()
             would = _safe_select(filters, [seen for seen, _ in aliases])
             if would:
@@ -274,7 +276,7 @@ class _LoopCheck:
                     severity=severity,
                     span=span,
                 )
-        if loop.method == "named_parameters":
+        if explain and loop.method == "named_parameters":
             renamed = self._parametrized_names()
             would = _safe_select(filters, list(renamed))
             if would:
