@@ -266,6 +266,23 @@ model = net()
             ("fc1.weight",),
         ),
         ("for p in model.parameters():\n    p.requires_grad = p.numel() < 5\n", ("fc1.weight",)),
+        (
+            "for p in list(model.parameters())[:-2]:\n    p.requires_grad = False\n",
+            ("bn1.weight", "bn1.bias"),
+        ),
+        (
+            "for n, p in list(model.named_parameters())[2:]:\n    p.requires_grad_(False)\n",
+            ("fc1.weight", "fc1.bias"),
+        ),
+        (
+            "for i, (n, p) in enumerate(model.named_parameters()):\n    if i < 3:\n"
+            "        p.requires_grad = False\n",
+            ("bn1.weight", "bn1.bias", "fc1.weight"),
+        ),
+        (
+            "for i, p in enumerate(model.parameters()):\n    p.requires_grad = i % 2 == 1\n",
+            ("bn1.weight", "fc1.weight"),
+        ),
     ],
 )
 def test_conditions_on_the_loop_item(loop: str, frozen: tuple[str, ...]) -> None:
@@ -290,34 +307,3 @@ def test_isinstance_on_a_class_with_unknown_bases_is_not_static() -> None:
     (found,) = build_source_map(ast.parse(source), source, ("Block",)).loops
     assert found.object == "Custom"
     assert freeze_effect(found, report) is None  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("loop", "frozen"),
-    [
-        (
-            "for p in list(model.parameters())[:-2]:\n    p.requires_grad = False\n",
-            ("bn1.weight", "bn1.bias"),
-        ),
-        (
-            "for n, p in list(model.named_parameters())[2:]:\n    p.requires_grad_(False)\n",
-            ("fc1.weight", "fc1.bias"),
-        ),
-        (
-            "for i, (n, p) in enumerate(model.named_parameters()):\n    if i < 3:\n"
-            "        p.requires_grad = False\n",
-            ("bn1.weight", "bn1.bias", "fc1.weight"),
-        ),
-        (
-            "for i, p in enumerate(model.parameters()):\n    p.requires_grad = i % 2 == 1\n",
-            ("bn1.weight", "fc1.weight"),
-        ),
-    ],
-)
-def test_sliced_and_enumerated_loops(loop: str, frozen: tuple[str, ...]) -> None:
-    source = ACCEPTANCE_HEAD + loop
-    _, reports = load("acceptance_net")
-    (found,) = build_source_map(ast.parse(source), source).loops
-    effect = freeze_effect(found, reports[0])
-    assert effect is not None
-    assert effect.frozen == frozen
