@@ -71,14 +71,27 @@ def test_the_acceptance_class_lens() -> None:
             {
                 "status": "needs_arguments",
                 "error": {
-                    "type": "TypeError",
-                    "message": "Net.__init__() missing 1 required positional argument: 'depth'",
+                    "type": "NeedsArguments",
+                    "message": "Deep needs constructor arguments (depth, width). Call it in this"
+                    " file with literal arguments (model = Deep(...)), or set ...",
                     "file": None,
                     "line": None,
                 },
             },
-            "needs constructor arguments — Net.__init__() missing 1 required positional argument:"
-            " 'depth'",
+            "needs constructor arguments (depth, width) — set them in [tool.paramlens.models]"
+            " or call it in this file",
+        ),
+        (
+            {"status": "needs_arguments", "error": None},
+            "needs constructor arguments — set them in [tool.paramlens.models] or call it in"
+            " this file",
+        ),
+        (
+            {
+                "status": "error",
+                "error": {"type": "ValueError", "message": "x" * 300, "file": None, "line": 3},
+            },
+            "failed: ValueError: " + "x" * 79 + "…",
         ),
         (
             {
@@ -363,6 +376,12 @@ def test_hovers_on_a_model_that_was_not_built_say_why() -> None:
     text = hover_markdown(target, failed)
     assert text is not None
     assert "**net** — needs constructor arguments — missing 'depth'" in text
+    full = {
+        **failed,
+        "error": {**failed["error"], "message": "net needs constructor arguments (d)"},
+    }
+    text = hover_markdown(target, full)
+    assert text is not None and "**net** — net needs constructor arguments (d)" in text
     assert "`fc1` is unknown until the model can be built." in text
 
 

@@ -7,6 +7,7 @@ and say how many rows were left out.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
@@ -116,25 +117,38 @@ def _totals(report: ModelReport) -> dict[str, Any]:
     return dict(report.get("totals") or {})
 
 
-def _failure(report: ModelReport) -> Optional[str]:
+_NEEDS = "needs constructor arguments"
+_MISSING_ARGUMENTS = re.compile(re.escape(_NEEDS) + r" \(([^)]*)\)")
+LENS_MAX = 100
+
+
+def _failure(report: ModelReport, compact: bool = False) -> Optional[str]:
+    """Why the model was not built (None when it was); ``compact``: one short line."""
     status = report.get("status")
     error: dict[str, Any] = dict(report.get("error") or {})
-    message = str(error.get("message") or "").strip().splitlines()
-    first = message[0] if message else ""
+    message = str(error.get("message") or "").strip()
+    first = message.splitlines()[0] if message else ""
     if status == "needs_arguments":
-        return "needs constructor arguments" + (f" — {first}" if first else "")
+        if compact:
+            missing = _MISSING_ARGUMENTS.search(first)
+            head = f"{_NEEDS} ({missing.group(1)})" if missing else _NEEDS
+            return head + " — set them in [tool.paramlens.models] or call it in this file"
+        if _NEEDS in first:
+            return message
+        return _NEEDS + (f" — {message}" if message else "")
     if status == "error" or status != "ok":
         kind = error.get("type")
-        where = ""
-        if error.get("line"):
-            where = f" (line {error.get('line')})"
-        return "failed: " + (f"{kind}: {first}" if kind else first or "unknown error") + where
+        where = f" (line {error['line']})" if error.get("line") else ""
+        text = "failed: " + (f"{kind}: {first}" if kind else first or "unknown error") + where
+        if compact and len(text) > LENS_MAX:
+            text = text[: LENS_MAX - 1] + "…"
+        return text
     return None
 
 
 def class_lens_title(report: ModelReport) -> str:
     """``58 params · 58 trainable · 7 buffer values``, or why the model could not be built."""
-    failure = _failure(report)
+    failure = _failure(report, compact=True)
     if failure is not None:
         return failure
     totals = _totals(report)
