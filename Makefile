@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export PARAMLENS_INTERPRETER := $(abspath $(BIN)/python)
 VSIX = dist/paramlens-$(shell node -p "require('./vscode-extension/package.json').version" 2>/dev/null).vsix
 
-.PHONY: run test setup system-deps node-deps lint test-python test-clients test-extension bench bench-introspect package clean
+.PHONY: run test setup system-deps node-deps lint test-python test-clients test-extension bench bench-introspect bench-check package clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,7 @@ run: setup node-deps
 	$(BIN)/paramlens summary examples/net.py
 	$(BIN)/paramlens summary examples/tied_lm.py
 	$(BIN)/paramlens summary examples/vision/models.py
+	-$(BIN)/paramlens check examples/  # exits 1: the examples freeze BatchNorm on purpose (FRZ11)
 	$(BIN)/python scripts/lsp_demo.py examples/net.py examples/darknet.py  # what an editor shows
 	npm run package
 	@echo "VS Code extension built: $(VSIX)"
@@ -63,10 +64,13 @@ test-extension: setup node-deps system-deps
 package: setup node-deps
 	npm run package
 
-bench: bench-introspect
+bench: bench-introspect bench-check
 
 bench-introspect: setup
 	$(BIN)/python bench/introspect.py
+
+bench-check: setup
+	$(BIN)/python bench/check.py
 
 clean:
 	rm -rf $(VENV) node_modules dist vscode-extension/bundled vscode-extension/dist

@@ -54,6 +54,10 @@ class _WeightState:
 class ApiRules(Family):
     """Rules keyed on a torch function or method."""
 
+    def __init__(self, ctx: object) -> None:
+        super().__init__(ctx)  # type: ignore[arg-type]
+        self.checkpoints: list[tuple[ast.Call, Optional[ast.expr], Optional[Fix]]] = []
+
     def _parametrized(self, scope: Scope) -> dict[str, _Parametrized]:
         table: dict[str, _Parametrized] = scope.own("parametrized", dict)
         return table
@@ -158,7 +162,16 @@ class ApiRules(Family):
             sep = " " if inside.endswith((",", "(")) else ", "
             at = Span(span.end_line, span.end_col - 1, span.end_line, span.end_col - 1)
             fix = Fix("Pass `use_reentrant=False`", (TextEdit(at, f"{sep}use_reentrant=False"),))
+        self.checkpoints.append((node, reentrant, fix))
+
+    def finish(self) -> None:
         severity = Severity.WARNING if self.ctx.facts.freezes else Severity.INFO
+        for node, reentrant, fix in self.checkpoints:
+            self._report_checkpoint(node, reentrant, fix, severity)
+
+    def _report_checkpoint(
+        self, node: ast.Call, reentrant: Optional[ast.expr], fix: Optional[Fix], severity: Severity
+    ) -> None:
         self.ctx.report(
             "FRZ18",
             node,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Union
 
 from paramlens.analysis.findings import Finding, Fix, Severity, Span, span_of
-from paramlens.analysis.rules.facts import PARAMETER_CONTAINERS, FileFacts
+from paramlens.analysis.rules.facts import PARAMETER_CONTAINERS, FileFacts, note_call
 from paramlens.analysis.rules.registry import RULES
 
 
@@ -138,6 +138,12 @@ _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _COMPS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 
 
+_EVENTS = (
+    "sink", "read", "call", "attr_store", "subscript_store", "name_store", "expr_stmt",
+    "for_loop", "for_end", "comprehension", "exit_scope", "finish",
+)  # fmt: skip
+
+
 class Family:
     """A rule family: override the events it needs. Families are created per checked file."""
 
@@ -211,6 +217,7 @@ class Context:
         self.call_sites: dict[str, list[list[Optional[Binding]]]] = {}
         self._summaries: dict[str, HelperSummary] = {}
         self.replaying = False
+        self.optimizers_seen = False  # order rules skip their scans until an optimizer appears
         self.walker: Walker
 
     def span(self, node: ast.AST) -> Span:
@@ -389,6 +396,15 @@ class Walker:
         self.facts = ctx.facts
         self.families = ctx.families
         ctx.walker = self
+        # Per event, only the families that handle it: most events concern few families.
+        self.hooks: dict[str, list[Any]] = {
+            event: [
+                getattr(f, event)
+                for f in ctx.families
+                if getattr(type(f), event) is not getattr(Family, event)
+            ]
+            for event in _EVENTS
+        }
 
     # -- classification -------------------------------------------------------------------
 
@@ -611,13 +627,13 @@ class Walker:
         self.block(tree.body, scope)
         self.exit_scope(scope)
         self.replay_helpers(scope)
-        for family in self.families:
-            family.finish()
+        for hook in self.hooks["finish"]:
+            hook()
 
     def exit_scope(self, scope: Scope) -> None:
         """Tell every family that a scope ended."""
-        for family in self.families:
-            family.exit_scope(scope)
+        for hook in self.hooks["exit_scope"]:
+            hook(scope)
 
     def replay_helpers(self, module: Scope) -> None:
         """Walk top-level helpers again with what all their call sites pass them."""
@@ -663,19 +679,19 @@ class Walker:
             if isinstance(s.target, ast.Name):
                 env.pop(s.target.id, None)
         elif isinstance(s, ast.Expr):
-            for family in self.families:
-                family.expr_stmt(s, scope)
+            for hook in self.hooks["expr_stmt"]:
+                hook(s, scope)
             self.expr(s.value, env, scope)
         elif isinstance(s, (ast.For, ast.AsyncFor)):
             self.expr(s.iter, env, scope)
             self.bind_target(s.target, self.iteration(s.iter, env, scope), env, scope)
-            for family in self.families:
-                family.for_loop(s, scope)
+            for hook in self.hooks["for_loop"]:
+                hook(s, scope)
             scope.loop_depth += 1
             self.block(s.body, scope)
             scope.loop_depth -= 1
-            for family in self.families:
-                family.for_end(s, scope)
+            for hook in self.hooks["for_end"]:
+                hook(s, scope)
             self.block(s.orelse, scope)
         elif isinstance(s, ast.While):
             self.expr(s.test, env, scope)
@@ -763,8 +779,8 @@ class Walker:
             self.expr(value, env, scope)
         sink = as_sink(s)
         if sink is not None:
-            for family in self.families:
-                family.sink(sink, env, scope)
+            for hook in self.hooks["sink"]:
+                hook(sink, env, scope)
         new = self.classify(value, env, scope) if value is not None else None
         if new is None and scope.no_grad_depth and isinstance(value, (ast.Call, ast.BinOp)):
             new = Binding(Kind.NOGRAD_OUT, None, value)
@@ -772,27 +788,29 @@ class Walker:
             if isinstance(target, ast.Attribute):
                 self.expr(target.value, env, scope)
                 if value is not None:
-                    for family in self.families:
-                        family.attr_store(target, value, s, scope)
+                    for hook in self.hooks["attr_store"]:
+                        hook(target, value, s, scope)
             elif isinstance(target, ast.Subscript):
                 self.expr(target.value, env, scope)
                 self.expr(target.slice, env, scope)
                 if value is not None:
-                    for family in self.families:
-                        family.subscript_store(target, value, s, scope)
+                    for hook in self.hooks["subscript_store"]:
+                        hook(target, value, s, scope)
             elif isinstance(target, ast.Name):
                 if value is None:
                     continue
-                for family in self.families:
-                    family.name_store(target, value, new, scope)
+                for hook in self.hooks["name_store"]:
+                    hook(target, value, new, scope)
                 if new is not None:
                     env[target.id] = new
+                    if new.kind is Kind.OPTIMIZER:
+                        self.ctx.optimizers_seen = True
                 else:
                     env.pop(target.id, None)
             else:
                 for name in _names_in(target):
-                    for family in self.families:
-                        family.name_store(name, None, None, scope)
+                    for hook in self.hooks["name_store"]:
+                        hook(name, None, None, scope)
                     env.pop(name.id, None)
 
     # -- expressions ------------------------------------------------------------------------
@@ -800,21 +818,21 @@ class Walker:
     def expr(self, root: ast.AST, env: dict[str, Binding], scope: Scope) -> None:
         """Visit an expression iteratively (deep nesting never overflows the stack)."""
         stack: list[tuple[ast.AST, dict[str, Binding]]] = [(root, env)]
-        families = self.families
         while stack:
             node, local = stack.pop()
             if isinstance(node, ast.Call):
+                note_call(self.facts, node)
                 self.note_call_site(node, local, scope)
-                for family in families:
-                    family.call(node, local, scope)
+                for hook in self.hooks["call"]:
+                    hook(node, local, scope)
                 sink = as_sink(node)
                 if sink is not None:
-                    for family in families:
-                        family.sink(sink, local, scope)
+                    for hook in self.hooks["sink"]:
+                        hook(sink, local, scope)
             elif isinstance(node, ast.Attribute):
                 if node.attr == "requires_grad" and isinstance(node.ctx, ast.Load):
-                    for family in families:
-                        family.read(node, local, scope)
+                    for hook in self.hooks["read"]:
+                        hook(node, local, scope)
             elif isinstance(node, ast.Lambda):
                 inner = dict(local)
                 for arg in _lambda_args(node.args):
@@ -829,8 +847,8 @@ class Walker:
                     self.expr(gen.iter, local if i == 0 else inner, scope)
                     elem = self.iteration(gen.iter, inner, scope)
                     self.bind_target(gen.target, elem, inner, scope)
-                    for family in families:
-                        family.comprehension(gen, inner, scope)
+                    for hook in self.hooks["comprehension"]:
+                        hook(gen, inner, scope)
                     later.extend(gen.ifs)
                 if isinstance(node, ast.DictComp):
                     later.extend((node.key, node.value))
@@ -838,9 +856,8 @@ class Walker:
                     later.append(node.elt)
                 stack.extend((n, inner) for n in later)
                 continue
-            for child in ast.iter_child_nodes(node):
-                if isinstance(child, (ast.expr, ast.keyword, ast.arguments, ast.arg)):
-                    stack.append((child, local))
+            for child in _children(node):
+                stack.append((child, local))
 
     def note_call_site(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
         """Remember what a top-level helper of this file is passed."""
@@ -850,6 +867,32 @@ class Walker:
         if isinstance(func, ast.Name) and func.id in self.facts.functions and not has_star(node):
             args = [self.classify(a, env, scope) for a in node.args]
             self.ctx.call_sites.setdefault(func.id, []).append(args)
+
+
+_NOT_CHILDREN = frozenset(
+    {"ctx", "op", "ops", "id", "attr", "arg", "kind", "conversion", "is_async", "type_comment"}
+)
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _children(node: ast.AST) -> Iterator[ast.AST]:
+    """The expression children of ``node`` (faster than ``ast.iter_child_nodes``: no contexts,
+    operators or plain values)."""
+    cls = type(node)
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        fields = tuple(f for f in cls._fields if f not in _NOT_CHILDREN)
+        _FIELDS[cls] = fields
+    if cls is ast.Constant:
+        return
+    for name in fields:
+        value = getattr(node, name, None)
+        if isinstance(value, list):
+            for item in value:
+                if isinstance(item, ast.AST):
+                    yield item
+        elif isinstance(value, ast.AST):
+            yield value
 
 
 def _pair_detail(elem: tuple[Any, ...]) -> str:

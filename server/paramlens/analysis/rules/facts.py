@@ -122,11 +122,28 @@ def _module_path(module: Optional[str], level: int) -> str:
     return "." * level + (module or "")
 
 
+def statements(body: Iterable[ast.stmt]) -> Iterable[ast.stmt]:
+    """Every statement, nested ones included (expressions are not visited: cheap)."""
+    stack: list[ast.stmt] = list(body)
+    while stack:
+        node = stack.pop()
+        yield node
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(node, name, None)
+            if isinstance(block, list):
+                stack.extend(block)
+        for handler in getattr(node, "handlers", ()):
+            stack.extend(handler.body)
+        for case in getattr(node, "cases", ()):
+            stack.extend(case.body)
+
+
 def collect_facts(tree: ast.Module, extra_module_classes: Collection[str] = ()) -> FileFacts:
-    """Gather :class:`FileFacts` in one walk of ``tree``."""
+    """Gather the statement-level :class:`FileFacts` of ``tree`` (imports, classes, defs,
+    attribute stores); call-level facts are noted during the ordered walk (:func:`note_call`)."""
     facts = FileFacts()
     class_nodes: list[ast.ClassDef] = []
-    for node in ast.walk(tree):
+    for node in statements(tree.body):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -141,19 +158,14 @@ def collect_facts(tree: ast.Module, extra_module_classes: Collection[str] = ()) 
                     facts.imports[alias.asname or alias.name] = f"{base}.{alias.name}"
         elif isinstance(node, ast.ClassDef):
             class_nodes.append(node)
-        elif isinstance(node, ast.Call):
-            _note_call(facts, node)
-        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
-            facts.stored_attrs.add(node.attr)
-        elif (
-            isinstance(node, ast.Assign)
-            and isinstance(node.value, ast.Constant)
-            and node.value.value is False
-            and any(
-                isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in node.targets
-            )
-        ):
-            facts.freezes = True
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            frozen = isinstance(node.value, ast.Constant) and node.value.value is False
+            for target in targets:
+                for sub in _target_parts(target):
+                    if isinstance(sub, ast.Attribute):
+                        facts.stored_attrs.add(sub.attr)
+                        facts.freezes = facts.freezes or (sub.attr == "requires_grad" and frozen)
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
             facts.functions[node.name] = node
@@ -171,7 +183,18 @@ def collect_facts(tree: ast.Module, extra_module_classes: Collection[str] = ()) 
     return facts
 
 
-def _note_call(facts: FileFacts, node: ast.Call) -> None:
+def _target_parts(target: ast.AST) -> Iterable[ast.AST]:
+    if isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            yield from _target_parts(element)
+    elif isinstance(target, ast.Starred):
+        yield target.value
+    else:
+        yield target
+
+
+def note_call(facts: FileFacts, node: ast.Call) -> None:
+    """Call-level facts: how gradients are cleared, whether something is frozen."""
     func = node.func
     if isinstance(func, ast.Attribute):
         if func.attr == "zero_grad":

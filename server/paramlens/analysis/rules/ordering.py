@@ -55,6 +55,13 @@ class _State:
     loop_roots: dict[int, str] = field(default_factory=dict)  # sink node -> blanket root
 
 
+def _mentions(value: Optional[ast.expr], name: str) -> bool:
+    """``model = model.to(device)`` / ``torch.compile(model)`` keep the same parameters."""
+    return value is not None and any(
+        isinstance(n, ast.Name) and n.id == name for n in ast.walk(value)
+    )
+
+
 class OrderingRules(Family):
     """Rules about what happens before and after an optimizer, a wrapper or a new head."""
 
@@ -67,6 +74,8 @@ class OrderingRules(Family):
         return state
 
     def _optimizers(self, root: str, scope: Scope) -> list[tuple[str, Binding]]:
+        if not self.ctx.optimizers_seen:
+            return []
         state = self._state(scope)
         return [
             (name, b)
@@ -222,15 +231,12 @@ class OrderingRules(Family):
         if old is not None and old.kind is Kind.OPTIMIZER:
             state.pending = [p for p in state.pending if p.optimizer != name.id]
             state.rebound = [r for r in state.rebound if r[0] != name.id]
-        same_object = value is not None and any(
-            isinstance(n, ast.Name) and n.id == name.id for n in ast.walk(value)
-        )  # `model = model.to(device)` / `torch.compile(model)` keep the same parameters
-        for opt_name, opt in list(env.items()):
+        for opt_name, opt in list(env.items()) if self.ctx.optimizers_seen else ():
             if (
                 opt.kind is Kind.OPTIMIZER
                 and name.id in opt.roots
-                and not same_object
                 and (id(opt), name.id) not in state.stale
+                and not _mentions(value, name.id)
             ):
                 state.stale.add((id(opt), name.id))
                 state.rebound.append((opt_name, name.id, name, self.ctx.line_of(name)))

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from pathlib import Path
 from typing import Optional
 
 from paramlens.analysis.rules.facts import module_names_defined
 
 _MAX_DEPTH = 4
+# Top-level `from X import ...` statements, parenthesized lists included.
+_FROM_IMPORT = re.compile(r"^from[ \t]+[\w.]+[ \t]+import[ \t]+(?:\([^)]*\)|[^\n]*)", re.MULTILINE)
 _cache: dict[tuple[str, int, int], frozenset[str]] = {}
 
 
@@ -75,8 +78,12 @@ def workspace_module_classes(path: str, source: str, root: Optional[str] = None)
     subclasses or model factories there. ``root`` defaults to the file's folder."""
     here = Path(path).resolve()
     base = Path(root).resolve() if root else here.parent
+    imports = "\n".join(_FROM_IMPORT.findall(source))  # parse only the import statements
     try:
-        tree = ast.parse(source, filename=os.fspath(here))
+        tree = ast.parse(imports, filename=os.fspath(here))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return frozenset()
+        try:
+            tree = ast.parse(source, filename=os.fspath(here))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return frozenset()
     return frozenset(_imported(tree, here, base, 0, {here}))

@@ -1,0 +1,186 @@
+"""Benchmark ``paramlens check --no-runtime`` against ``ruff check`` (and TorchFix when
+``.venv-bench`` has it) on one 5,000-line file and on a tree of 200 files, in one run.
+
+Also times ``check_source`` in process, the number the language server pays on each keystroke
+(target: at most 20 ms per 1,000 lines). Writes ``bench/results/check.md`` and ``check.json``.
+
+    .venv/bin/python bench/check.py            # or: make bench-check
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "server"))
+
+from paramlens.analysis.rules import check_source  # noqa: E402
+
+CASES = ROOT / "tests" / "fixtures" / "freeze_cases"
+CORPUS = ROOT / "tests" / "fixtures" / "must_not_flag"
+RESULTS = ROOT / "bench" / "results"
+BIN = Path(sys.executable).parent
+REPEATS = 5
+
+
+def corpus_sources() -> list[str]:
+    """Real freeze code: the catalogue's case scripts and the must-not-flag corpus."""
+    files = sorted(CASES.glob("c*.py")) + sorted(CORPUS.glob("*.py"))
+    return [f.read_text(encoding="utf-8") for f in files]
+
+
+def big_file(sources: list[str], lines: int) -> str:
+    """Concatenate the corpus (names kept apart per copy) up to ``lines`` lines."""
+    parts: list[str] = []
+    count = 0
+    index = 0
+    while count < lines:
+        text = sources[index % len(sources)]
+        parts.append(f"# --- copy {index}\n{text}\n")
+        count += text.count("\n") + 2
+        index += 1
+    return "".join(parts)
+
+
+def timed(command: list[str], repeats: int = REPEATS) -> Optional[float]:
+    """Best wall time of ``command`` in milliseconds (None if the tool is missing)."""
+    if shutil.which(command[0]) is None and not Path(command[0]).exists():
+        return None
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(command, capture_output=True, check=False)
+        samples.append((time.perf_counter() - start) * 1000)
+    return min(samples)
+
+
+def in_process(sources: list[str]) -> float:
+    """Median time of ``check_source`` over all ``sources``, in milliseconds."""
+    samples = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        for source in sources:
+            check_source(source)
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def parse_only(sources: list[str]) -> float:
+    """Median time of ``ast.parse`` alone (the floor of any ast-based checker), in ms."""
+    samples = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        for source in sources:
+            ast.parse(source)
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def main() -> int:
+    """Run the benchmark and write the results."""
+    sources = corpus_sources()
+    torchfix = ROOT / ".venv-bench" / "bin" / "torchfix"
+    tools = {
+        "paramlens check --no-runtime": [str(BIN / "paramlens"), "check", "--no-runtime"],
+        "ruff check (all rules)": [str(BIN / "ruff"), "check", "--no-cache", "--isolated",
+                                   "--select", "ALL", "--exit-zero", "--quiet"],
+        "ruff check (default rules)": [str(BIN / "ruff"), "check", "--no-cache", "--isolated",
+                                       "--exit-zero", "--quiet"],
+    }  # fmt: skip
+    if torchfix.exists():
+        tools["torchfix"] = [str(torchfix)]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        single = base / "big" / "train.py"
+        single.parent.mkdir()
+        single.write_text(big_file(sources, 5000), encoding="utf-8")
+        tree = base / "tree"
+        for i in range(200):
+            path = tree / f"pkg{i % 10}" / f"module_{i}.py"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(sources[i % len(sources)], encoding="utf-8")
+        tree_files = sorted(tree.rglob("*.py"))
+        tree_lines = sum(p.read_text().count("\n") for p in tree_files)
+        single_lines = single.read_text().count("\n")
+        for label, target, lines in (
+            ("one 5,000-line file", single, single_lines),
+            ("200 files", tree, tree_lines),
+        ):
+            for tool, command in tools.items():
+                ms = timed([*command, str(target)], 1 if tool == "torchfix" else REPEATS)
+                rows.append(
+                    {
+                        "input": label,
+                        "lines": lines,
+                        "tool": tool,
+                        "wall_ms": None if ms is None else round(ms, 1),
+                        "ms_per_1000_lines": None if ms is None else round(ms / lines * 1000, 2),
+                    }
+                )
+        big = single.read_text()
+        in_process_big = in_process([big])
+        parse_big = parse_only([big])
+        tree_sources = [p.read_text() for p in tree_files]
+        in_process_tree = in_process(tree_sources)
+    summary = {
+        "python": platform.python_version(),
+        "machine": platform.platform(),
+        "cpus": __import__("os").cpu_count(),
+        "repeats": REPEATS,
+        "process_rows": rows,
+        "check_source_5000_lines_ms": round(in_process_big, 1),
+        "check_source_5000_lines_ms_per_1000": round(in_process_big / single_lines * 1000, 2),
+        "ast_parse_5000_lines_ms": round(parse_big, 1),
+        "check_source_200_files_ms": round(in_process_tree, 1),
+        "check_source_200_files_ms_per_1000": round(in_process_tree / tree_lines * 1000, 2),
+        "torchfix": "installed in .venv-bench" if torchfix.exists() else "not installed",
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "check.json").write_text(json.dumps(summary, indent=2) + "\n")
+    lines_md = [
+        "# paramlens check benchmark",
+        "",
+        f"Python {summary['python']}, {summary['machine']}, {summary['cpus']} CPUs; best of "
+        f"{REPEATS} runs per command (TorchFix: one run; wall time, process start included), "
+        "one run of "
+        "`bench/check.py`. Inputs: the catalogue's case scripts and the must-not-flag corpus, "
+        "concatenated to 5,000 lines, or copied to 200 files.",
+        "",
+        "| input | lines | tool | wall ms | ms / 1,000 lines |",
+        "|---|---:|---|---:|---:|",
+    ]
+    for row in rows:
+        wall = "n/a" if row["wall_ms"] is None else f"{row['wall_ms']:.1f}"
+        per = "n/a" if row["ms_per_1000_lines"] is None else f"{row['ms_per_1000_lines']:.2f}"
+        lines_md.append(f"| {row['input']} | {row['lines']} | {row['tool']} | {wall} | {per} |")
+    lines_md += [
+        "",
+        "In process (`check_source`, what the language server runs on each change; target "
+        "<= 20 ms per 1,000 lines):",
+        "",
+        f"* 5,000-line file: {summary['check_source_5000_lines_ms']} ms "
+        f"({summary['check_source_5000_lines_ms_per_1000']} ms / 1,000 lines)",
+        f"* of which `ast.parse` alone: {summary['ast_parse_5000_lines_ms']} ms",
+        f"* 200 files: {summary['check_source_200_files_ms']} ms "
+        f"({summary['check_source_200_files_ms_per_1000']} ms / 1,000 lines)",
+        f"* TorchFix: {summary['torchfix']}",
+        "",
+    ]
+    (RESULTS / "check.md").write_text("\n".join(lines_md))
+    print("\n".join(lines_md))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
