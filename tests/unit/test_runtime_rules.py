@@ -238,6 +238,12 @@ def test_models_that_were_not_built_are_never_judged() -> None:
         ),
         ("for p in model.fc1.parameters():\n    p.requires_grad = False\n", []),
         ("for p in model.pool.parameters():\n    p.requires_grad = False\n", ["FRZ12"]),
+        ("model.requires_grad_(False)\n", ["FRZ11"]),
+        ("model.bn1.requires_grad_(False)\n", ["FRZ11"]),
+        ("model.bn1.requires_grad_(False)\nmodel.bn1.eval()\n", []),
+        ("model.fc1.requires_grad_(False)\n", []),
+        ("model.requires_grad_(True)\n", []),
+        ("def f():\n    model.requires_grad_(False)\n    model.eval()\n", []),
     ],
 )
 def test_batchnorm_and_empty_collections(loop: str, codes: list[str]) -> None:
@@ -285,3 +291,25 @@ def test_parts_of_filters_that_match_nothing(loop: str, message: str) -> None:
     found = runtime_findings(ast.parse(source), source, reports, "acceptance_net.py")
     (finding,) = [f for f in found if f.code == "FRZ12"]
     assert message in finding.message
+
+
+@pytest.mark.parametrize(
+    ("train_override", "codes"),
+    [
+        ("        for m in self.modules():\n            m.eval()\n", []),
+        ("        pass\n", ["FRZ11"]),
+    ],
+)
+def test_a_train_override_that_keeps_batchnorm_in_eval_is_the_fix(
+    train_override: str, codes: list[str]
+) -> None:
+    source = (
+        "import torch\n" + textwrap.dedent(NET) + "class Keep(net):\n"
+        "    def train(self, mode=True):\n        super().train(mode)\n"
+        + train_override
+        + "class Sub(Keep):\n    pass\nsub = Sub()\nsub.bn1.requires_grad_(False)\n"
+    )
+    _, reports = load("acceptance_net")
+    sub = dict(reports[0], object="Sub")
+    found = runtime_findings(ast.parse(source), source, [sub], "acceptance_net.py")
+    assert [f.code for f in found] == codes

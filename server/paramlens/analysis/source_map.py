@@ -203,6 +203,21 @@ class FreezeLoop:
 
 
 @dataclass(frozen=True)
+class FreezeCall:
+    """``<model chain>.requires_grad_(value)`` as a statement: freezes (False) or unfreezes a
+    whole model or submodule. ``receiver_path`` is the module path below the variable."""
+
+    span: Span
+    line: int
+    receiver: str
+    receiver_path: str
+    object: Optional[str]
+    value: Optional[bool]
+    scope: str = ""
+    imported: bool = False
+
+
+@dataclass(frozen=True)
 class HoverTarget:
     """What the cursor is on.
 
@@ -239,6 +254,7 @@ class SourceMap:
     loops: tuple[FreezeLoop, ...]
     targets: tuple[HoverTarget, ...]
     constants: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    freeze_calls: tuple[FreezeCall, ...] = ()
     by_line: Mapping[int, tuple[HoverTarget, ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -445,6 +461,7 @@ class _Builder:
         self.plain_classes: set[str] = set()
         self.self_bindings: dict[tuple[str, str], ModelBinding] = {}
         self.constant_nodes: dict[str, ast.expr] = {}
+        self.freeze_calls: list[FreezeCall] = []
 
     def span(self, node: ast.AST) -> Span:
         return span_of(node, self.lines)
@@ -474,6 +491,7 @@ class _Builder:
             targets=tuple(self.targets),
             constants=self.constants,
             by_line=_index_by_line(self.targets),
+            freeze_calls=tuple(self.freeze_calls),
         )
 
     def _collect_imports(self) -> None:
@@ -794,6 +812,8 @@ class _Builder:
                 continue
             if isinstance(stmt, ast.For):
                 self._freeze_loop_stmt(stmt, scope, owner, constants)
+            elif isinstance(stmt, ast.Expr):
+                self._freeze_call(stmt.value, scope, owner)
             for node in _own_nodes(stmt):
                 if isinstance(node, (ast.ListComp, ast.GeneratorExp, ast.SetComp)):
                     self._freeze_comprehension(node, scope, owner, constants)
@@ -1128,6 +1148,24 @@ class _Builder:
                 index_var=head.index_var,
                 item_slice=head.item_slice,
             )
+        )
+
+    def _freeze_call(self, expr: ast.expr, scope: str, owner: Optional[str]) -> None:
+        if not (
+            isinstance(expr, ast.Call)
+            and isinstance(expr.func, ast.Attribute)
+            and expr.func.attr == "requires_grad_"
+        ):
+            return
+        receiver = self._receiver(expr.func.value, scope, owner, expr.lineno - 1)
+        if receiver is None:
+            return
+        variable, path, obj, _, imported = receiver
+        arg = expr.args[0] if expr.args else _keyword(expr, "requires_grad")
+        value = True if arg is None else _bool_constant(arg)
+        span = self.span(expr)
+        self.freeze_calls.append(
+            FreezeCall(span, span.start_line, variable, path, obj, value, scope, imported)
         )
 
     def _freeze_loop_stmt(

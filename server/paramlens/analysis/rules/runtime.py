@@ -36,6 +36,7 @@ from paramlens.analysis.filters import (
 from paramlens.analysis.findings import Finding, Fix, Severity, Span, TextEdit, span_of
 from paramlens.analysis.source_map import (
     COMPILE_PREFIX,
+    FreezeCall,
     FreezeLoop,
     Sink,
     build_source_map,
@@ -67,13 +68,23 @@ def runtime_findings(
     source_map = build_source_map(tree, source, objects)
     lines = source.splitlines()
     eval_receivers = _eval_receivers(tree)
+    keeping_eval = _classes_keeping_eval(tree)
     findings: list[Finding] = []
     for loop in source_map.loops:
         report = report_for(reports, loop.object, None if loop.imported else path)
         if report is None or report.get("status") != "ok":
             continue
         findings.extend(_LoopCheck(loop, report, lines).findings())
+        if loop.object in keeping_eval:
+            continue
         finding = _batchnorm_finding(loop, report, eval_receivers)
+        if finding is not None:
+            findings.append(finding)
+    for call in source_map.freeze_calls:
+        report = report_for(reports, call.object, None if call.imported else path)
+        if report is None or report.get("status") != "ok" or call.object in keeping_eval:
+            continue
+        finding = _batchnorm_call_finding(call, report, eval_receivers)
         if finding is not None:
             findings.append(finding)
     return sorted(findings, key=lambda f: (f.span, f.code))
@@ -100,6 +111,35 @@ def _eval_receivers(tree: ast.Module) -> set[str]:
             if name:
                 receivers.add(name)
     return receivers
+
+
+def _classes_keeping_eval(tree: ast.Module) -> set[str]:
+    """Classes whose ``train()`` override calls ``.eval()`` (the fix of FRZ11), and their
+    subclasses in the file."""
+    keeping: set[str] = set()
+    classes = [node for node in tree.body if isinstance(node, ast.ClassDef)]
+    for node in classes:
+        for item in node.body:
+            if (
+                isinstance(item, ast.FunctionDef)
+                and item.name == "train"
+                and any(
+                    isinstance(call, ast.Call)
+                    and isinstance(call.func, ast.Attribute)
+                    and call.func.attr == "eval"
+                    for call in ast.walk(item)
+                )
+            ):
+                keeping.add(node.name)
+    changed = True
+    while changed:
+        changed = False
+        for node in classes:
+            bases = {(dotted_name(b) or "").rsplit(".", 1)[-1] for b in node.bases}
+            if node.name not in keeping and bases & keeping:
+                keeping.add(node.name)
+                changed = True
+    return keeping
 
 
 def _uses(expr: ast.AST, name: Optional[str]) -> bool:
@@ -524,20 +564,47 @@ def _batchnorm_finding(
     effect = freeze_effect(loop, report)
     if effect is None or not effect.frozen:
         return None
+    hit = _frozen_batchnorms(report, set(effect.frozen), "", loop.receiver, eval_receivers)
+    return _batchnorm_info(hit, loop.span)
+
+
+def _batchnorm_call_finding(
+    call: FreezeCall, report: ModelReport, eval_receivers: set[str]
+) -> Optional[Finding]:
+    """FRZ11 for ``model.requires_grad_(False)`` / ``model.bn.requires_grad_(False)``."""
+    if call.value is not False:
+        return None
     index = ParameterIndex.of(report)
-    frozen = set(effect.frozen)
+    frozen = {index.canonical[n] for n in index.under(call.receiver_path)}
+    hit = _frozen_batchnorms(report, frozen, call.receiver_path, call.receiver, eval_receivers)
+    return _batchnorm_info(hit, call.span)
+
+
+def _frozen_batchnorms(
+    report: ModelReport, frozen: set[str], under: str, receiver: str, eval_receivers: set[str]
+) -> list[str]:
+    """``bn (BatchNorm1d)`` for each BatchNorm below ``under`` whose parameters are all in
+    ``frozen``, that keeps running statistics and that no ``.eval()`` call in the file names."""
+    if receiver in eval_receivers:
+        return []
+    index = ParameterIndex.of(report)
     buffers = {b["name"] for b in report.get("buffers") or []}
     hit: list[str] = []
     for module, cls in module_classes(report).items():
         if cls not in BATCHNORM_CLASSES or not module:
             continue
+        if under and not (module == under or module.startswith(under + ".")):
+            continue
         tensors = {index.canonical[n] for n in index.under(module)}
         if not tensors or not tensors <= frozen or f"{module}.running_mean" not in buffers:
             continue
-        variable = ".".join(p for p in (loop.receiver, module) if p)
-        if variable in eval_receivers or loop.receiver in eval_receivers:
+        if f"{receiver}.{module}" in eval_receivers:
             continue
         hit.append(f"{module} ({cls})")
+    return hit
+
+
+def _batchnorm_info(hit: Sequence[str], span: Span) -> Optional[Finding]:
     if not hit:
         return None
     return Finding(
@@ -548,5 +615,5 @@ def _batchnorm_finding(
             "(again after each model.train()) to freeze the statistics too"
         ),
         severity=Severity.INFO,
-        span=loop.span,
+        span=span,
     )
