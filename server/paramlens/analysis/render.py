@@ -577,9 +577,15 @@ def _state_dict_doc(target: HoverTarget, report: ModelReport, limit: int, label:
     shown_prefix = target.prefix if not path else ""
     doc = _Doc()
     keys = [k for k in report.get("state_dict_keys") or [] if _under(k, path)]
+    params = {
+        name: p
+        for p in report.get("parameters") or []
+        for name in [p["name"], *(p.get("aliases") or [])]
+    }
+    buffers = {b["name"]: b for b in report.get("buffers") or []}
     rows: list[tuple[str, ...]] = []
     for key in keys:
-        param = find_parameter(report, key)
+        param = params.get(key)
         display = shown_prefix + _relative(key, path)
         if param is not None:
             grad = _grad(param) if target.keep_vars else "False (detached)"
@@ -593,7 +599,7 @@ def _state_dict_doc(target: HoverTarget, report: ModelReport, limit: int, label:
                 )
             )
             continue
-        buffer = find_buffer(report, key)
+        buffer = buffers.get(key)
         if buffer is not None:
             rows.append(
                 (
