@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from worker_support import worker_settings
 
+from paramlens.analysis.render import class_lens_title, hover_markdown
 from paramlens.analysis.rules.runtime import runtime_findings
+from paramlens.analysis.source_map import build_source_map, target_at
 from paramlens.worker_client import WorkerSession
 
 pytestmark = pytest.mark.torch
@@ -71,3 +73,31 @@ def test_frz12_findings_on_the_case_script(c12: tuple[Path, list[dict]]) -> None
     # the fixed loop two lines later (startswith('blocks.1.')) is not flagged
     fixed_line = next(i for i, t in enumerate(lines, 1) if 'startswith("blocks.1.")' in t)
     assert fixed_line not in by_line
+
+
+def test_the_acceptance_example_end_to_end(session: WorkerSession) -> None:
+    """net = AvgPool1d(2), BatchNorm1d(3), Linear(12, 4): a 58-parameter lens, a hover on fc1
+    with weight [4, 12] and bias [4] (52 parameters), and the "fc2" filter flagged."""
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "runtime" / "acceptance_net.py"
+    reports = list(session.inspect(path)["reports"])
+    source = path.read_text()
+    tree = ast.parse(source)
+    (report,) = reports
+    assert class_lens_title(report) == "58 params · 58 trainable · 7 buffer values"
+    source_map = build_source_map(tree, source, {r["object"] for r in reports})
+    line = next(i for i, text in enumerate(source.splitlines()) if "self.fc1 =" in text)
+    target = target_at(source_map, line, source.splitlines()[line].index("fc1"))
+    assert target is not None
+    hover = hover_markdown(target, report)
+    assert hover is not None
+    for fragment in (
+        "**self.fc1** — Linear",
+        "52 parameters",
+        "| `weight` | [4, 12] |",
+        "| `bias` | [4] |",
+    ):
+        assert fragment in hover
+    findings = runtime_findings(tree, source, reports, str(path))
+    assert [(f.code, source.splitlines()[f.span.start_line].strip()) for f in findings] == [
+        ("FRZ12", 'if "fc2" in name:')
+    ]
