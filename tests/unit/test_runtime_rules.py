@@ -313,3 +313,25 @@ def test_a_train_override_that_keeps_batchnorm_in_eval_is_the_fix(
     sub = dict(reports[0], object="Sub")
     found = runtime_findings(ast.parse(source), source, [sub], "acceptance_net.py")
     assert [f.code for f in found] == codes
+
+
+@pytest.mark.parametrize(
+    ("loop", "message"),
+    [
+        (
+            "for n, p in model.bn1.named_parameters():\n    if n == 'bn1.weight':\n"
+            "        p.requires_grad = False\n",
+            "`n == 'bn1.weight'` matches no parameter of net.bn1 (2 parameters: weight, bias)",
+        ),
+        (
+            "for n, m in model.named_modules():\n    if n == 'fc2':\n"
+            "        m.requires_grad_(False)\n",
+            "matches no module of net (4 modules: '', pool, bn1, fc1)",
+        ),
+    ],
+)
+def test_messages_name_what_the_loop_iterates(loop: str, message: str) -> None:
+    source = "import torch\n" + textwrap.dedent(NET) + loop
+    _, reports = load("acceptance_net")
+    (finding,) = runtime_findings(ast.parse(source), source, reports, "acceptance_net.py")
+    assert message in finding.message

@@ -194,8 +194,11 @@ class _LoopCheck:
         return span_of(node, self.lines)
 
     def yielded(self) -> str:
+        """``Net (6 parameters: fc1.weight, …)``: what the loop iterates, with its names."""
         count = len(self.names)
-        return f"{self.model} ({count} {_noun(self.loop, count)}: {_listing(self.names)})"
+        owner = ".".join(p for p in (self.model, self.loop.receiver_path) if p)
+        shown = [name or "''" for name in self.names]
+        return f"{owner} ({count} {_noun(self.loop, count)}: {_listing(shown)})"
 
     def findings(self) -> Iterator[Finding]:
         loop = self.loop
