@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import textwrap
 from pathlib import Path
 from typing import Any, Optional
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from paramlens.analysis.filters import FilterError, compile_filter, freeze_effect, loop_names
 from paramlens.analysis.source_map import build_source_map, report_for
@@ -307,3 +310,35 @@ def test_isinstance_on_a_class_with_unknown_bases_is_not_static() -> None:
     (found,) = build_source_map(ast.parse(source), source, ("Block",)).loops
     assert found.object == "Custom"
     assert freeze_effect(found, report) is None  # type: ignore[arg-type]
+
+
+_TEXT = st.text(alphabet="ab.01", max_size=6)
+_ATOMS = st.one_of(
+    _TEXT.map(lambda t: f"{t!r} in n"),
+    _TEXT.map(lambda t: f"{t!r} not in n"),
+    _TEXT.map(lambda t: f"n.startswith({t!r})"),
+    st.tuples(_TEXT, _TEXT).map(lambda t: f"n.endswith({t!r})"),
+    _TEXT.map(lambda t: f"n == {t!r}"),
+    _TEXT.map(lambda t: f"n.split('.')[0] != {t!r}"),
+    _TEXT.map(lambda t: f"re.search({re.escape(t)!r}, n)"),
+    st.lists(_TEXT, max_size=3).map(lambda ts: f"any(k in n for k in {ts!r})"),
+)
+_CONDITIONS = st.recursive(
+    _ATOMS,
+    lambda inner: st.one_of(
+        st.tuples(inner, inner).map(lambda t: f"({t[0]}) and ({t[1]})"),
+        st.tuples(inner, inner).map(lambda t: f"({t[0]}) or ({t[1]})"),
+        inner.map(lambda t: f"not ({t})"),
+    ),
+    max_leaves=6,
+)
+
+
+@given(condition=_CONDITIONS, names=st.lists(_TEXT, min_size=1, max_size=8))
+@settings(max_examples=300, deadline=None)
+def test_compiled_filters_agree_with_python(condition: str, names: list[str]) -> None:
+    compiled = compile_filter(expression(condition), "n", {})
+    assert compiled is not None
+    code = compile(condition, "<filter>", "eval")
+    for name in names:
+        assert compiled(name) == bool(eval(code, {"re": re, "n": name}))
