@@ -179,11 +179,6 @@ class FreezeLoop:
     # ``for p in list(model.parameters())[:-2]``: (start, stop, step) of the literal slice
     item_slice: Optional[tuple[Optional[int], Optional[int], Optional[int]]] = None
 
-    @property
-    def conditions(self) -> tuple[tuple[ast.expr, bool], ...]:
-        """The conditions of the first sink (most loops have one)."""
-        return self.sinks[0].conditions if self.sinks else ()
-
     def filter_strings(self) -> Iterator[ast.Constant]:
         """The string literals inside the loop's filters."""
         seen: set[int] = set()
