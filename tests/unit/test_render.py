@@ -390,3 +390,9 @@ def test_strings_of_a_constant_used_by_a_filter_are_hover_targets() -> None:
     assert text is not None
     assert "**'embed'**" in text and "matches 0 of the 3 names" in text
     assert "every name the loop sees starts with `module.`" in text
+
+
+def test_filter_hover_explains_tied_names() -> None:
+    text = hover("tied_and_parametrized", '"lm_head"')
+    assert text is not None
+    assert "Tied names the loop never sees" in text and "`lm_head.weight` is `embed.weight`" in text

@@ -667,6 +667,18 @@ def _filter_doc(target: HoverTarget, report: ModelReport, limit: int) -> Optiona
             f"{len(containing):,} of the {len(names):,} {noun} the loop sees."
         )
         shown = containing
+    if loop.method == "named_parameters" and loop.remove_duplicate:
+        tied = [
+            (alias, p["name"])
+            for p in report.get("parameters") or []
+            for alias in p.get("aliases") or []
+            if text in alias and _under(alias, loop.receiver_path)
+        ]
+        if tied:
+            doc.text(
+                "Tied names the loop never sees (named_parameters() yields each tensor once): "
+                + ", ".join(f"`{a}` is `{n}`" for a, n in tied[:8])
+            )
     if shown:
         doc.table(_capped(("Matched name",), [(n,) for n in shown], limit))
     elif names:
