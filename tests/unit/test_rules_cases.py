@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from paramlens.analysis.rules import check_source
+from paramlens.analysis.rules import CheckResult, check_source, workspace_module_classes
 
 CASES = Path(__file__).parent.parent / "fixtures" / "freeze_cases"
 
@@ -45,9 +45,16 @@ REFERENCE: dict[str, dict[str, set[int]]] = {
 CLEAN = ["c13_requires_grad_inside_no_grad.py", "c15f_module_conversions.py", "c99_quick_fixes.py"]
 
 
-def _found(name: str) -> dict[str, set[int]]:
+def _check(name: str) -> CheckResult:
+    """As ``paramlens check`` does: with the Module classes imported from ``_common.py``."""
     path = CASES / name
-    result = check_source(path.read_text(encoding="utf-8"), path=str(path))
+    source = path.read_text(encoding="utf-8")
+    classes = workspace_module_classes(str(path), source, str(CASES))
+    return check_source(source, path=str(path), module_classes=classes)
+
+
+def _found(name: str) -> dict[str, set[int]]:
+    result = _check(name)
     assert result.syntax_error is None
     found: dict[str, set[int]] = {}
     for finding in result.findings:
@@ -65,9 +72,14 @@ def test_case_file_yields_at_least_the_reference_detections(name: str) -> None:
 
 @pytest.mark.parametrize("name", CLEAN)
 def test_working_case_files_yield_nothing(name: str) -> None:
-    path = CASES / name
-    result = check_source(path.read_text(encoding="utf-8"), path=str(path))
+    result = _check(name)
     assert result.findings == ()
+
+
+def test_common_module_classes_come_from_the_star_import() -> None:
+    source = (CASES / "c03_module_requires_grad_attr.py").read_text(encoding="utf-8")
+    classes = workspace_module_classes(str(CASES / "c03.py"), source, str(CASES))
+    assert {"Net", "make"} <= classes
 
 
 def test_every_case_file_is_covered() -> None:

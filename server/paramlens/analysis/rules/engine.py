@@ -80,6 +80,12 @@ WRAPPERS = {
     "FullyShardedDataParallel": "_fsdp_wrapped_module.",
 }
 MAX_DEPTH = 60
+_ALIASABLE = frozenset({Kind.PARAM, Kind.SD_KEEP_VALUE, Kind.DETACHED, Kind.CONVERTED})
+
+
+def base_detail(base: Binding, method: str) -> str:
+    """How a detached alias was made: ``.detach()``, or the first step of a chain."""
+    return base.detail if base.kind is Kind.DETACHED else f".{method}()"
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,7 @@ class Sink:
     form: str  # "assign" | "call"
     flag: Optional[bool]  # the constant set; None when not a constant bool
     target: Optional[ast.Attribute] = None  # the `.requires_grad` attribute of the assign form
+    used: bool = False  # call form whose result is used (`t = x.detach().requires_grad_()`)
 
 
 @dataclass
@@ -396,6 +403,7 @@ class Walker:
         self.facts = ctx.facts
         self.families = ctx.families
         ctx.walker = self
+        self.statement_calls: set[int] = set()  # calls that are whole expression statements
         # Per event, only the families that handle it: most events concern few families.
         self.hooks: dict[str, list[Any]] = {
             event: [
@@ -457,11 +465,15 @@ class Walker:
         self, e: ast.Attribute, env: dict[str, Binding], scope: Scope, d: int
     ) -> Optional[Binding]:
         attr = e.attr
-        if attr == "data":
-            return Binding(Kind.DETACHED, root_of(e), e, detail=".data")
         if attr in BUFFER_STATS:
             return Binding(Kind.BUFFER, root_of(e), e, detail=attr)
         base = self._classify(e.value, env, scope, d)
+        if attr == "data":
+            # Only a parameter's detached alias is a freeze that does nothing; `.data` of other
+            # tensors is how code makes new leaves.
+            if base is not None and base.kind in _ALIASABLE:
+                return Binding(Kind.DETACHED, base.root or root_of(e), e, detail=".data")
+            return None
         root = (base.root if base else None) or root_of(e)
         if attr in ("T", "mT", "H", "mH"):
             if base is not None and base.kind in TENSORISH and not scope.no_grad_depth:
@@ -501,7 +513,11 @@ class Walker:
                 kind = Kind.STATE_DICT_KEEP if flag else Kind.STATE_DICT
                 return Binding(kind, root_of(func.value), e)
             if method in ("detach", "clone"):
-                return Binding(Kind.DETACHED, root_of(func.value), e, detail=f".{method}()")
+                base = self._classify(func.value, env, scope, d)
+                if base is not None and base.kind in _ALIASABLE:
+                    root = base.root or root_of(func.value)
+                    return Binding(Kind.DETACHED, root, e, detail=base_detail(base, method))
+                return None
             if method in GENERATOR_METHODS:
                 return Binding(Kind.GENERATOR, root_of(func.value), e, detail=method)
             base = self._classify(func.value, env, scope, d)
@@ -679,6 +695,7 @@ class Walker:
             if isinstance(s.target, ast.Name):
                 env.pop(s.target.id, None)
         elif isinstance(s, ast.Expr):
+            self.statement_calls.add(id(s.value))
             for hook in self.hooks["expr_stmt"]:
                 hook(s, scope)
             self.expr(s.value, env, scope)
@@ -827,6 +844,8 @@ class Walker:
                     hook(node, local, scope)
                 sink = as_sink(node)
                 if sink is not None:
+                    if id(node) not in self.statement_calls:
+                        sink = replace(sink, used=True)
                     for hook in self.hooks["sink"]:
                         hook(sink, local, scope)
             elif isinstance(node, ast.Attribute):

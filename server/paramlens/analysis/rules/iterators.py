@@ -19,7 +19,13 @@ from paramlens.analysis.rules.engine import (
 from paramlens.analysis.rules.fixes import rename_attribute, replace_node
 
 _Loop = Union[ast.For, ast.AsyncFor]
-_NOT_CONSUMING = frozenset({"next", "iter", "id", "type", "isinstance", "print", "repr"})
+# Calls known to iterate an argument to its end; other calls may merely store it.
+_CONSUMING = frozenset(
+    {"list", "tuple", "set", "frozenset", "sorted", "sum", "min", "max", "any", "all", "dict",
+     "enumerate", "zip", "map", "filter", "extend", "clip_grad_norm_", "clip_grad_value_",
+     "parameters_to_vector", "add_param_group"}
+)  # fmt: skip
+_TENSOR_ITERATORS = frozenset({"parameters", "named_parameters", "buffers", "named_buffers"})
 
 
 @dataclass
@@ -28,9 +34,27 @@ class _Generator:
 
     name: str
     value: ast.expr
+    binding: Binding  # held so that its id stays unique while tracked
     scope_id: int
     loop_depth: int
     consumed_at: Optional[int] = None  # line
+
+
+def _sets_flag_on_target(loop: _Loop) -> bool:
+    """Does the loop body set requires_grad on the loop variable (a freeze loop)?"""
+    if not isinstance(loop.target, ast.Name):
+        return False
+    name = loop.target.id
+    for stmt in loop.body:
+        for node in ast.walk(stmt):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in ("requires_grad", "requires_grad_")
+                and isinstance(node.value, ast.Name)
+                and node.value.id == name
+            ):
+                return True
+    return False
 
 
 class IteratorRules(Family):
@@ -44,14 +68,14 @@ class IteratorRules(Family):
         self, name: ast.Name, value: Optional[ast.expr], new: Optional[Binding], scope: Scope
     ) -> None:
         if new is not None and value is not None and new.kind in (Kind.GENERATOR, Kind.LAZY):
-            self.generators[id(new)] = _Generator(name.id, value, id(scope), scope.loop_depth)
+            self.generators[id(new)] = _Generator(name.id, value, new, id(scope), scope.loop_depth)
 
     def _consume(self, node: ast.expr, env: dict[str, Binding], scope: Scope) -> None:
         if not isinstance(node, ast.Name):
             return
         b = env.get(node.id)
         gen = self.generators.get(id(b)) if b is not None else None
-        if gen is None or gen.scope_id != id(scope):
+        if gen is None or gen.binding is not b or gen.scope_id != id(scope):
             return
         line = self.ctx.line_of(node)
         repeated = scope.loop_depth > gen.loop_depth
@@ -75,6 +99,10 @@ class IteratorRules(Family):
             fix=fix,
         )
 
+    def _is_module(self, node: ast.expr, scope: Scope) -> bool:
+        b = self.classify(node, scope.env, scope)
+        return b is not None and b.kind is Kind.MODULE
+
     def for_loop(self, stmt: _Loop, scope: Scope) -> None:
         it = stmt.iter
         self._consume(it, scope.env, scope)
@@ -82,6 +110,7 @@ class IteratorRules(Family):
             isinstance(it, ast.Attribute)
             and it.attr in GENERATOR_METHODS
             and it.attr not in self.ctx.facts.stored_attrs
+            and (self._is_module(it.value, scope) or _sets_flag_on_target(stmt))
         ):
             self.ctx.report(
                 "FRZ16",
@@ -116,7 +145,12 @@ class IteratorRules(Family):
 
     def call(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
         func = node.func
-        if not (isinstance(func, ast.Name) and func.id in _NOT_CONSUMING):
+        called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+        if called == "len":  # a sized result: a list after all (GradBucket.parameters())
+            for arg in node.args:
+                b = env.get(arg.id) if isinstance(arg, ast.Name) else None
+                self.generators.pop(id(b), None)
+        elif called in _CONSUMING or self.ctx.facts.optimizer_name(node) is not None:
             for arg in node.args:
                 self._consume(arg, env, scope)
             params = keyword(node, "params")

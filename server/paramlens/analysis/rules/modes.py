@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 
 from paramlens.analysis.findings import Severity
-from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope
+from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope, root_of
 from paramlens.analysis.rules.fixes import call_method_instead, replace_node
 
 
@@ -26,6 +26,11 @@ class ModeRules(Family):
     ) -> None:
         if target.attr not in ("training", "train", "eval") or self._is_plain_self(target, scope):
             return
+        root = root_of(target.value)
+        if root is None or root == "self" or root.startswith("self."):
+            return  # a Module's own code switching a leaf layer's flag on purpose
+        if not isinstance(value, ast.Constant):
+            return  # copying a flag or binding a method (`m.train = MethodType(...)`) on purpose
         receiver = self.ctx.text(target.value)
         single = isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
         if target.attr == "training":

@@ -49,6 +49,7 @@ class _State:
     heads: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # root -> [(path, line)]
     ddp: dict[str, tuple[str, int]] = field(default_factory=dict)  # root -> (wrapper, line)
     stale: set[tuple[int, str]] = field(default_factory=set)  # (optimizer binding, root)
+    held: list[Binding] = field(default_factory=list)  # keeps the ids in `stale` unique
     rebound: list[tuple[str, str, ast.AST, int]] = field(default_factory=list)
     after_backward: bool = False
     direct_loop_body: set[int] = field(default_factory=set)
@@ -239,6 +240,7 @@ class OrderingRules(Family):
                 and not _mentions(value, name.id)
             ):
                 state.stale.add((id(opt), name.id))
+                state.held.append(opt)
                 state.rebound.append((opt_name, name.id, name, self.ctx.line_of(name)))
         for p in state.pending:
             if p.frz09 and p.root == name.id:

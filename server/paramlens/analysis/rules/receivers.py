@@ -41,7 +41,7 @@ class ReceiverRules(Family):
         kind = b.kind
         if kind is Kind.MODULE and sink.form == "assign":
             self._module(sink, b, text, scope)
-        elif kind is Kind.DETACHED:
+        elif kind is Kind.DETACHED and not sink.used:
             fix = None
             if isinstance(receiver, ast.Attribute) and receiver.attr == "data":
                 inner_text = self.ctx.text(receiver.value)
@@ -53,7 +53,7 @@ class ReceiverRules(Family):
                 f"requires_grad on it leaves the parameter {_stays(sink.flag)}",
                 fix=fix,
             )
-        elif kind is Kind.CONVERTED:
+        elif kind is Kind.CONVERTED and not sink.used:
             self.ctx.report(
                 "FRZ05",
                 where,

@@ -84,7 +84,15 @@ class SpellingRules(Family):
         value = sink.value
         where = sink.target if sink.target is not None else sink.node
         if value is None:
-            if sink.form == "call" and isinstance(sink.node, ast.Call) and not sink.node.args:
+            receiver = self.classify(sink.receiver, env, scope)
+            if (
+                sink.form == "call"
+                and isinstance(sink.node, ast.Call)
+                and not sink.node.args
+                and not sink.used
+                and receiver is not None
+                and receiver.kind in (Kind.PARAM, Kind.MODULE)
+            ):
                 self.ctx.report(
                     "FRZ04",
                     sink.node,
