@@ -161,6 +161,19 @@ def test_certain_fixes_rewrite_the_code(before: str, after: str) -> None:
     assert check_source(fixed).findings == ()
 
 
+def test_related_locations_point_at_the_cause() -> None:
+    source = HEADER + (
+        "opt = torch.optim.SGD(model.parameters(), lr=1)\n"
+        "for k, v in model.state_dict().items():\n    v.requires_grad = False\n"
+        "model[0].requires_grad_(False)\n"
+    )
+    by_code = {f.code: f for f in check_source(source).findings}
+    ((loop_span, _),) = by_code["FRZ01"].related
+    ((opt_span, note),) = by_code["FRZ09"].related
+    assert loop_span.start_line == opt_span.start_line + 1 == HEADER.count("\n") + 1
+    assert "optimizer opt" in note
+
+
 def test_fix_all_applies_a_shared_loop_edit_once() -> None:
     source = HEADER + (
         "for k, v in model.state_dict().items():\n"

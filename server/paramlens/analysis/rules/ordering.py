@@ -9,7 +9,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
-from paramlens.analysis.findings import Severity
+from paramlens.analysis.findings import Severity, Span
 from paramlens.analysis.rules.engine import (
     Binding,
     Family,
@@ -41,6 +41,7 @@ class _Pending:
     root: Optional[str] = None
     severity: Optional[Severity] = None
     frz09: bool = False
+    related: tuple[tuple[Span, str], ...] = ()
 
 
 @dataclass
@@ -169,6 +170,7 @@ class OrderingRules(Family):
                             f"but the optimizer {name} (line {self.ctx.line_of(opt.node)}) holds "
                             "the old ones: it updates nothing; build the optimizer after loading",
                             optimizer=name,
+                            related=self._built_here(name, opt),
                         )
                     )
 
@@ -259,7 +261,7 @@ class OrderingRules(Family):
             if p.frz09:
                 self.frz09.append(p)
             else:
-                self.ctx.report(p.code, p.node, p.message, severity=p.severity)
+                self.ctx.report(p.code, p.node, p.message, severity=p.severity, related=p.related)
         state.pending.clear()
 
     def finish(self) -> None:
@@ -272,9 +274,14 @@ class OrderingRules(Family):
                     if facts.zero_grad_keeps_grads or facts.zero_grad_calls == 0
                     else Severity.INFO
                 )
-            self.ctx.report("FRZ09", p.node, p.message, severity=severity)
+            self.ctx.report("FRZ09", p.node, p.message, severity=severity, related=p.related)
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def _built_here(self, name: str, opt: Binding) -> tuple[tuple[Span, str], ...]:
+        if opt.node is None:
+            return ()
+        return ((self.ctx.span(opt.node), f"the optimizer {name} is built here"),)
 
     def _freeze(self, root: str, node: ast.AST, scope: Scope, blanket: Optional[str]) -> None:
         state = self._state(scope)
@@ -300,6 +307,7 @@ class OrderingRules(Family):
                     severity=Severity.WARNING if between else None,
                     frz09=True,
                     root=root,
+                    related=self._built_here(name, opt),
                 )
             )
         if root in state.ddp:

@@ -17,12 +17,16 @@ Pure: ``ast`` plus report dicts in, :class:`~paramlens.analysis.findings.Finding
 from __future__ import annotations
 
 import ast
+import copy
 import re
-from collections.abc import Iterator, Sequence
-from typing import Optional
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
 
 from paramlens.analysis.filters import (
     FilterError,
+    ItemInfo,
+    compile_filter,
     NameFilter,
     ParameterIndex,
     freeze_effect,
@@ -223,6 +227,7 @@ class _LoopCheck:
                 continue
             dead = list(self._dead_atoms(sink, hits))
             yield from dead
+            yield from self._dead_elements(sink)
             yield from self._over_match(sink, hits)
             if not any(f.code == "FRZ14" for f in dead):
                 yield from self._tied_partial(sink, filters, hits)
@@ -392,6 +397,39 @@ class _LoopCheck:
                 )
                 yield self._explain(atom, [(compiled, True)], outcome, Severity.WARNING)
 
+    def _dead_elements(self, sink: Sink) -> Iterator[Finding]:
+        """Elements of a literal list in a filter (``name in ("stem", "stage3")``,
+        ``startswith(("a", "b"))``, ``any(k in name for k in KEYS)``) that match no name while
+        the rest of the list matches some."""
+        loop = self.loop
+        tests = [test for test, _ in sink.conditions]
+        if sink.value_expr is not None:
+            tests.append(sink.value_expr)
+        for test in tests:
+            for atom, _ in _alternatives(test, inside=True):
+                if not _uses(atom, loop.name_var) or self._matches_nothing(atom):
+                    continue
+                for element, where, variant in _element_variants(atom, loop.constants):
+                    if not _uses(variant.expr, loop.name_var):
+                        continue
+                    compiled = compile_filter(
+                        variant.expr,
+                        loop.name_var,
+                        variant.constants,
+                        loop.item_var,
+                        loop.class_bases,
+                        loop.index_var,
+                    )
+                    if compiled is None or _safe_select([(compiled, True)], self.names, self.infos):
+                        continue
+                    yield self._explain(
+                        where,
+                        [(compiled, True)],
+                        f"the element '{element}' of `{ast.unparse(where)}` matches nothing; "
+                        "it does nothing",
+                        Severity.WARNING,
+                    )
+
     def _matches_nothing(self, atom: ast.expr) -> bool:
         """Whether a name-dependent, statically evaluable test is False for every name."""
         if not _uses(atom, self.loop.name_var):
@@ -500,11 +538,68 @@ class _LoopCheck:
         )
 
 
-def _safe_select(filters: list[tuple[NameFilter, bool]], names: Sequence[str]) -> list[str]:
+def _safe_select(
+    filters: list[tuple[NameFilter, bool]],
+    names: Sequence[str],
+    infos: Optional[Mapping[str, ItemInfo]] = None,
+) -> list[str]:
     try:
-        return select(filters, names)
+        return select(filters, names, infos)
     except FilterError:
         return []
+
+
+@dataclass(frozen=True)
+class _Variant:
+    expr: ast.expr
+    constants: Mapping[str, Any]
+
+
+def _element_variants(
+    atom: ast.expr, constants: Mapping[str, Any]
+) -> Iterator[tuple[str, ast.expr, _Variant]]:
+    """(element, node to underline, the atom with only that element) for each string element
+    of a literal collection (or list constant) the atom tests the name against."""
+    nodes = list(ast.walk(atom))
+    for index, node in enumerate(nodes):
+        collection: Optional[ast.expr] = None
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.In):
+            collection = node.comparators[0]
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("startswith", "endswith")
+            and len(node.args) == 1
+        ):
+            collection = node.args[0]
+        elif isinstance(node, ast.GeneratorExp) and len(node.generators) == 1:
+            collection = node.generators[0].iter
+        if collection is None:
+            continue
+        position = nodes.index(collection, index)
+        if isinstance(collection, (ast.Tuple, ast.List, ast.Set)):
+            elements = [
+                e
+                for e in collection.elts
+                if isinstance(e, ast.Constant) and isinstance(e.value, str)
+            ]
+            if len(elements) < 2 or len(elements) != len(collection.elts):
+                continue
+            for element in elements:
+                variant = copy.deepcopy(atom)
+                target = list(ast.walk(variant))[position]
+                assert isinstance(target, (ast.Tuple, ast.List, ast.Set))
+                target.elts = [ast.Constant(element.value)]
+                yield str(element.value), element, _Variant(variant, constants)
+        elif isinstance(collection, ast.Name) and isinstance(
+            constants.get(collection.id), (list, tuple, set, frozenset)
+        ):
+            values = constants[collection.id]
+            if len(values) < 2 or not all(isinstance(v, str) for v in values):
+                continue
+            for value in values:
+                patched = {**constants, collection.id: type(values)([value])}
+                yield str(value), collection, _Variant(atom, patched)
 
 
 def _stems(names: Sequence[str], text: str) -> list[str]:

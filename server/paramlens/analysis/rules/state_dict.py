@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from typing import Optional, Union
 
-from paramlens.analysis.findings import Fix
+from paramlens.analysis.findings import Fix, Span
 from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope, Sink
 from paramlens.analysis.rules.fixes import replace_node
 
@@ -41,7 +41,12 @@ class StateDictRules(Family):
                     f"sets requires_grad on a detached copy from {origin}; "
                     f"the parameter stays {state}"
                 )
-            self.ctx.report("FRZ01", where, message, fix=self._fix(b))
+            related: tuple[tuple[Span, str], ...] = ()
+            if b.node is not None:
+                related = (
+                    (self.ctx.span(b.node), "the detached state_dict() values come from here"),
+                )
+            self.ctx.report("FRZ01", where, message, fix=self._fix(b), related=related)
         elif b.kind is Kind.SD_KEEP_VALUE and sink.flag is True:
             self.ctx.report(
                 "FRZ02",
