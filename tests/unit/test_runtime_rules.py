@@ -129,6 +129,45 @@ EXPECTED = [
 ]
 
 
+EXPECTED += [
+    (
+        "training_script",
+        "for name, p in self.named_parameters():",
+        0,
+        "FRZ11",
+        Severity.INFO,
+        ["backbone.stage1.1 (BatchNorm2d), backbone.stage2.1 (BatchNorm2d)"],
+    ),
+    (
+        "training_script",
+        "for name, p in self.model.backbone.named_parameters():",
+        0,
+        "FRZ11",
+        Severity.INFO,
+        ["backbone.stage1.1 (BatchNorm2d), but"],
+    ),
+    (
+        "training_script",
+        'name.startswith("classifier")',
+        0,
+        "FRZ12",
+        Severity.WARNING,
+        ["matches no parameter of build (12 parameters: backbone.stem.weight"],
+    ),
+    (
+        "training_script",
+        '("stem", "stage3")',
+        0,
+        "FRZ12",
+        Severity.WARNING,
+        [
+            "`'stage3'` matches no child module of Classifier.backbone (3 child modules: stem, "
+            "stage1, stage2); this element of the filter does nothing"
+        ],
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("name", "snippet", "occurrence", "code", "severity", "words"),
     EXPECTED,
@@ -146,7 +185,14 @@ def test_expected_findings(
 
 
 @pytest.mark.parametrize(
-    "name", ["acceptance_net", "c12_name_filters", "c14_tied_parameters", "tied_and_parametrized"]
+    "name",
+    [
+        "acceptance_net",
+        "c12_name_filters",
+        "c14_tied_parameters",
+        "tied_and_parametrized",
+        "training_script",
+    ],
 )
 def test_no_other_findings(name: str) -> None:
     source, findings = findings_of(name)
@@ -335,3 +381,29 @@ def test_messages_name_what_the_loop_iterates(loop: str, message: str) -> None:
     _, reports = load("acceptance_net")
     (finding,) = runtime_findings(ast.parse(source), source, reports, "acceptance_net.py")
     assert message in finding.message
+
+
+@pytest.mark.parametrize(
+    ("loop", "message"),
+    [
+        (
+            freeze_loop("n.startswith(('fc1', 'fc2'))"),
+            "`'fc2'` matches no parameter of net",
+        ),
+        (
+            freeze_loop("any(k in n for k in ['bn1', 'bn2'])"),
+            "`'bn2'` matches no parameter of net",
+        ),
+        (
+            "KEYS = ('fc1.', 'head.')\n" + freeze_loop("n.startswith(KEYS)"),
+            "`'head.' (in KEYS)` matches no parameter of net",
+        ),
+    ],
+)
+def test_elements_of_a_list_that_match_nothing(loop: str, message: str) -> None:
+    source = "import torch\n" + textwrap.dedent(NET) + loop
+    _, reports = load("acceptance_net")
+    found = runtime_findings(ast.parse(source), source, reports, "acceptance_net.py")
+    (finding,) = [f for f in found if f.code == "FRZ12"]
+    assert message in finding.message
+    assert finding.message.endswith("this element of the filter does nothing")

@@ -26,9 +26,9 @@ from typing import Any, Optional
 from paramlens.analysis.filters import (
     FilterError,
     ItemInfo,
-    compile_filter,
     NameFilter,
     ParameterIndex,
+    compile_filter,
     freeze_effect,
     item_infos,
     loop_filter,
@@ -287,11 +287,12 @@ class _LoopCheck:
         filters: list[tuple[NameFilter, bool]],
         outcome: str,
         severity: Severity,
+        label: Optional[str] = None,
     ) -> Finding:
-        """Why ``filters`` (the condition at ``node``) match no name: a wrapper's prefix, a tied
-        alias, a parametrized weight, or plainly no such name."""
+        """Why ``filters`` (the condition at ``node``, shown as ``label``) match no name: a
+        wrapper's prefix, a tied alias, a parametrized weight, or plainly no such name."""
         loop = self.loop
-        text = ast.unparse(node)
+        text = label or ast.unparse(node)
         span = self.span(node)
         # Other name lists would give other enumerate() positions: then say it plainly.
         explain = loop.index_var is None
@@ -422,12 +423,15 @@ class _LoopCheck:
                     )
                     if compiled is None or _safe_select([(compiled, True)], self.names, self.infos):
                         continue
+                    label = repr(element)
+                    if isinstance(where, ast.Name):
+                        label += f" (in {where.id})"
                     yield self._explain(
                         where,
                         [(compiled, True)],
-                        f"the element '{element}' of `{ast.unparse(where)}` matches nothing; "
-                        "it does nothing",
+                        "this element of the filter does nothing",
                         Severity.WARNING,
+                        label,
                     )
 
     def _matches_nothing(self, atom: ast.expr) -> bool:
