@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from paramlens.analysis.rules import CheckResult, check_source, workspace_module_classes
+from paramlens.analysis.findings import Severity
+from paramlens.analysis.rules import CheckResult, check_source, fix_all, workspace_module_classes
 
 CASES = Path(__file__).parent.parent / "fixtures" / "freeze_cases"
 
@@ -88,3 +89,18 @@ def test_every_case_file_is_covered() -> None:
         "c09_freeze_after_optimizer.py",  # freezes in a helper; reference: no diagnostics
         "c15b_deepcopy.py",  # steps inside a helper of another file; reference: none
     }
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_fixes_on_case_files_parse_and_only_remove_findings(name: str) -> None:
+    path = CASES / name
+    source = path.read_text(encoding="utf-8")
+    classes = workspace_module_classes(str(path), source, str(CASES))
+    before = check_source(source, module_classes=classes).findings
+    fixed = fix_all(source, before)
+    compile(fixed, name, "exec")
+    after = check_source(fixed, module_classes=classes).findings
+    fixable = sum(1 for f in before if f.fix is not None)
+    assert len(after) <= len(before) - (1 if fixable else 0)
+    # A fix can make a statement effective and so newly reportable as info (FRZ21 after `==`).
+    assert {f.code for f in after if f.severity is not Severity.INFO} <= {f.code for f in before}
