@@ -116,7 +116,8 @@ export function createClient(config: ClientConfig): LanguageClient {
     traceOutputChannel: config.log,
     revealOutputChannelOn: RevealOutputChannelOn.Never,
     initializationOptions: settingsFor(folder?.uri),
-    synchronize: { configurationSection: 'paramlens' },
+    // No `synchronize.configurationSection`: it would push the raw settings (an unexpanded
+    // interpreter, and one an untrusted workspace must not set); the server pulls them instead.
     markdown: { isTrusted: false, supportHtml: false },
     middleware: {
       workspace: {
@@ -126,6 +127,7 @@ export function createClient(config: ClientConfig): LanguageClient {
             return values;
           }
           const answers = values as unknown[];
+          config.log.debug(`workspace/configuration: ${JSON.stringify(params.items)}`);
           return params.items.map((item, index): unknown =>
             item.section === 'paramlens'
               ? settingsFor(item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined)

@@ -1,7 +1,14 @@
 /** Entry point: starts the paramlens language server and wires the commands and UI around it. */
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { ExecuteCommandRequest, type LanguageClient } from 'vscode-languageclient/node';
+import {
+  DidChangeConfigurationNotification,
+  ExecuteCommandRequest,
+  MessageType,
+  ShowMessageNotification,
+  type LanguageClient,
+  type ShowMessageParams,
+} from 'vscode-languageclient/node';
 import { advertisedCommands, createClient } from './client';
 import {
   CLIENT_COMMANDS,
@@ -10,6 +17,7 @@ import {
   SERVER_SUMMARY_COMMANDS,
 } from './commands';
 import { debounce, type Debounced } from './debounce';
+import { routeServerMessage } from './messages';
 import { chooseInterpreter, problemMessage, type InterpreterChoice } from './interpreter';
 import { onDidChangePythonInterpreter, probeInterpreter, resolveInterpreter, selectInterpreter } from './python';
 import { focusFromResult, markdownFromResult, reportsFromResult } from './report';
@@ -26,6 +34,7 @@ class Controller implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private queue: Promise<void> = Promise.resolve();
   private readonly shownProblems = new Set<string>();
+  private readonly shownServerMessages = new Set<string>();
   readonly restartSoon: Debounced;
 
   constructor(
@@ -91,6 +100,10 @@ class Controller implements vscode.Disposable {
       status: this.status,
     });
     this.client = client;
+    // Registered before start, so it replaces languageclient's plain showMessage handler.
+    client.onNotification(ShowMessageNotification.type, (params) =>
+      this.serverMessage(params, problem?.kind === 'no-torch'),
+    );
     try {
       await client.start();
     } catch (error) {
@@ -121,6 +134,24 @@ class Controller implements vscode.Disposable {
       await client.dispose().catch(() => undefined);
     }
     this.status.set({ kind: 'stopped' });
+  }
+
+  /** A server `window/showMessage`: logged always, shown (with "Show Logs") when it is news. */
+  private serverMessage(params: ShowMessageParams, torchReported: boolean): void {
+    const text = params.message.trim();
+    const level = params.type === MessageType.Error ? 'error' : params.type === MessageType.Warning ? 'warn' : 'info';
+    this.log[level](`server message: ${text}`);
+    if (routeServerMessage(text, torchReported, this.shownServerMessages) === 'log') {
+      return;
+    }
+    this.shownServerMessages.add(text);
+    const show =
+      level === 'error'
+        ? vscode.window.showErrorMessage
+        : level === 'warn'
+          ? vscode.window.showWarningMessage
+          : vscode.window.showInformationMessage;
+    void show(text, SHOW_LOGS).then((choice) => choice && this.log.show());
   }
 
   /** One message per problem per session, with the ways out. */
@@ -216,6 +247,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (RESTART_KEYS.some((key) => event.affectsConfiguration(key))) {
         controller.restartSoon.trigger();
+      } else if (event.affectsConfiguration('paramlens')) {
+        // settings: null asks the server to pull them (workspace/configuration, answered above).
+        log.info('paramlens settings changed: the server pulls them');
+        void controller.running?.sendNotification(DidChangeConfigurationNotification.type, {
+          settings: null,
+        });
       }
     }),
     vscode.workspace.onDidGrantWorkspaceTrust(() => controller.restartSoon.trigger()),

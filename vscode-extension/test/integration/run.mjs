@@ -107,6 +107,29 @@ function findFiles(dir, pattern, found = []) {
   return found;
 }
 
+/** Every process of this machine we may read: pid, command line, environment. */
+function listProcesses() {
+  const found = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) {
+      continue;
+    }
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      const env = Object.fromEntries(
+        readFileSync(`/proc/${entry}/environ`, 'utf8')
+          .split('\0')
+          .filter(Boolean)
+          .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+      );
+      found.push({ pid: Number(entry), cmdline, env });
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return found;
+}
+
 function prepare() {
   check(existsSync(vsix), `no VSIX at ${vsix}: run \`npm run package\` first`);
   check(existsSync(interpreter), `no interpreter at ${interpreter}: set PARAMLENS_INTERPRETER`);
@@ -463,6 +486,91 @@ async function main() {
         ),
       );
       await shot(page, 'after-fix');
+    });
+
+    await group('processes: the bundled server, a clean worker environment', async () => {
+      const processes = await step('the server runs from the VSIX; the worker never sees bundled/libs', async () => {
+        const seen = listProcesses();
+        const server = seen.find((p) => p.cmdline.some((part) => part.endsWith(join('bundled', 'tool', 'launch.py'))));
+        const workers = seen.filter((p) => p.cmdline.includes('paramlens_worker') || p.cmdline.join(' ').includes('paramlens_worker'));
+        // Only the command lines and PYTHONPATH are kept: the rest of an environment stays private.
+        return {
+          server: server && { pid: server.pid, cmdline: server.cmdline },
+          workers: workers.map((w) => ({ pid: w.pid, cmdline: w.cmdline, PYTHONPATH: w.env.PYTHONPATH ?? null })),
+        };
+      });
+      check(processes.server !== undefined, 'a server process runs bundled/tool/launch.py');
+      const launcher = processes.server.cmdline.find((part) => part.endsWith('launch.py'));
+      check(launcher.startsWith(dirs.extensions), `the launcher is the installed VSIX's: ${launcher}`);
+      check(processes.workers.length > 0, 'a worker process is running');
+      for (const worker of processes.workers) {
+        check(!String(worker.PYTHONPATH ?? '').includes(join('bundled', 'libs')),
+          `the worker's PYTHONPATH leaves out bundled/libs: ${worker.PYTHONPATH}`);
+      }
+    });
+
+    await group('an interpreter without torch: one message, Select Interpreter / Show Logs', async () => {
+      const noTorch = join(out, 'no-torch-venv');
+      execFileSync(interpreter, ['-m', 'venv', '--without-pip', noTorch]);
+      const python = join(noTorch, 'bin', 'python');
+      const toast = await step('changing paramlens.interpreter restarts the server and warns once', async () => {
+        writeFileSync(
+          join(dirs.workspace, '.vscode', 'settings.json'),
+          JSON.stringify({ 'paramlens.interpreter': python }, null, 2),
+        );
+        const notification = page.locator('.notification-toast', { hasText: 'PyTorch is not installed' });
+        await notification.first().waitFor({ state: 'visible', timeout: 30000 });
+        // Let the new server start its worker and fail: its own torch messages must not pile up.
+        await page.waitForTimeout(4000);
+        const aboutTorch = await page.locator('.notification-toast', { hasText: /torch/ }).allInnerTexts();
+        const buttons = await notification.first().locator('.monaco-button').allInnerTexts();
+        const text = (await notification.first().locator('.notification-list-item-message').innerText()).trim();
+        await shot(page, 'no-torch');
+        return { text, buttons: buttons.map((b) => b.trim()), aboutTorch };
+      });
+      check(toast.aboutTorch.length === 1, `exactly one message about torch: ${JSON.stringify(toast.aboutTorch)}`);
+      check(toast.text.includes(noTorch), `the message names the interpreter: ${toast.text}`);
+      check(toast.buttons.includes('Select Interpreter') && toast.buttons.includes('Show Logs'),
+        `the message offers Select Interpreter and Show Logs: ${JSON.stringify(toast.buttons)}`);
+      const logs = await step('Show Logs opens the paramlens output channel', async () => {
+        await page.locator('.notification-toast .monaco-button', { hasText: 'Show Logs' }).first().click();
+        const channel = await waitFor('the Output panel showing the paramlens channel', 15000, async () => {
+          const select = page.locator('.part.panel select.monaco-select-box').first();
+          const value = await select.evaluate((node) => node.options[node.selectedIndex]?.text).catch(() => undefined);
+          return value === 'paramlens' ? value : undefined;
+        });
+        const text = await page.locator('.part.panel .monaco-editor .view-lines').first().innerText();
+        await shot(page, 'logs');
+        return { channel, text: text.slice(-1500) };
+      });
+      check(logs.text.includes(noTorch), `the log names the interpreter: ${logs.text}`);
+
+      await step('without torch the static rules still run (undo brings the FRZ01 squiggle back)', async () => {
+        const point = await tokenPoint(page, 'param.requires_grad = False', 'param.', 'requires_grad');
+        await page.mouse.click(point.x, point.y);
+        await page.keyboard.press('Control+Z');
+        await waitFor('the state_dict() loop back in the editor', 10000, async () =>
+          /model\.state_dict\(\)\.items\(\)/.test(await editorText(page)),
+        );
+        await waitFor('the FRZ01 squiggle from the torch-less server', 20000, async () =>
+          (await page.locator('.editor-group-container.active .monaco-editor [class*="squiggly-"]').count()) > 0,
+        );
+      });
+      await step('paramlens.ignore reaches the running server (no restart)', async () => {
+        writeFileSync(
+          join(dirs.workspace, '.vscode', 'settings.json'),
+          JSON.stringify({ 'paramlens.interpreter': python, 'paramlens.ignore': ['FRZ01'] }, null, 2),
+        );
+        // The server pulls the settings at once; it re-checks a document when its text changes.
+        await page.waitForTimeout(2000);
+        await page.keyboard.press('End');
+        await page.keyboard.type(' ');
+        await page.keyboard.press('Backspace');
+        await waitFor('the FRZ01 squiggle to go', 20000, async () =>
+          (await page.locator('.editor-group-container.active .monaco-editor [class*="squiggly-"]').count()) === 0,
+        );
+        await shot(page, 'ignored');
+      });
     });
     result.ok = result.failures.length === 0;
   } catch (error) {
