@@ -15,12 +15,14 @@ import faulthandler
 import gc
 import json
 import os
+import queue
 import selectors
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any, Optional
@@ -30,6 +32,7 @@ from paramlens_worker import limits, protocol, sites
 OUTPUT_LIMIT = 64 * 1024  # characters of captured user output sent back per inspection
 DUMP_GRACE_SECONDS = 0.3  # between the traceback-dump signal and SIGKILL on a timeout
 _real_exit = os._exit
+_SIGKILL = getattr(signal, "SIGKILL", 9)
 _ERROR_CODES = {
     "memory": protocol.ERROR_MEMORY,
     "crashed": protocol.ERROR_CRASHED,
@@ -106,6 +109,7 @@ def run_child(params: dict[str, Any], result_fd: int, capture_path: str, fault_p
         result = introspect.inspect_file(params, started)  # type: ignore[arg-type]
         message: dict[str, Any] = {"result": result}
     except BaseException as error:
+        lift_limit()
         message = {
             "error": introspect.error_info(
                 error, is_user_file, str(params.get("load_mode", "definitions"))
@@ -149,20 +153,37 @@ class Child:
             return -os.WTERMSIG(status)
         return os.WEXITSTATUS(status)
 
-    def signal(self, number: int) -> None:
-        """Send a signal if the child is still there."""
+    def kill(self) -> None:
+        """Stop the child now, if it is still there."""
+        with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+            if self.process is not None:
+                self.process.kill()
+            else:
+                os.kill(self.pid, _SIGKILL)
+
+    def dump_traceback(self) -> bool:
+        """Ask the child to dump its stack to its fault file (POSIX); False where impossible."""
+        number = getattr(signal, "SIGUSR1", None)
+        if number is None:
+            return False
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(self.pid, number)
+        return True
 
 
 class ForkServer:
-    """Reads requests, runs one child per inspection, writes every response itself."""
+    """Reads requests, runs one child per inspection, writes every response itself.
+
+    With ``fork`` the loop is single-threaded (``selectors`` over stdin and the children's
+    pipes), so forking is safe. In spawn mode (no ``fork``: Windows) reader threads feed a queue,
+    since pipes cannot be selected there."""
 
     def __init__(self, out_fd: int, torch_version: Optional[str], no_torch: Optional[str]):
         self.out_fd = out_fd
         self.torch_version = torch_version
         self.no_torch = no_torch
-        self.selector = selectors.DefaultSelector()
+        self.selector: Optional[selectors.BaseSelector] = None
+        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
         self.children: dict[int, Child] = {}
         self.pending = bytearray()
         self.running = True
@@ -189,21 +210,47 @@ class ForkServer:
 
     def serve(self) -> int:
         """The main loop; returns when stdin closes or on ``shutdown``."""
-        self.selector.register(0, selectors.EVENT_READ, None)
         try:
-            while self.running or self.children:
-                for key, _ in self.selector.select(self._timeout()):
-                    if key.data is None:
-                        self._read_requests()
-                    else:
-                        self._read_child(key.data)
-                self._enforce_deadlines()
+            if self.spawn:
+                self._serve_threads()
+            else:
+                self._serve_selector()
         finally:
             for child in list(self.children.values()):
-                child.signal(signal.SIGKILL)
+                child.kill()
                 self._finish(child)
             shutil.rmtree(self.tmpdir, ignore_errors=True)
         return 0
+
+    def _serve_selector(self) -> None:
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(0, selectors.EVENT_READ, None)
+        while self.running or self.children:
+            for key, _ in self.selector.select(self._timeout()):
+                if key.data is None:
+                    self._feed(os.read(0, 1 << 16))
+                else:
+                    self._read_child(key.data)
+            self._enforce_deadlines()
+
+    def _serve_threads(self) -> None:
+        def read_requests() -> None:
+            stdin = sys.stdin.buffer
+            for line in iter(stdin.readline, b""):
+                self.events.put(("data", line))
+            self.events.put(("data", b""))
+
+        threading.Thread(target=read_requests, name="requests", daemon=True).start()
+        while self.running or self.children:
+            try:
+                kind, value = self.events.get(timeout=self._timeout())
+            except queue.Empty:
+                kind, value = "", None
+            if kind == "data" and self.running:
+                self._feed(value)
+            elif kind == "child":
+                self._finish(value)
+            self._enforce_deadlines()
 
     def _timeout(self) -> Optional[float]:
         moments = [
@@ -213,13 +260,13 @@ class ForkServer:
             return None
         return max(0.0, min(moments) - time.monotonic())
 
-    def _read_requests(self) -> None:
-        data = os.read(0, 1 << 16)
+    def _feed(self, data: bytes) -> None:
         if not data:
             self.running = False
-            self.selector.unregister(0)
+            if self.selector is not None:
+                self.selector.unregister(0)
             for child in self.children.values():  # nobody is left to read their answers
-                child.signal(signal.SIGKILL)
+                child.kill()
             return
         self.pending.extend(data)
         while b"\n" in self.pending:
@@ -254,7 +301,7 @@ class ForkServer:
             self.respond(request_id, None)
             self.running = False
             for child in self.children.values():
-                child.signal(signal.SIGKILL)
+                child.kill()
         elif method == "inspect":
             params = message.get("params")
             if not isinstance(params, dict) or not isinstance(params.get("path"), str):
@@ -303,7 +350,8 @@ class ForkServer:
             os.close(write_fd)
             child = Child(request_id, pid, read_fd, deadline, files, roots)
         self.children[child.fd] = child
-        self.selector.register(child.fd, selectors.EVENT_READ, child)
+        if self.selector is not None:
+            self.selector.register(child.fd, selectors.EVENT_READ, child)
 
     def _spawn_child(
         self,
@@ -318,9 +366,17 @@ class ForkServer:
         assert process.stdin is not None and process.stdout is not None
         process.stdin.write(protocol.encode({"params": params, "files": list(files)}))
         process.stdin.close()
-        return Child(
+        child = Child(
             request_id, process.pid, process.stdout.fileno(), deadline, files, roots, process
         )
+
+        def read_answer() -> None:
+            assert process.stdout is not None
+            child.buffer.extend(process.stdout.read())
+            self.events.put(("child", child))
+
+        threading.Thread(target=read_answer, name=f"child-{process.pid}", daemon=True).start()
+        return child
 
     def _read_child(self, child: Child) -> None:
         try:
@@ -336,17 +392,21 @@ class ForkServer:
         now = time.monotonic()
         for child in list(self.children.values()):
             if child.kill_at is not None and now >= child.kill_at:
-                child.signal(signal.SIGKILL)
+                child.kill()
                 child.kill_at = now + 3600  # reaped on EOF
             elif not child.timed_out and now >= child.deadline:
                 child.timed_out = True
-                child.signal(getattr(signal, "SIGUSR1", signal.SIGKILL))
-                child.kill_at = now + DUMP_GRACE_SECONDS
+                if child.dump_traceback():
+                    child.kill_at = now + DUMP_GRACE_SECONDS
+                else:
+                    child.kill()
+                    child.kill_at = now + 3600
 
     def _finish(self, child: Child) -> None:
         if self.children.pop(child.fd, None) is None:
             return
-        self.selector.unregister(child.fd)
+        if self.selector is not None:
+            self.selector.unregister(child.fd)
         if child.process is not None:
             assert child.process.stdout is not None
             child.process.stdout.close()
@@ -397,7 +457,7 @@ class ForkServer:
             code, kind = protocol.ERROR_TIMEOUT, "timeout"
             text = f"the inspection did not finish within the timeout{where}; it was stopped"
             error_type = "Timeout"
-        elif status == -signal.SIGKILL:
+        elif status == -_SIGKILL:
             code, kind = protocol.ERROR_MEMORY, "memory"
             text = f"the inspection process was killed (out of memory?){where}"
             error_type = "Killed"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import gc
 import inspect
 import os
 import re
@@ -79,10 +80,17 @@ def error_info(
     name that definitions-only loading skipped says so."""
     file: Optional[str] = None
     line: Optional[int] = None
+    if is_memory_error(error):
+        # The frames of the traceback still hold what filled memory; free it before describing.
+        current: Optional[BaseException] = error
+        while current is not None:
+            traceback.clear_frames(current.__traceback__)
+            current = current.__cause__ or current.__context__
+        gc.collect()
     if isinstance(error, SyntaxError) and error.filename:
         file, line = os.path.abspath(error.filename), error.lineno
     else:
-        current: Optional[BaseException] = error
+        current = error
         while current is not None and file is None:
             frames = [
                 (f.filename, f.lineno or 0) for f in traceback.extract_tb(current.__traceback__)
