@@ -70,6 +70,11 @@ FLAGGED = [
      "        p.requires_grad = False\n",
      ("FRZ12", 2)),
     ("ps = list(model.named_parameters(remove_duplicate=False))\n", ("FRZ14", 1)),
+    ("class LM(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+     "        self.embed = nn.Embedding(9, 4)\n        self.head = nn.Linear(4, 9, bias=False)\n"
+     "        self.head.weight = self.embed.weight\n"
+     "lm = LM()\nlm.head.weight.requires_grad = False\n", ("FRZ14", 8)),
+    ("def freeze_backbone(m):\n    m.eval()\n", ("FRZ10", 1)),
     ("opt = torch.optim.SGD(model.parameters(), lr=1)\nmodel.load_state_dict({}, assign=True)\n",
      ("FRZ15A", 2)),
     ("model.load_state_dict({}, strict=False)\n", ("FRZ15A", 1)),
@@ -122,6 +127,7 @@ NOT_FLAGGED = [
     "model[0].weight.requires_grad = False\nmodel[0].bias.requires_grad = False\n",
     "x = model.parameters()\nopt = torch.optim.SGD(x, lr=1)\n",
     "p = next(model.parameters())\np.requires_grad = False\n",
+    "def freeze_backbone(m):\n    m.eval()\n    m.requires_grad_(False)\n",
 ]
 
 

@@ -205,6 +205,7 @@ class ApiRules(Family):
                 fix=fix,
             )
             return
+        self._tied(sink, receiver, where, scope)
         weights: _WeightState = scope.own("weights", _WeightState)
         if isinstance(receiver, ast.Attribute) and receiver.attr in ("weight", "bias"):
             owner = self.ctx.text(receiver.value)
@@ -214,6 +215,43 @@ class ApiRules(Family):
                 weights.whole.add(owner)
         else:
             weights.whole.add(text)
+
+    def attr_store(
+        self, target: ast.Attribute, value: ast.expr, stmt: ast.stmt, scope: Scope
+    ) -> None:
+        """``m.lm_head.weight = nn.Parameter(...)`` unties ``m``'s tied weights."""
+        inner = target.value
+        if (
+            isinstance(inner, ast.Attribute)
+            and f"{inner.attr}.{target.attr}" in self.ctx.facts.ties
+        ):
+            scope.own("untied", set).add(self.ctx.text(inner.value))
+
+    def _untied(self, owner: str, scope: Optional[Scope]) -> bool:
+        while scope is not None:
+            if owner in scope.state.get("untied", ()):
+                return True
+            scope = scope.parent
+        return False
+
+    def _tied(self, sink: Sink, receiver: ast.expr, where: ast.AST, scope: Scope) -> None:
+        if (
+            sink.flag is None
+            or not isinstance(receiver, ast.Attribute)
+            or not isinstance(receiver.value, ast.Attribute)
+        ):
+            return
+        tie = self.ctx.facts.ties.get(f"{receiver.value.attr}.{receiver.attr}")
+        if tie is None or self._untied(self.ctx.text(receiver.value.value), scope):
+            return
+        other, line = tie
+        state = "freezes" if sink.flag is False else "unfreezes"
+        self.ctx.report(
+            "FRZ14",
+            where,
+            f"{self.ctx.text(receiver)} is the same tensor as {other} (tied at line {line}): this "
+            f"{state} both; untie them (a new nn.Parameter) to train one and freeze the other",
+        )
 
     def exit_scope(self, scope: Scope) -> None:
         weights: Optional[_WeightState] = scope.state.get("weights")

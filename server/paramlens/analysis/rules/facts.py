@@ -61,6 +61,9 @@ class FileFacts:
     parameter_attrs: set[str] = field(default_factory=set)
     buffer_attrs: set[str] = field(default_factory=set)
     stored_attrs: set[str] = field(default_factory=set)  # every `X.attr = ...` name
+    ties: dict[str, tuple[str, int]] = field(
+        default_factory=dict
+    )  # "a.weight" -> ("b.weight", line)
     zero_grad_calls: int = 0
     zero_grad_keeps_grads: bool = False  # zero_grad(set_to_none=False) somewhere
     freezes: bool = False  # some requires_grad(_) is set to False somewhere
@@ -244,6 +247,25 @@ def _self_attr(target: ast.AST) -> Optional[str]:
     return None
 
 
+def _tie(stmt: ast.Assign) -> Optional[tuple[str, str]]:
+    """``self.lm_head.weight = self.embed.weight`` -> ``("lm_head.weight", "embed.weight")``."""
+
+    def path(node: ast.AST) -> Optional[str]:
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("weight", "bias")
+            and isinstance(node.value, ast.Attribute)
+            and _self_attr(node.value) is not None
+        ):
+            return f"{node.value.attr}.{node.attr}"
+        return None
+
+    if len(stmt.targets) != 1:
+        return None
+    first, second = path(stmt.targets[0]), path(stmt.value)
+    return (first, second) if first and second else None
+
+
 def _collect_class_attrs(facts: FileFacts, cls: ClassFacts, node: ast.ClassDef) -> None:
     for method in node.body:
         if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -251,6 +273,11 @@ def _collect_class_attrs(facts: FileFacts, cls: ClassFacts, node: ast.ClassDef) 
         for stmt in ast.walk(method):
             if isinstance(stmt, ast.Assign):
                 value = stmt.value
+                tie = _tie(stmt)
+                if tie is not None:
+                    first, second = tie
+                    facts.ties[first] = (second, stmt.lineno)
+                    facts.ties[second] = (first, stmt.lineno)
                 for target in stmt.targets:
                     attr = _self_attr(target)
                     if attr is None:

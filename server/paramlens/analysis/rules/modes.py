@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import ast
 
-from paramlens.analysis.findings import Severity
-from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope, root_of
+from paramlens.analysis.findings import Severity, Span
+from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope, Sink, root_of
 from paramlens.analysis.rules.fixes import call_method_instead, replace_node
 
 
@@ -55,6 +55,32 @@ class ModeRules(Family):
                 else None,
             )
 
+    def sink(self, sink: Sink, env: dict[str, Binding], scope: Scope) -> None:
+        scope.state["mode_sink"] = True
+
+    def exit_scope(self, scope: Scope) -> None:
+        """A ``freeze*`` function that only switches to eval mode or disables grad (intent)."""
+        node = scope.node
+        if (
+            not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            or not node.name.lower().lstrip("_").startswith("freeze")
+            or scope.state.get("mode_sink")
+            or not scope.state.get("mode_only")
+            or scope.state.get("mode_calls_helper")
+        ):
+            return
+        line = node.lineno - 1
+        text = self.ctx.lines[line] if line < len(self.ctx.lines) else ""
+        start = len(text) - len(text.lstrip())
+        self.ctx.report(
+            "FRZ10",
+            Span(line, start, line, len(text)),
+            f"{node.name}() only switches modules to eval mode or disables grad: that changes "
+            "BatchNorm/Dropout behaviour, not training; no parameter is frozen "
+            "(use requires_grad_(False))",
+            severity=Severity.INFO,
+        )
+
     def expr_stmt(self, stmt: ast.Expr, scope: Scope) -> None:
         value = stmt.value
         if isinstance(value, ast.Attribute) and value.attr in ("eval", "train"):
@@ -68,6 +94,13 @@ class ModeRules(Family):
 
     def call(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
         func = node.func
+        if (
+            isinstance(func, ast.Attribute)
+            and (func.attr == "eval" or (func.attr == "train" and node.args))
+        ) or self.ctx.walker.is_no_grad(node):
+            scope.state["mode_only"] = True
+        elif isinstance(func, ast.Name) and func.id in self.ctx.facts.functions:
+            scope.state["mode_calls_helper"] = True
         if isinstance(func, ast.Attribute) and func.attr == "backward" and not node.args:
             b = self.classify(func.value, env, scope)
             if b is not None and b.kind is Kind.NOGRAD_OUT and b.node is not None:
