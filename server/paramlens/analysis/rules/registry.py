@@ -101,7 +101,7 @@ _RULES = (
         "FRZ14",
         "tied-duplicates",
         _I,
-        "named_parameters(remove_duplicate=False) repeats tied parameters",
+        "tied parameters: remove_duplicate=False lists, freezing one alias of a tie",
     ),
     RuleInfo(
         "FRZ15A",
