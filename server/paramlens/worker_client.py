@@ -299,15 +299,12 @@ class WorkerClient:
         if process is not None:
             self._stopping = True
             if process.returncode is None:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(process.pid, signal.SIGKILL)
+                _kill_group(process.pid)
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
                 await process.wait()
             else:
-                # The worker is gone; its forked children may not be.
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(process.pid, signal.SIGKILL)
+                _kill_group(process.pid)  # the worker is gone; its forked children may not be
         for task in self._tasks:
             if not task.done():
                 task.cancel()
@@ -316,6 +313,15 @@ class WorkerClient:
                 await task
         self._tasks = []
         self._fail_all(WorkerError("the worker was stopped", kind="crashed"))
+
+
+def _kill_group(pid: int) -> None:
+    """Kill the worker's process group (it leads its own session): the worker and every
+    inspection child. POSIX only; elsewhere the worker kills its children when stdin closes."""
+    killpg = getattr(os, "killpg", None)
+    if killpg is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            killpg(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
 def project_roots(path: Path) -> list[str]:
