@@ -180,6 +180,21 @@ def test_related_locations_point_at_the_cause() -> None:
     assert "optimizer opt" in note
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_fixes_keep_line_endings_and_survive_form_feeds(newline: str) -> None:
+    source = newline.join(
+        [
+            "import torch.nn as nn",
+            "\x0c",
+            "lin = nn.Linear(2, 2)  # \x0c page",
+            "lin.requires_grad = False",
+            "",
+        ]
+    )
+    fixed = fix_all(source, check_source(source).findings)
+    assert fixed == source.replace("lin.requires_grad = False", "lin.requires_grad_(False)")
+
+
 def test_fix_all_applies_a_shared_loop_edit_once() -> None:
     source = HEADER + (
         "for k, v in model.state_dict().items():\n"
