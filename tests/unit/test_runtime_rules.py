@@ -394,3 +394,14 @@ def test_messages_name_what_the_loop_iterates(loop: str, message: str) -> None:
     _, reports = load("acceptance_net")
     (finding,) = runtime_findings(ast.parse(source), source, reports, "acceptance_net.py")
     assert message in finding.message
+
+
+def test_an_if_else_over_one_dead_test_is_reported_once() -> None:
+    loop = (
+        "for n, p in model.named_parameters():\n    if 'fc2' in n:\n"
+        "        p.requires_grad = True\n    else:\n        p.requires_grad = False\n"
+    )
+    source = "import torch\n" + textwrap.dedent(NET) + loop
+    _, reports = load("acceptance_net")
+    found = runtime_findings(ast.parse(source), source, reports, "acceptance_net.py")
+    assert [f.code for f in found if f.code == "FRZ12"] == ["FRZ12"]

@@ -91,7 +91,11 @@ def runtime_findings(
         finding = _batchnorm_call_finding(call, report, eval_receivers)
         if finding is not None:
             findings.append(finding)
-    return sorted(findings, key=lambda f: (f.span, f.code))
+    unique: dict[tuple[str, Span], Finding] = {}
+    for finding in findings:
+        # an if/else over one test reports that test once
+        unique.setdefault((finding.code, finding.span), finding)
+    return sorted(unique.values(), key=lambda f: (f.span, f.code))
 
 
 def _eval_receivers(tree: ast.Module) -> set[str]:
