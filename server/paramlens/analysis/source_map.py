@@ -457,6 +457,7 @@ class _Builder:
         self.self_bindings: dict[tuple[str, str], ModelBinding] = {}
         self.constant_nodes: dict[str, ast.expr] = {}
         self.freeze_calls: list[FreezeCall] = []
+        self.bases_of_classes: dict[str, tuple[str, ...]] = {}
 
     def span(self, node: ast.AST) -> Span:
         return span_of(node, self.lines)
@@ -465,6 +466,7 @@ class _Builder:
         self._collect_imports()
         self.constants = self._scope_constants(self.tree.body, self.constant_nodes)
         self._collect_classes()
+        self.bases_of_classes = self.class_bases()
         self._collect_factories()
         self._collect_submodules()
         self._walk_scope(self.tree.body, "", None)
@@ -1139,7 +1141,7 @@ class _Builder:
                 calls_eval=calls_eval,
                 constants=constants,
                 node=node,
-                class_bases=self.class_bases(),
+                class_bases=self.bases_of_classes,
                 index_var=head.index_var,
                 item_slice=head.item_slice,
             )
