@@ -36,6 +36,9 @@ def smap(body: str, module_names: tuple[str, ...] = ()) -> SourceMap:
         ("from pkg import Base\nclass A(Base): pass\n", ("Base",), ["A"]),
         ("class A(object): pass\nclass B: pass\n", (), []),
         ("from torch import nn as tnn\nclass A(tnn.Linear): pass\n", (), ["A"]),
+        ("import lightning as L\nclass A(L.LightningModule): pass\n", (), ["A"]),
+        ("from transformers import PreTrainedModel\nclass A(PreTrainedModel): pass\n", (), ["A"]),
+        ("from lib import Thing\nclass A(Thing): pass\n", ("A",), ["A"]),
     ],
 )
 def test_module_classes(body: str, module_names: tuple[str, ...], expected: list[str]) -> None:

@@ -64,6 +64,8 @@ SAME_MODULE_METHODS = frozenset(
         "mtia",
     }
 )
+# nn.Module subclasses of common libraries, recognised as bases without their source.
+LIBRARY_MODULE_BASES = frozenset({"LightningModule", "PreTrainedModel"})
 COMPILE_PREFIX = "_orig_mod."
 PARALLEL_PREFIX = "module."
 _PARALLEL_WRAPPERS = frozenset({"DataParallel", "DistributedDataParallel"})
@@ -543,6 +545,7 @@ class _Builder:
             or name in self.classes
             or last in self.extra
             or name in self.extra
+            or last in LIBRARY_MODULE_BASES
         )
 
     def _collect_classes(self) -> None:
@@ -551,8 +554,8 @@ class _Builder:
         while changed:
             changed = False
             for node in defs:
-                if node.name not in self.classes and any(
-                    self._is_module_base(base) for base in node.bases
+                if node.name not in self.classes and (
+                    node.name in self.extra or any(self._is_module_base(b) for b in node.bases)
                 ):
                     self.classes[node.name] = ModuleClass(
                         name=node.name,
