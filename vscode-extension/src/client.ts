@@ -47,6 +47,7 @@ class ProgressStatusFeature implements StaticFeature {
   constructor(
     private readonly client: LanguageClient,
     private readonly status: Status,
+    private readonly log: vscode.LogOutputChannel,
   ) {}
 
   fillClientCapabilities(capabilities: ClientCapabilities): void {
@@ -67,6 +68,7 @@ class ProgressStatusFeature implements StaticFeature {
       });
       const subscription = this.client.onProgress(WorkDoneProgress.type, token, (value) => {
         if (value.kind === 'begin') {
+          this.log.info(`progress: ${value.title}${value.message ? ` (${value.message})` : ''}`);
           this.status.begin(key, value.title);
           void vscode.window.withProgress(
             { location: vscode.ProgressLocation.Window, title: `paramlens: ${value.title}` },
@@ -155,7 +157,7 @@ export function createClient(config: ClientConfig): LanguageClient {
   };
   const client = new LanguageClient('paramlens', 'paramlens', serverOptions, clientOptions);
   guardServerCommands(client);
-  client.registerFeature(new ProgressStatusFeature(client, config.status));
+  client.registerFeature(new ProgressStatusFeature(client, config.status, config.log));
   return client;
 }
 

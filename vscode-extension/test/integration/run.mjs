@@ -379,6 +379,16 @@ async function main() {
       });
       check(lenses.some((text) => /trainable/.test(text)), `the class lens names the trainable count: ${JSON.stringify(lenses)}`);
 
+      const status = await step('the language status item says paramlens is idle, with the interpreter', async () => {
+        await page.locator('.statusbar-item#status\\.languageStatus').hover();
+        const hover = page.locator('.monaco-hover:visible', { hasText: 'paramlens' }).first();
+        await hover.waitFor({ state: 'visible', timeout: 10000 });
+        const text = (await hover.innerText()).trim();
+        await page.mouse.move(700, 600);
+        return text;
+      });
+      check(status.includes(interpreter), `the status item names the interpreter: ${status}`);
+
       const hover = await step('net.py: hovering self.fc shows the Linear and its parameters', async () => {
         const text = await hoverText(page, 'self.fc = nn.Linear', 'self.', 'fc');
         await shot(page, 'hover');
@@ -584,6 +594,14 @@ async function main() {
     killGroup(codeServerProcess);
     for (const file of findFiles(dirs.data, /paramlens\.log$/)) {
       cpSync(file, join(out, 'paramlens-extension.log'));
+    }
+    // The server's $/progress reached the status item (the extension logs each begin).
+    const extensionLog = existsSync(join(out, 'paramlens-extension.log'))
+      ? readFileSync(join(out, 'paramlens-extension.log'), 'utf8')
+      : '';
+    if (result.ok && !/progress: paramlens: (inspecting|starting the worker)/.test(extensionLog)) {
+      result.ok = false;
+      result.failures.push('no $/progress from the server reached the status item (paramlens-extension.log)');
     }
     result.seconds = (Date.now() - t0) / 1000;
     writeFileSync(join(out, 'result.json'), JSON.stringify(result, null, 2));
