@@ -152,7 +152,7 @@ EXPECTED += [
         0,
         "FRZ12",
         Severity.WARNING,
-        ["matches no parameter of build (12 parameters: backbone.stem.weight"],
+        ["matches no parameter of build() → Classifier (12 parameters: backbone.stem.weight"],
     ),
     (
         "training_script",

@@ -204,7 +204,9 @@ class _LoopCheck:
     def yielded(self) -> str:
         """``Net (6 parameters: fc1.weight, …)``: what the loop iterates, with its names."""
         count = len(self.names)
-        owner = ".".join(p for p in (self.model, self.loop.receiver_path) if p)
+        root = module_classes(self.report).get("")
+        model = self.model if root in (None, self.model) else f"{self.model}() → {root}"
+        owner = ".".join(p for p in (model, self.loop.receiver_path) if p)
         shown = [name or "''" for name in self.names]
         return f"{owner} ({count} {_noun(self.loop, count)}: {_listing(shown)})"
 
