@@ -396,3 +396,16 @@ def test_filter_hover_explains_tied_names() -> None:
     text = hover("tied_and_parametrized", '"lm_head"')
     assert text is not None
     assert "Tied names the loop never sees" in text and "`lm_head.weight` is `embed.weight`" in text
+
+
+def test_lazy_parameters_are_unknown_not_zero() -> None:
+    net = report("acceptance_net", "net")
+    params = [
+        dict(p, shape=None, numel=None) if p["name"] == "fc1.weight" else p
+        for p in net["parameters"]
+    ]
+    lazy = {**net, "parameters": params}
+    target = HoverTarget("attribute_chain", Span(0, 0, 0, 1), "net", path="fc1.weight")
+    text = hover_markdown(target, lazy)
+    assert text is not None
+    assert "uninitialized · float32 · requires_grad=True · ? elements" in text
