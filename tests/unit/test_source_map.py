@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import textwrap
+from pathlib import Path
 from typing import Optional
 
 import pytest
@@ -436,3 +437,37 @@ def test_models_held_by_plain_classes_bind_self_attributes() -> None:
     )
     got = [(loop.receiver, loop.object, loop.prefix, loop.receiver_path) for loop in sm.loops]
     assert got == [("self.model", "Net", "_orig_mod.", ""), ("self.model", "Net", "", "fc1")]
+
+
+_SCRIPTS = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "runtime").glob("*.py"))
+
+
+@pytest.mark.parametrize("script", _SCRIPTS, ids=[s.name for s in _SCRIPTS])
+def test_every_position_finds_the_token_under_it(script: Path) -> None:
+    source = script.read_text()
+    lines = source.splitlines()
+    sm = build_source_map(ast.parse(source), source)
+    found = 0
+    for line, text in enumerate(lines):
+        for col in range(len(text) + 1):
+            target = target_at(sm, line, col)
+            if target is None:
+                continue
+            found += 1
+            span = target.span
+            assert (span.start_line, span.start_col) <= (line, col) <= (span.end_line, span.end_col)
+            token = text[span.start_col : span.end_col]
+            if target.kind == "filter_string":
+                assert ast.literal_eval(token) == target.text
+                continue
+            variable = (target.variable or "").rsplit(".", 1)[-1]
+            expected = {
+                "class": {target.object, variable},
+                "collection_call": {target.method},
+                "submodule": {target.path.rsplit(".", 1)[-1]},
+                # the variable, or the wrapper attribute that leads back to the model
+                "attribute_chain": {target.path.rsplit(".", 1)[-1], variable}
+                | ({"module", "_orig_mod"} if not target.path else set()),
+            }[target.kind]
+            assert token in expected, (line, col, target)
+    assert found
