@@ -330,6 +330,20 @@ def test_batchnorm_and_empty_collections(loop: str, codes: list[str]) -> None:
             "this part of the expression does nothing (2 parameters frozen)",
         ),
         (
+            freeze_loop("n not in ['fc.weight', 'fc.bias']"),
+            "`n in ['fc.weight', 'fc.bias']` matches no parameter of net (4 parameters: "
+            "bn1.weight, bn1.bias, fc1.weight, fc1.bias); it excludes nothing, so 4 of 4 "
+            "parameters are frozen",
+        ),
+        (
+            freeze_loop("n != 'head.weight'"),
+            "it excludes nothing, so 4 of 4 parameters are frozen",
+        ),
+        (
+            freeze_loop("n not in ('fc1.weight', 'fc1.bias', 'head.bias')"),
+            "`'head.bias'` matches no parameter of net",
+        ),
+        (
             freeze_loop("n.startswith(('fc1', 'fc2'))"),
             "`'fc2'` matches no parameter of net (4 parameters: bn1.weight, bn1.bias, fc1.weight,"
             " fc1.bias); this element of the filter does nothing",

@@ -631,6 +631,15 @@ def _alternatives(test: ast.expr, inside: bool = False) -> Iterator[tuple[ast.ex
                 yield from walk(value, inside or isinstance(node.op, ast.Or), negated)
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
             yield from walk(node.operand, True, not negated)
+        elif (
+            isinstance(node, ast.Compare)
+            and len(node.ops) == 1
+            and isinstance(node.ops[0], (ast.NotIn, ast.NotEq))
+        ):
+            # `name not in KEEP` is `not (name in KEEP)`: an exclusion that may exclude nothing
+            op: ast.cmpop = ast.In() if isinstance(node.ops[0], ast.NotIn) else ast.Eq()
+            positive = ast.copy_location(ast.Compare(node.left, [op], node.comparators), node)
+            yield from walk(positive, True, not negated)
         elif inside:
             yield node, negated
 
