@@ -875,8 +875,7 @@ class Walker:
                     later.append(node.elt)
                 stack.extend((n, inner) for n in later)
                 continue
-            for child in _children(node):
-                stack.append((child, local))
+            stack.extend((child, local) for child in _children(node))
 
     def note_call_site(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
         """Remember what a top-level helper of this file is passed."""
@@ -892,6 +891,8 @@ _NOT_CHILDREN = frozenset(
     {"ctx", "op", "ops", "id", "attr", "arg", "kind", "conversion", "is_async", "type_comment"}
 )
 _FIELDS: dict[type, tuple[str, ...]] = {}
+# Leaves that raise no event: not worth a trip through the stack. Text inside f-strings neither.
+_INERT = frozenset({ast.Name, ast.Constant, ast.JoinedStr})
 
 
 def _children(node: ast.AST) -> Iterator[ast.AST]:
@@ -902,15 +903,15 @@ def _children(node: ast.AST) -> Iterator[ast.AST]:
     if fields is None:
         fields = tuple(f for f in cls._fields if f not in _NOT_CHILDREN)
         _FIELDS[cls] = fields
-    if cls is ast.Constant:
+    if cls in _INERT:
         return
     for name in fields:
         value = getattr(node, name, None)
         if isinstance(value, list):
             for item in value:
-                if isinstance(item, ast.AST):
+                if isinstance(item, ast.AST) and type(item) not in _INERT:
                     yield item
-        elif isinstance(value, ast.AST):
+        elif isinstance(value, ast.AST) and type(value) not in _INERT:
             yield value
 
 

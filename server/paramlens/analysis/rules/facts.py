@@ -67,9 +67,18 @@ class FileFacts:
     zero_grad_calls: int = 0
     zero_grad_keeps_grads: bool = False  # zero_grad(set_to_none=False) somewhere
     freezes: bool = False  # some requires_grad(_) is set to False somewhere
+    _qualnames: dict[int, Optional[str]] = field(default_factory=dict, repr=False)  # by node id
 
     def qualname(self, node: ast.AST) -> Optional[str]:
         """``nn.Linear`` -> ``torch.nn.Linear`` through the file's imports; None if unknown."""
+        key = id(node)
+        if key in self._qualnames:
+            return self._qualnames[key]
+        name = self._qualname(node)
+        self._qualnames[key] = name
+        return name
+
+    def _qualname(self, node: ast.AST) -> Optional[str]:
         parts: list[str] = []
         while isinstance(node, ast.Attribute):
             parts.append(node.attr)
