@@ -24,6 +24,7 @@ EXIT_OK = 0
 EXIT_NOT_BUILT = 1
 EXIT_USAGE = 2
 ENVIRONMENT_KINDS = ("no_torch", "start_failed")
+OUTPUT_LINES = 10
 
 
 def human_count(value: int) -> str:
@@ -163,6 +164,14 @@ def render_reports(reports: Sequence[ModelReport], *, relative_to: Optional[Path
     return "\n".join(render_report(r, relative_to=relative_to) for r in reports)
 
 
+def output_excerpt(output: str, lines: int = OUTPUT_LINES) -> str:
+    """What the inspected code printed, cut to its first ``lines`` lines (pure)."""
+    printed = output.splitlines()
+    shown = "\n".join(f"  | {line}" for line in printed[:lines])
+    more = f"\n  | ... ({len(printed) - lines} more lines)" if len(printed) > lines else ""
+    return f"paramlens: the inspected code printed:\n{shown}{more}\n"
+
+
 def summary_settings(args: argparse.Namespace, path: Path) -> tuple[Settings, list[str]]:
     """Settings of a summary run: defaults, ``[tool.paramlens]``, the environment, the flags."""
     settings, problems, _ = load_pyproject_settings(path)
@@ -196,7 +205,7 @@ def run_summary(args: argparse.Namespace) -> int:
             return _report_failure(args, error)
     reports = result["reports"]
     if result.get("output") and args.format == "text":
-        sys.stderr.write(f"paramlens: output of the inspected code:\n{result['output']}")
+        sys.stderr.write(output_excerpt(result["output"]))
     if args.format == "json":
         print(json.dumps(reports, indent=2))
     else:
@@ -211,8 +220,7 @@ def _report_failure(args: argparse.Namespace, error: WorkerError) -> int:
         where = f"{_location(info['file'], info['line'], Path.cwd())}: "
     print(f"paramlens summary: {where}{error}", file=sys.stderr)
     if error.output.strip():
-        tail = error.output[-2000:]
-        print(f"paramlens: output of the inspected code (end):\n{tail}", file=sys.stderr)
+        print(output_excerpt(error.output), file=sys.stderr, end="")
     if args.format == "json":
         print("[]")
     if error.kind in ENVIRONMENT_KINDS or (info is not None and info["type"] == "ObjectNotFound"):

@@ -452,25 +452,24 @@ class ForkServer:
         file, line = sites.first_user_frame(
             frames, lambda path: loader.is_workspace_file(path, child.roots)
         )
-        where = f" at {file}:{line}" if file else ""
         if child.timed_out:
             code, kind = protocol.ERROR_TIMEOUT, "timeout"
-            text = f"the inspection did not finish within the timeout{where}; it was stopped"
+            text = "the inspection did not finish within the timeout (timeoutSeconds); stopped"
             error_type = "Timeout"
         elif status == -_SIGKILL:
             code, kind = protocol.ERROR_MEMORY, "memory"
-            text = f"the inspection process was killed (out of memory?){where}"
+            text = "the inspection process was killed (out of memory?)"
             error_type = "Killed"
         elif status < 0:
             code, kind = protocol.ERROR_CRASHED, "crashed"
             name = (
                 signal.Signals(-status).name if -status in signal.valid_signals() else str(-status)
             )
-            text = f"the inspection process crashed with {name}{where}"
+            text = f"the inspection process crashed with {name}"
             error_type = name
         else:
             code, kind = protocol.ERROR_CRASHED, "crashed"
-            text = f"the inspection process exited with code {status} before answering{where}"
+            text = f"the inspection process exited with code {status} before answering"
             error_type = "Exit"
         data = {
             "type": error_type,

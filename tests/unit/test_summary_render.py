@@ -219,3 +219,17 @@ def test_inspect_params_from_settings(tmp_path: Path) -> None:
         str(tmp_path.resolve()),
         str((tmp_path / "src").resolve()),
     ]
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("one\ntwo\n", "paramlens: the inspected code printed:\n  | one\n  | two\n"),
+        (
+            "a\nb\nc\nd\n",
+            "paramlens: the inspected code printed:\n  | a\n  | b\n  | ... (2 more lines)\n",
+        ),
+    ],
+)
+def test_output_excerpt(output: str, expected: str) -> None:
+    assert summary.output_excerpt(output, lines=2) == expected
