@@ -128,6 +128,12 @@ NOT_FLAGGED = [
     "x = model.parameters()\nopt = torch.optim.SGD(x, lr=1)\n",
     "p = next(model.parameters())\np.requires_grad = False\n",
     "def freeze_backbone(m):\n    m.eval()\n    m.requires_grad_(False)\n",
+    "emb = nn.Embedding.from_pretrained(torch.ones(3, 3), freeze=False)\n"
+    "emb.weight.requires_grad = False\n",
+    "head = nn.Linear(3, 3, bias=False)\nhead.weight.requires_grad = False\n",
+    "from transformers import CLIPModel\nclip = CLIPModel.from_pretrained('x')\n"
+    "for n, p in clip.named_parameters():\n    if n == 'logit_scale':\n"
+    "        p.requires_grad = False\n",
 ]
 
 

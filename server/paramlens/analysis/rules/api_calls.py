@@ -209,7 +209,14 @@ class ApiRules(Family):
         weights: _WeightState = scope.own("weights", _WeightState)
         if isinstance(receiver, ast.Attribute) and receiver.attr in ("weight", "bias"):
             owner = self.ctx.text(receiver.value)
-            if receiver.attr == "weight" and sink.flag is False:
+            layer = self.classify(receiver.value, env, scope)
+            if (
+                layer is not None
+                and isinstance(layer.node, ast.Call)
+                and _no_bias(layer.node, layer.detail)
+            ):
+                weights.whole.add(owner)  # a layer without a bias: its weight is all there is
+            elif receiver.attr == "weight" and sink.flag is False:
                 weights.weights.setdefault(owner, where)
             else:
                 weights.whole.add(owner)
@@ -275,9 +282,9 @@ class ApiRules(Family):
     def _bias_free(self, owner: str) -> bool:
         attr = owner.rsplit(".", 1)[-1]
         ctors = self.ctx.facts.submodule_attrs.get(attr, [])
-        for ctor in ctors:
-            name = self.ctx.facts.module_ctor_name(ctor)
-            bias = keyword(ctor, "bias")
-            if name in _NO_BIAS or constant_bool(bias) is False:
-                return True
-        return False
+        return any(_no_bias(c, self.ctx.facts.module_ctor_name(c)) for c in ctors)
+
+
+def _no_bias(ctor: ast.Call, name: Optional[str]) -> bool:
+    """A layer built without a bias: an embedding, or ``bias=False``."""
+    return name in _NO_BIAS or constant_bool(keyword(ctor, "bias")) is False

@@ -102,6 +102,8 @@ class FileFacts:
             return None
         last = name.rsplit(".", 1)[-1]
         if name.startswith(("torch.nn.", "torch.ao.nn.")) and name.count(".") >= 2:
+            if last == "from_pretrained":  # nn.Embedding.from_pretrained(w)
+                last = name.rsplit(".", 2)[-2]
             if last[:1].isupper() and last not in NOT_MODULES:
                 return last
             return None
@@ -114,6 +116,26 @@ class FileFacts:
             if "Model" in owner:
                 return owner
         return None
+
+    def own_parameters(self, class_name: str) -> Optional[set[str]]:
+        """The parameters a file class registers directly (its file bases included); None when
+        a base is not known here (a library model may register root parameters of its own)."""
+        names: set[str] = set()
+        seen: set[str] = set()
+        todo = [class_name]
+        while todo:
+            name = todo.pop()
+            cls = self.classes.get(name)
+            if cls is None or name in seen:
+                return None if cls is None else names
+            seen.add(name)
+            names |= cls.parameters
+            for base in cls.bases:
+                if base in self.classes:
+                    todo.append(base)
+                elif base not in MODULE_BASES and not base.startswith("torch.nn."):
+                    return None
+        return names
 
     def is_parameter_ctor(self, node: ast.AST) -> bool:
         """``nn.Parameter(...)``."""

@@ -84,6 +84,16 @@ class NameFilterRules(Family):
                     for how, lit, where in comparisons(node.test, name):
                         self._check(method, how, lit, where, owner, it.func.value)
 
+    def _root_lacks(self, owner: Union[Binding, None], lit: str) -> bool:
+        """Is ``owner`` known to have no root-level parameter named ``lit``? Only a container
+        or a class of this file says so: library models may have root parameters."""
+        if owner is None or owner.kind is not Kind.MODULE or not owner.detail:
+            return False
+        if owner.detail in _CONTAINERS:
+            return True
+        own = self.ctx.facts.own_parameters(owner.detail)
+        return own is not None and lit not in own
+
     def _check(
         self, method: str, how: str, lit: str, where: ast.expr, owner: Union[Binding, None],
         receiver: ast.expr,
@@ -112,11 +122,8 @@ class NameFilterRules(Family):
             and how == "eq"
             and "." not in lit
             and lit not in _LEAF_NAMES
-            and lit not in self.ctx.facts.parameter_attrs
-            and not (owner is not None and owner.kind is Kind.MODULE and owner.detail
-                     and owner.detail not in self.ctx.facts.classes
-                     and owner.detail not in _CONTAINERS)
-        ):  # fmt: skip
+            and self._root_lacks(owner, lit)
+        ):
             self.ctx.report(
                 "FRZ12",
                 where,
