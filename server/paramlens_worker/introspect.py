@@ -33,6 +33,7 @@ from paramlens_worker.protocol import (
     Totals,
 )
 
+EXTRA_REPR_LIMIT = 240
 _ALLOCATION_FAILED = ("can't allocate memory", "not enough memory", "out of memory")
 
 
@@ -285,6 +286,7 @@ def describe(model: nn.Module, lines: SourceLines) -> dict[str, Any]:
             {
                 "name": name,
                 "class": cls.__name__,
+                "extra_repr": _extra_repr(module),
                 "parameters": counts[0],
                 "trainable": counts[1],
                 "parameter_tensors": counts[2],
@@ -318,6 +320,15 @@ def describe(model: nn.Module, lines: SourceLines) -> dict[str, Any]:
         "modules": modules,
         "totals": totals,
     }
+
+
+def _extra_repr(module: nn.Module) -> str:
+    """``in_features=12, out_features=4, bias=True``: the arguments part of the module's repr."""
+    try:
+        text = str(module.extra_repr())
+    except Exception as error:
+        return f"<extra_repr failed: {type(error).__name__}>"
+    return text if len(text) <= EXTRA_REPR_LIMIT else text[: EXTRA_REPR_LIMIT - 1] + "…"
 
 
 def _module_classes(module: ModuleType) -> list[tuple[str, type]]:

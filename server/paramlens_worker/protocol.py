@@ -92,6 +92,7 @@ class ModuleInfo(TypedDict):
     class_file: Optional[str]
     class_line: Optional[int]
     assigned_line: Optional[int]  # the `self.<name> = ...` line in the parent's __init__
+    extra_repr: NotRequired[str]  # "in_features=12, out_features=4, bias=True"
     parameter_tensors: NotRequired[int]  # unique parameter tensors in this subtree
     buffers: NotRequired[int]  # buffer elements in this subtree
     buffer_tensors: NotRequired[int]

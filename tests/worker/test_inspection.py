@@ -68,6 +68,10 @@ def test_module_tree_carries_class_and_assignment_lines(session: WorkerSession) 
     assert modules[""]["class_line"] == 15
     assert modules[""]["parameters"] == 40_584_928
     assert modules["conv1"]["assigned_line"] == 19
+    assert (
+        modules["conv1"]["extra_repr"]
+        == "3, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False"
+    )
     assert modules["layer3"]["assigned_line"] == 25
     assert modules["layer3"]["class"] == "Sequential"
     assert modules["layer1.residual_0"]["class"] == "BasicBlock"
