@@ -83,3 +83,20 @@ def test_not_built_models_say_why(tmp_path: Path) -> None:
     done = summary(str(script))
     assert done.returncode == 1
     assert "needs constructor arguments (width)" in done.stdout
+
+
+def test_models_table_of_pyproject_gives_constructor_arguments(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.paramlens.models]\n"needs:Needs" = "Needs(width=7)"\n'
+    )
+    script = tmp_path / "needs.py"
+    script.write_text(
+        "from torch import nn\n\n\nclass Needs(nn.Module):\n"
+        "    def __init__(self, width):\n        super().__init__()\n"
+        "        self.fc = nn.Linear(width, 1)\n"
+    )
+    done = summary(str(script), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    (report,) = json.loads(done.stdout)
+    assert report["built_as"] == "Needs(width=7)"
+    assert report["totals"]["parameters"] == 8
