@@ -47,6 +47,11 @@ FLAGGED = [
      "        self.fc.requires_grad = False\n", ("FRZ03", 6)),
     ("class A(nn.Module):\n    pass\nclass B(A):\n    pass\nb = B()\nb.requires_grad = False\n",
      ("FRZ03", 6)),
+    ("from transformers import AutoModelForSequenceClassification as M\n"
+     "model = M.from_pretrained('bert-base-uncased')\nmodel.bert.encoder.requires_grad = False\n",
+     ("FRZ03", 3)),
+    ("import torchvision\nnet = torchvision.models.resnet18()\nnet.layer1.requires_grad = False\n",
+     ("FRZ03", 3)),
     # flow into a helper of the same file that receives the model
     ("def freeze(m):\n    m.requires_grad = False\nfreeze(nn.Linear(2, 2))\n", ("FRZ03", 2)),
     ("for p in model.parameters():\n    p.requires_gard = False\n", ("FRZ04", 2)),
@@ -131,6 +136,8 @@ NOT_FLAGGED = [
     "emb = nn.Embedding.from_pretrained(torch.ones(3, 3), freeze=False)\n"
     "emb.weight.requires_grad = False\n",
     "head = nn.Linear(3, 3, bias=False)\nhead.weight.requires_grad = False\n",
+    "import timm\nvit = timm.create_model('vit_base_patch16_224')\n"
+    "vit.pos_embed.requires_grad = False\nvit.cls_token.requires_grad = False\n",
     "from transformers import CLIPModel\nclip = CLIPModel.from_pretrained('x')\n"
     "for n, p in clip.named_parameters():\n    if n == 'logit_scale':\n"
     "        p.requires_grad = False\n",

@@ -80,6 +80,14 @@ WRAPPERS = {
     "FullyShardedDataParallel": "_fsdp_wrapped_module.",
 }
 MAX_DEPTH = 60
+# Attributes that are submodules in the models of torchvision, transformers and timm (never
+# parameters there): `model.bert.requires_grad = False` is then an attribute on a Module.
+LIBRARY_SUBMODULES = frozenset(
+    {"bert", "roberta", "distilbert", "albert", "electra", "deberta", "xlnet", "transformer",
+     "encoder", "decoder", "embeddings", "pooler", "classifier", "lm_head", "vit", "backbone",
+     "features", "avgpool", "conv1", "bn1", "layer1", "layer2", "layer3", "layer4", "fc",
+     "stem", "blocks", "layers", "vision_model", "text_model"}
+)  # fmt: skip
 _ALIASABLE = frozenset({Kind.PARAM, Kind.SD_KEEP_VALUE, Kind.DETACHED, Kind.CONVERTED})
 
 
@@ -479,6 +487,13 @@ class Walker:
             if base is not None and base.kind in TENSORISH and not scope.no_grad_depth:
                 return Binding(Kind.NONLEAF, root, e, detail=f"the view .{attr}")
             return None
+        if (
+            base is not None
+            and base.kind is Kind.MODULE
+            and attr in LIBRARY_SUBMODULES
+            and base.detail not in self.facts.classes
+        ):
+            return Binding(Kind.MODULE, root, e, detail=base.detail)
         if base is not None and base.kind is Kind.MODULE:
             ctors = self.facts.submodule_attrs.get(attr)
             if ctors:
