@@ -70,6 +70,7 @@ def run_child(params: dict[str, Any], result_fd: int, capture_path: str, fault_p
     sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - lives as long as the child
     sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    sys.argv = [str(params.get("path", ""))]  # as `python file.py` would see it, not our flags
     fault = open(fault_path, "w", encoding="utf-8")  # noqa: SIM115
     faulthandler.enable(fault, all_threads=True)
     if hasattr(signal, "SIGUSR1"):

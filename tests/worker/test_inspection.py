@@ -276,8 +276,9 @@ def test_module_load_mode_runs_the_file(session: WorkerSession, tmp_path: Path) 
     script = write(
         tmp_path / "configured.py",
         f"""
+        import sys
         from torch import nn
-        open({str(marker)!r}, "w").write("ran")
+        open({str(marker)!r}, "w").write(repr(sys.argv))
         WIDTH = int("7")
 
 
@@ -294,7 +295,7 @@ def test_module_load_mode_runs_the_file(session: WorkerSession, tmp_path: Path) 
     finally:
         session.settings = original
     assert report["totals"]["parameters"] == 8
-    assert marker.read_text() == "ran"
+    assert marker.read_text() == repr([str(script)])
 
 
 def test_lazy_parameters_are_unknown_not_zero(session: WorkerSession, tmp_path: Path) -> None:
