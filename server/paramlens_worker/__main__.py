@@ -29,6 +29,7 @@ from typing import Any, Optional
 
 from paramlens_worker import limits, protocol, sites
 
+FILE_SIZE_LIMIT = 256 << 20  # bytes any file written by an inspection child may reach
 OUTPUT_LIMIT = 64 * 1024  # characters of captured user output sent back per inspection
 DUMP_GRACE_SECONDS = 0.3  # between the traceback-dump signal and SIGKILL on a timeout
 _real_exit = os._exit
@@ -79,6 +80,7 @@ def run_child(params: dict[str, Any], result_fd: int, capture_path: str, fault_p
 
     roots = list(params.get("roots") or [os.path.dirname(str(params.get("path", "")))])
     is_user_file = introspect.UserCode(roots, str(params.get("path", "")))
+    limits.limit_file_size(FILE_SIZE_LIMIT)
     lift_limit = limits.limit_address_space(int(params.get("memory_limit_mb", 4096)) << 20)
 
     def finish(message: dict[str, Any], code: int) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import errno
 import gc
 import inspect
 import os
@@ -105,6 +106,8 @@ def error_info(
         message = f"the code called sys.exit({error.code!r})"
     elif is_memory_error(error) and not str(error):
         message = "out of memory: the inspection went past its memory limit (memoryLimitMb)"
+    elif isinstance(error, OSError) and error.errno == errno.EFBIG:
+        message = f"{message}: the code wrote more than the inspection allows (output or files)"
     elif isinstance(error, NameError) and file is not None and load_mode != "module":
         message += _skipped_hint(error, file)
     return {"type": type(error).__name__, "message": message, "file": file, "line": line}

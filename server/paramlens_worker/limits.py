@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from typing import Callable, Optional
 
 
@@ -34,3 +35,18 @@ def limit_address_space(extra_bytes: int) -> Callable[[], None]:
         return lambda: None
     resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
     return lambda: resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def limit_file_size(max_bytes: int) -> None:
+    """Cap every file the child writes (its captured output included) at ``max_bytes``: a print
+    loop fails with ``OSError(EFBIG)`` instead of filling the disk until the timeout."""
+    try:
+        import resource
+    except ImportError:
+        return
+    if hasattr(signal, "SIGXFSZ"):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write, do not kill the child
+    _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if hard != resource.RLIM_INFINITY:
+        max_bytes = min(max_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, hard))
