@@ -127,6 +127,9 @@ def train():
 
 def fine_tune(model):
     return model
+
+def fit(model: Net, other: "Net", n: int = 3):
+    return model
 """
 
 
@@ -146,6 +149,9 @@ def fine_tune(model):
         ("local", "train", ("Net", "", False)),
         ("model", "fine_tune", None),
         ("model", "train", ("Net", "", False)),
+        ("model", "fit", ("Net", "", False)),
+        ("other", "fit", None),
+        ("n", "fit", None),
     ],
 )
 def test_bindings_at_the_end_of_their_scope(

@@ -792,19 +792,23 @@ class _Builder:
         constants = dict(self.constants)
         if scope:
             constants.update(self._scope_constants(body))
-        params: set[str] = set()
-        if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)) and bind:
             a = func.args
-            params = {arg.arg for arg in a.posonlyargs + a.args + a.kwonlyargs}
-            if a.vararg:
-                params.add(a.vararg.arg)
-            if a.kwarg:
-                params.add(a.kwarg.arg)
-            for name in params if bind else ():
-                if name != "self" or owner is None:
-                    self.bindings.add(
-                        ModelBinding(name, None, "", self.span(func), func.lineno - 1, scope)
+            arguments = [*a.posonlyargs, *a.args, *a.kwonlyargs]
+            arguments += [extra for extra in (a.vararg, a.kwarg) if extra is not None]
+            for arg in arguments:
+                if arg.arg == "self" and owner is not None:
+                    continue
+                # `def fit(model: Net)`: the annotation says which model it is
+                annotated = dotted_name(arg.annotation) if arg.annotation is not None else None
+                last = annotated.rsplit(".", 1)[-1] if annotated else None
+                known = last if last in self.classes or last in self.extra else None
+                imported = known is not None and known not in self.classes
+                self.bindings.add(
+                    ModelBinding(
+                        arg.arg, known, "", self.span(arg), func.lineno - 1, scope, imported
                     )
+                )
         for stmt in _statements(body):
             if bind:
                 self._bind(stmt, scope)
