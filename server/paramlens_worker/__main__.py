@@ -29,7 +29,7 @@ from typing import Any, Optional
 
 from paramlens_worker import limits, protocol, sites
 
-FILE_SIZE_LIMIT = 256 << 20  # bytes any file written by an inspection child may reach
+FILE_SIZE_LIMIT = 64 << 20  # bytes any file written by an inspection child may reach
 OUTPUT_LIMIT = 64 * 1024  # characters of captured user output sent back per inspection
 DUMP_GRACE_SECONDS = 0.3  # between the traceback-dump signal and SIGKILL on a timeout
 _real_exit = os._exit
