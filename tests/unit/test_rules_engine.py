@@ -3,6 +3,7 @@ suppression, selection and robustness on any input."""
 
 from __future__ import annotations
 
+import ast
 import textwrap
 from pathlib import Path
 
@@ -342,3 +343,66 @@ def test_fuzz_mutated_sources_never_raise(parts: list[str], cut: int, noise: str
 @given(st.text(alphabet=st.characters(min_codepoint=1, max_codepoint=0x2FFF), max_size=200))
 def test_fuzz_arbitrary_text_never_raises(text: str) -> None:
     check_source(text)
+
+
+RECEIVERS = ["model", "model.fc", "p", "v", "m", "model.fc.weight", "sd['fc.weight']", "w[0]",
+             "p.data", "p.detach()", "model.parameters()", "b", "self.fc", "x.T"]  # fmt: skip
+ITERABLES = ["model.parameters()", "model.named_parameters()", "model.state_dict().items()",
+             "model.state_dict(keep_vars=True).values()", "model.modules()", "model.buffers()",
+             "model.named_children()", "params", "model.parameters",
+             "enumerate(model.parameters())"]  # fmt: skip
+TARGETS = ["p", "v", "m", "b", "k, v", "name, p", "_, m", "i, p"]
+SINKS = ["{r}.requires_grad = {v}", "{r}.requires_grad_({v})", "{r}.requires_grad == {v}",
+         "{r}.require_grad = {v}", "{r}.requires_grad_()", "{r}.training = {v}", "{r}.eval",
+         "x = {r}.requires_grad"]  # fmt: skip
+SETUP = [
+    "model = nn.Sequential(nn.Linear(2, 2))",
+    "sd = model.state_dict()",
+    "w = model.fc.weight",
+    "params = model.parameters()",
+    "opt = torch.optim.SGD(model.parameters(), lr=0.1)",
+    "model.fc = nn.Linear(2, 3)",
+    "dp = nn.DataParallel(model)",
+    "with torch.no_grad():\n    y = model(x)",
+    "y.backward()",
+    "opt.step()",
+]
+
+
+@st.composite
+def freeze_programs(draw: st.DrawFn) -> str:
+    """Small programs built from the shapes freeze code takes, mistakes included."""
+    lines = [HEADER.rstrip("\n")]
+    for _ in range(draw(st.integers(1, 8))):
+        sink = draw(st.sampled_from(SINKS)).format(
+            r=draw(st.sampled_from(RECEIVERS)), v=draw(st.sampled_from(["False", "True", "0", "f"]))
+        )
+        shape = draw(st.integers(0, 3))
+        if shape == 0:
+            lines.append(sink)
+        elif shape == 1:
+            lines.append(draw(st.sampled_from(SETUP)))
+        else:
+            target = draw(st.sampled_from(TARGETS))
+            iterable = draw(st.sampled_from(ITERABLES))
+            head = f"for {target} in {iterable}:"
+            if shape == 3:
+                lines.append(f"def helper(model):\n    {head}\n        {sink}\nhelper(model)")
+            else:
+                lines.append(f"{head}\n    {sink}")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=200, deadline=None)
+@given(freeze_programs())
+def test_fuzz_freeze_programs_fixes_keep_code_valid(source: str) -> None:
+    ast.parse(source)
+    result = check_source(source)
+    lines = source.split("\n")
+    for finding in result.findings:
+        assert finding.code in RULES
+        assert 0 <= finding.span.start_line < len(lines)
+        assert finding.span.end_col <= len(lines[finding.span.end_line])
+    fixed = fix_all(source, result.findings)
+    ast.parse(fixed)  # a certain fix never breaks the code
+    assert len(check_source(fixed).findings) <= len(result.findings) + 2
