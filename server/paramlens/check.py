@@ -342,19 +342,24 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"paramlens: {problem}", file=sys.stderr)
     runtime = None if args.no_runtime or settings.untrusted else Runtime(settings)
     results: list[FileResult] = []
+    internal_error = False
     try:
         for path in files:
             try:
                 results.append(check_file(path, settings, runtime, args.fix))
             except OSError as error:
-                print(f"paramlens: {path}: cannot read: {error}", file=sys.stderr)
+                print(f"paramlens: {path}: cannot read or write: {error}", file=sys.stderr)
+            except Exception as error:  # a bug of ours: report it, check the other files
+                internal_error = True
+                print(f"paramlens: internal error on {path}: {error!r}", file=sys.stderr)
     finally:
         if runtime is not None:
             runtime.close()
     for result in results:
         for notice in result.notices:
             print(f"paramlens: {notice}", file=sys.stderr)
-    return _report(results, args.format, args.fix)
+    code = _report(results, args.format, args.fix)
+    return EXIT_USAGE if internal_error else code
 
 
 def _report(results: Sequence[FileResult], output: str, fixing: bool) -> int:

@@ -153,3 +153,23 @@ def test_filter_matching_no_parameter_through_the_real_worker(tmp_path: Path) ->
     assert frz12 and frz12[0]["location"]["row"] == 12
     assert "matches no parameter" in frz12[0]["message"]
     assert "fc1.weight" in frz12[0]["message"]
+
+
+def test_an_internal_error_is_exit_2_and_other_files_are_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import paramlens.check as check
+
+    real = check.check_source
+
+    def flaky(source: str, **kwargs: object) -> check.CheckResult:
+        if "boom" in source:
+            raise RuntimeError("boom")
+        return real(source, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(check, "check_source", flaky)
+    (tmp_path / "a.py").write_text("# boom\n")
+    (tmp_path / "b.py").write_text("model.training = False\n")
+    code, out, err = run(capsys, "--no-runtime", str(tmp_path))
+    assert code == 2
+    assert "internal error on" in err and "b.py:1:1: FRZ10" in out
