@@ -8,6 +8,8 @@ import textwrap
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from paramlens_worker import sites
 
@@ -156,3 +158,23 @@ def test_fault_frames_and_first_user_frame() -> None:
         9,
     )
     assert sites.first_user_frame(frames, lambda f: False) == (None, None)
+
+
+LITERALS = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(LITERALS)
+def test_any_literal_evaluates_to_itself(value: Any) -> None:
+    assert sites.evaluate_literal(expression(repr(value)), {}) == value
