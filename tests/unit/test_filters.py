@@ -342,3 +342,47 @@ def test_compiled_filters_agree_with_python(condition: str, names: list[str]) ->
     code = compile(condition, "<filter>", "eval")
     for name in names:
         assert compiled(name) == bool(eval(code, {"re": re, "n": name}))
+
+
+@pytest.mark.parametrize(
+    ("loop", "names", "frozen_elements"),
+    [
+        (
+            "dp = nn.DataParallel(model)\nfor n, m in dp.named_modules():\n"
+            "    m.requires_grad_(False)\n",
+            ["", "module", "module.pool", "module.bn1", "module.fc1"],
+            58,
+        ),
+        (
+            "dp = nn.DataParallel(model)\nfor n, m in dp.named_children():\n"
+            "    m.requires_grad_(False)\n",
+            ["module"],
+            58,
+        ),
+        (
+            "cm = torch.compile(model)\nfor n, p in cm.named_parameters(prefix='x'):\n"
+            "    p.requires_grad_(False)\n",
+            [
+                "x._orig_mod.bn1.weight",
+                "x._orig_mod.bn1.bias",
+                "x._orig_mod.fc1.weight",
+                "x._orig_mod.fc1.bias",
+            ],
+            58,
+        ),
+        ("for n, m in model.bn1.named_modules():\n    m.requires_grad_(False)\n", [""], 6),
+        (
+            "for n, b in model.named_buffers(recurse=True):\n    b.requires_grad = False\n",
+            ["bn1.running_mean", "bn1.running_var", "bn1.num_batches_tracked"],
+            0,
+        ),
+    ],
+)
+def test_names_as_the_loop_sees_them(loop: str, names: list[str], frozen_elements: int) -> None:
+    source = "import torch\n" + ACCEPTANCE_HEAD + loop
+    _, reports = load("acceptance_net")
+    (found,) = build_source_map(ast.parse(source), source).loops
+    assert [seen for seen, _ in loop_names(found, reports[0])] == names
+    effect = freeze_effect(found, reports[0])
+    assert effect is not None
+    assert effect.frozen_elements == frozen_elements

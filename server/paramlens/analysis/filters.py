@@ -653,9 +653,15 @@ def loop_names(loop: FreezeLoop, report: ModelReport) -> list[tuple[str, str]]:
             for n in modules
             if n and (not path or n.startswith(path + ".")) and "." not in relative(n)
         ]
+        if loop.prefix:
+            # a wrapper has one child: the model (`module` / `_orig_mod`)
+            items = [("", "")]
+    seen_items = [(_prefixed(loop, seen_name), full) for seen_name, full in items]
+    if loop.prefix and loop.method in ("named_modules", "modules"):
+        seen_items.insert(0, ("", ""))  # the wrapper itself; freezing it freezes the model
     if loop.item_slice is not None:
-        items = items[slice(*loop.item_slice)]
-    return [(_prefixed(loop, seen_name), full) for seen_name, full in items]
+        seen_items = seen_items[slice(*loop.item_slice)]
+    return seen_items
 
 
 def _relative(path: str) -> Callable[[str], str]:
@@ -664,13 +670,12 @@ def _relative(path: str) -> Callable[[str], str]:
 
 
 def _prefixed(loop: FreezeLoop, name: str) -> str:
+    """The name as the loop sees it: under the wrapper's attribute, then the ``prefix=``."""
+    if loop.prefix:
+        wrapper = loop.prefix.rstrip(".")
+        name = f"{wrapper}.{name}" if name else wrapper
     if loop.name_prefix:
         name = f"{loop.name_prefix}.{name}" if name else loop.name_prefix
-    if loop.prefix and loop.method not in ("named_children", "children"):
-        wrapper = loop.prefix.rstrip(".")
-        name = f"{wrapper}.{name}" if name else ""
-    elif loop.prefix:
-        name = loop.prefix.rstrip(".")
     return name
 
 
