@@ -1,10 +1,13 @@
 /** The LanguageClient for the paramlens server: launch, settings, lens commands, progress. */
+import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import {
   ExecuteCommandRequest,
   LanguageClient,
+  LogMessageNotification,
+  MessageType,
   RevealOutputChannelOn,
   WorkDoneProgress,
   WorkDoneProgressCreateRequest,
@@ -18,6 +21,7 @@ import {
 } from 'vscode-languageclient/node';
 import { rewriteLensCommand, serverCommandsToRegister } from './commands';
 import { serverCommand } from './interpreter';
+import { ServerLog, type LogLevel } from './serverLog';
 import { serverSettings } from './settings';
 import type { Status } from './status';
 
@@ -93,17 +97,47 @@ class ProgressStatusFeature implements StaticFeature {
   }
 }
 
+/** A client and the server process it talks to. */
+export interface ParamlensClient {
+  client: LanguageClient;
+  /** Kill the server process if it outlives `client.stop()` by `graceMs` (it exits on `exit`). */
+  killServer(graceMs?: number): Promise<void>;
+}
+
 /** Build (not start) the client. */
-export function createClient(config: ClientConfig): LanguageClient {
+export function createClient(config: ClientConfig): ParamlensClient {
   const launch = serverCommand(config.interpreter, bundledLauncher(config.extensionPath));
   const folder = vscode.workspace.workspaceFolders?.[0];
-  const serverOptions: ServerOptions = {
-    command: launch.command,
-    args: launch.args,
-    options: {
+  const serverLog = new ServerLog();
+  let server: ChildProcess | undefined;
+  // A function, not an Executable: the extension reads the server's stderr itself, so records
+  // that also arrive as window/logMessage are logged once (serverLog.ts).
+  const serverOptions: ServerOptions = () => {
+    const child = spawn(launch.command, launch.args, {
       cwd: folder?.uri.fsPath,
       env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONIOENCODING: 'utf-8' },
-    },
+      stdio: 'pipe',
+      windowsHide: true,
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      for (const line of serverLog.stderr(chunk)) {
+        config.log[line.level](line.text);
+      }
+    });
+    child.on('error', (error) => config.log.error(`cannot start ${launch.command}: ${error.message}`));
+    child.on('exit', (code, signal) => {
+      if (code !== 0 && code !== null) {
+        config.log.error(
+          `the server exited with code ${code}; its last output:\n${serverLog.recent().join('\n')}`,
+        );
+      } else if (signal) {
+        config.log.warn(`the server was stopped by ${signal}`);
+      }
+    });
+    server = child;
+    // StreamInfo (not the process): languageclient would copy all of stderr to the channel.
+    return Promise.resolve({ reader: child.stdout, writer: child.stdin, detached: false });
   };
   const settingsFor = (scope: vscode.Uri | undefined): Record<string, unknown> => {
     const config_ = vscode.workspace.getConfiguration('paramlens', scope);
@@ -156,9 +190,44 @@ export function createClient(config: ClientConfig): LanguageClient {
     },
   };
   const client = new LanguageClient('paramlens', 'paramlens', serverOptions, clientOptions);
+  // Registered before start, so it replaces languageclient's handler: levels go to the log
+  // channel as levels, and the record's own timestamp is dropped (the channel adds one).
+  client.onNotification(LogMessageNotification.type, ({ type, message }) => {
+    const level: LogLevel =
+      type === MessageType.Error
+        ? 'error'
+        : type === MessageType.Warning
+          ? 'warn'
+          : type === MessageType.Debug
+            ? 'debug'
+            : 'info';
+    const line = serverLog.client(level, message);
+    if (line) {
+      config.log[line.level](line.text);
+    }
+  });
   guardServerCommands(client);
   client.registerFeature(new ProgressStatusFeature(client, config.status, config.log));
-  return client;
+  return {
+    client,
+    killServer: (graceMs = 2000) =>
+      new Promise<void>((resolve) => {
+        const child = server;
+        if (!child || child.exitCode !== null || child.signalCode !== null) {
+          resolve();
+          return;
+        }
+        const timer = setTimeout(() => {
+          config.log.warn('the server did not exit after shutdown: killing it');
+          child.kill();
+          resolve();
+        }, graceMs);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
 }
 
 /**

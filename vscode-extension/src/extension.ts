@@ -9,7 +9,7 @@ import {
   type LanguageClient,
   type ShowMessageParams,
 } from 'vscode-languageclient/node';
-import { advertisedCommands, createClient } from './client';
+import { advertisedCommands, createClient, type ParamlensClient } from './client';
 import {
   CLIENT_COMMANDS,
   pickServerCommand,
@@ -31,7 +31,7 @@ const SHOW_LOGS = 'Show Logs';
 
 /** Owns the client's life: start, stop, debounced restarts, and the one-time problem messages. */
 class Controller implements vscode.Disposable {
-  private client: LanguageClient | undefined;
+  private current: ParamlensClient | undefined;
   private queue: Promise<void> = Promise.resolve();
   private readonly shownProblems = new Set<string>();
   private readonly shownServerMessages = new Set<string>();
@@ -47,7 +47,8 @@ class Controller implements vscode.Disposable {
 
   /** The running client, if any. */
   get running(): LanguageClient | undefined {
-    return this.client?.isRunning() ? this.client : undefined;
+    const client = this.current?.client;
+    return client?.isRunning() ? client : undefined;
   }
 
   /** Stop the current server (if any) and start a fresh one; calls are serialized. */
@@ -92,14 +93,15 @@ class Controller implements vscode.Disposable {
         return;
       }
     }
-    const client = createClient({
+    const current = createClient({
       extensionPath: this.context.extensionPath,
       interpreter: choice.command,
       trusted,
       log: this.log,
       status: this.status,
     });
-    this.client = client;
+    this.current = current;
+    const client = current.client;
     // Registered before start, so it replaces languageclient's plain showMessage handler.
     client.onNotification(ShowMessageNotification.type, (params) =>
       this.serverMessage(params, problem?.kind === 'no-torch'),
@@ -123,15 +125,16 @@ class Controller implements vscode.Disposable {
   }
 
   private async stop(): Promise<void> {
-    const client = this.client;
-    this.client = undefined;
-    if (client) {
+    const current = this.current;
+    this.current = undefined;
+    if (current) {
       try {
-        await client.stop(5000);
+        await current.client.stop(5000);
       } catch (error) {
         this.log.warn(`stopping the server: ${String(error)}`);
       }
-      await client.dispose().catch(() => undefined);
+      await current.client.dispose().catch(() => undefined);
+      await current.killServer();
     }
     this.status.set({ kind: 'stopped' });
   }

@@ -549,7 +549,12 @@ async function main() {
           const value = await select.evaluate((node) => node.options[node.selectedIndex]?.text).catch(() => undefined);
           return value === 'paramlens' ? value : undefined;
         });
-        const text = await page.locator('.part.panel .monaco-editor .view-lines').first().innerText();
+        // Long lines wrap in the panel: join the rendered rows before searching.
+        const text = await waitFor('the interpreter in the log', 10000, async () => {
+          const rows = await page.locator('.part.panel .monaco-editor .view-lines').first().innerText();
+          const joined = rows.replace(/\n/g, '');
+          return joined.includes(noTorch) ? joined : undefined;
+        });
         await shot(page, 'logs');
         return { channel, text: text.slice(-1500) };
       });
