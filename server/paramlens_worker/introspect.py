@@ -569,7 +569,12 @@ def inspect_file(params: InspectParams, started: Optional[float] = None) -> Insp
             continue
         report["device"] = used
         used_devices.add(used)
-        report.update(describe(model, lines))  # type: ignore[typeddict-item]
+        try:
+            report.update(describe(model, lines))  # type: ignore[typeddict-item]
+        except Exception as error:  # a custom Module whose named_parameters() & co. fail
+            report["status"] = "error"
+            report["error"] = error_info(error, is_user_file, params.get("load_mode", ""))
+            continue
         built.append((report, model))
     if objects_given and any(r["status"] == "needs_arguments" for r in reports):
         built.extend(_build_hosts(module, tree, params, device, limit, candidates))

@@ -394,3 +394,34 @@ def test_library_constructors_at_top_level_run_and_skipped_names_are_explained(
     assert failed["error"]["line"] == 25
     assert "set by top-level code at line 11" in failed["error"]["message"]
     assert 'loadMode = "module"' in failed["error"]["message"]
+
+
+def test_a_module_that_breaks_introspection_is_a_report_in_error(
+    session: WorkerSession, tmp_path: Path
+) -> None:
+    script = write(
+        tmp_path / "odd.py",
+        """
+        from torch import nn
+
+
+        class Odd(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(2, 2)
+
+            def named_parameters(self, *args, **kwargs):
+                raise RuntimeError("no parameters for you")
+
+
+        class Plain(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(2, 2)
+        """,
+    )
+    result = session.inspect(script)
+    odd = only(result, "Odd")
+    assert odd["status"] == "error"
+    assert odd["error"]["line"] == 11
+    assert only(result, "Plain")["totals"]["parameters"] == 6
