@@ -406,3 +406,33 @@ def test_fuzz_freeze_programs_fixes_keep_code_valid(source: str) -> None:
     fixed = fix_all(source, result.findings)
     ast.parse(fixed)  # a certain fix never breaks the code
     assert len(check_source(fixed).findings) <= len(result.findings) + 2
+
+
+@pytest.mark.parametrize(
+    ("clearing", "optimizer", "severity"),
+    [
+        ("opt.zero_grad()\n", "SGD(model.parameters(), lr=1, momentum=0.9)", Severity.INFO),
+        ("opt.zero_grad(set_to_none=False)\n", "SGD(model.parameters(), lr=1)", Severity.INFO),
+        ("opt.zero_grad(set_to_none=False)\n", "RMSprop(model.parameters())", Severity.INFO),
+        ("opt.zero_grad(False)\n", "SGD(model.parameters(), lr=1, momentum=0.9)", Severity.WARNING),
+        ("opt.zero_grad(set_to_none=False)\n", "Adam(model.parameters())", Severity.WARNING),
+        ("", "SGD(model.parameters(), lr=1)", Severity.WARNING),
+    ],
+)
+def test_frz09_severity_follows_the_verified_optimizer_table(
+    clearing: str, optimizer: str, severity: Severity
+) -> None:
+    source = HEADER + f"opt = torch.optim.{optimizer}\n{clearing}model[0].requires_grad_(False)\n"
+    (finding,) = [f for f in check_source(source).findings if f.code == "FRZ09"]
+    assert finding.severity is severity
+
+
+def test_frz09_between_backward_and_step_is_a_warning() -> None:
+    source = HEADER + (
+        "opt = torch.optim.SGD(model.parameters(), lr=1)\nopt.zero_grad()\n"
+        "model(x).sum().backward()\nmodel[0].requires_grad_(False)\nopt.step()\n"
+    )
+    (finding,) = [f for f in check_source(source).findings if f.code == "FRZ09"]
+    assert (
+        finding.severity is Severity.WARNING and "between backward() and step()" in finding.message
+    )

@@ -42,6 +42,7 @@ class _Pending:
     severity: Optional[Severity] = None
     frz09: bool = False
     related: tuple[tuple[Span, str], ...] = ()
+    binding: Optional[Binding] = None  # FRZ09: the optimizer (its class and hyper-parameters)
 
 
 @dataclass
@@ -55,6 +56,27 @@ class _State:
     after_backward: bool = False
     direct_loop_body: set[int] = field(default_factory=set)
     loop_roots: dict[int, str] = field(default_factory=dict)  # sink node -> blanket root
+
+
+_MOMENTUM_OPTIMIZERS = frozenset({"Adam", "AdamW", "Adamax", "NAdam", "RAdam", "SparseAdam"})
+
+
+def _optimizer_label(opt: Optional[Binding]) -> str:
+    return opt.detail if opt is not None and opt.detail else "the optimizer"
+
+
+def _moves_on_zero_grad(opt: Optional[Binding]) -> bool:
+    """Does the optimizer move a parameter whose gradient is zero (verified: Adam/AdamW, SGD
+    with momentum or weight decay; plain SGD and RMSprop hold)?"""
+    if opt is None or not isinstance(opt.node, ast.Call):
+        return True
+    if opt.detail in _MOMENTUM_OPTIMIZERS:
+        return True
+    return any(
+        kw.arg in ("momentum", "weight_decay")
+        and not (isinstance(kw.value, ast.Constant) and not kw.value.value)
+        for kw in opt.node.keywords
+    )
 
 
 def _mentions(value: Optional[ast.expr], name: str) -> bool:
@@ -267,14 +289,36 @@ class OrderingRules(Family):
     def finish(self) -> None:
         facts = self.ctx.facts
         for p in self.frz09:
-            severity = p.severity
-            if severity is None:
-                severity = (
-                    Severity.WARNING
-                    if facts.zero_grad_keeps_grads or facts.zero_grad_calls == 0
-                    else Severity.INFO
+            name, severity = p.optimizer or "the optimizer", p.severity
+            if severity is not None:
+                reason = "it sits between backward() and step(), so this step still applies the "
+                reason += "gradient"
+            elif facts.zero_grad_calls == 0:
+                severity = Severity.WARNING
+                reason = "nothing clears gradients in this file, so their last gradient stays and "
+                reason += f"{name} keeps applying it"
+            elif facts.zero_grad_keeps_grads and _moves_on_zero_grad(p.binding):
+                severity = Severity.WARNING
+                reason = "zero_grad(set_to_none=False) leaves them a zero gradient, and "
+                reason += (
+                    f"{_optimizer_label(p.binding)} keeps moving them (momentum, weight decay)"
                 )
-            self.ctx.report("FRZ09", p.node, p.message, severity=severity, related=p.related)
+            elif facts.zero_grad_keeps_grads:
+                severity = Severity.INFO
+                reason = f"{_optimizer_label(p.binding)} skips a zero gradient, so the freeze "
+                reason += "holds; momentum or weight decay would keep moving them"
+            else:
+                severity = Severity.INFO
+                reason = "with the default zero_grad() the freeze holds, but zero_grad("
+                reason += "set_to_none=False), gradient accumulation, momentum or weight decay "
+                reason += "would keep moving them"
+            self.ctx.report(
+                "FRZ09",
+                p.node,
+                p.message.format(reason=reason),
+                severity=severity,
+                related=p.related,
+            )
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -289,20 +333,14 @@ class OrderingRules(Family):
             if opt.filtered:
                 continue
             between = state.after_backward
-            reason = (
-                "it sits between backward() and step(), so this step still applies the gradient"
-                if between
-                else "with the default zero_grad() the freeze holds, but zero_grad("
-                "set_to_none=False), gradient accumulation, momentum or weight decay keep "
-                "moving them"
-            )
             state.pending.append(
                 _Pending(
                     "FRZ09",
                     node,
                     f"freezes {root}'s parameters after the optimizer {name} (line "
-                    f"{self.ctx.line_of(opt.node)}) was built over them: {reason}; set p.grad = "
-                    "None and rebuild the optimizer over the trainable parameters",
+                    f"{self.ctx.line_of(opt.node)}) was built over them: {{reason}}; set p.grad "
+                    "= None and rebuild the optimizer over the trainable parameters",
+                    binding=opt,
                     optimizer=name,
                     severity=Severity.WARNING if between else None,
                     frz09=True,
