@@ -130,26 +130,28 @@ function listProcesses() {
   return found;
 }
 
-function prepare() {
+function checkPrerequisites() {
   check(existsSync(vsix), `no VSIX at ${vsix}: run \`npm run package\` first`);
   check(existsSync(interpreter), `no interpreter at ${interpreter}: set PARAMLENS_INTERPRETER`);
   check(existsSync(browserPath), `no Chromium at ${browserPath}: run scripts/install-system-deps.sh`);
   execFileSync('bash', [join(repo, 'scripts', 'install-code-server.sh')], { stdio: 'inherit' });
   rmSync(out, { recursive: true, force: true });
+}
+
+/** A scratch VS Code (home, user data, extensions) and a copy of the fixtures under `root`. */
+function prepare(root, { trusted, workspaceSettings }) {
   const dirs = {
-    home: join(out, 'home'),
-    data: join(out, 'data'),
-    extensions: join(out, 'extensions'),
-    tmp: join(out, 'tmp'),
-    workspace: join(out, 'workspace'),
+    root,
+    home: join(root, 'home'),
+    data: join(root, 'data'),
+    extensions: join(root, 'extensions'),
+    tmp: join(root, 'tmp'),
+    workspace: join(root, 'workspace'),
   };
   Object.values(dirs).forEach((dir) => mkdirSync(dir, { recursive: true }));
   cpSync(join(extensionDir, 'test', 'workspace'), dirs.workspace, { recursive: true });
   mkdirSync(join(dirs.workspace, '.vscode'), { recursive: true });
-  writeFileSync(
-    join(dirs.workspace, '.vscode', 'settings.json'),
-    JSON.stringify({ 'paramlens.interpreter': interpreter }, null, 2),
-  );
+  writeFileSync(join(dirs.workspace, '.vscode', 'settings.json'), JSON.stringify(workspaceSettings, null, 2));
   mkdirSync(join(dirs.data, 'User'), { recursive: true });
   writeFileSync(
     join(dirs.data, 'User', 'settings.json'),
@@ -158,7 +160,10 @@ function prepare() {
         'workbench.startupEditor': 'none',
         'workbench.colorTheme': 'Default Dark Modern',
         'workbench.tips.enabled': false,
-        'security.workspace.trust.enabled': false,
+        'security.workspace.trust.enabled': !trusted,
+        // Untrusted: open in Restricted Mode without asking.
+        'security.workspace.trust.startupPrompt': 'never',
+        'security.workspace.trust.emptyWindow': false,
         'editor.codeLens': true,
         'editor.hover.delay': 200,
         'editor.minimap.enabled': false,
@@ -186,13 +191,13 @@ function prepare() {
   return { dirs, env };
 }
 
-function startCodeServer(dirs, env, port) {
+function startCodeServer(dirs, env, port, trusted) {
   execFileSync(
     codeServer,
     ['--user-data-dir', dirs.data, '--extensions-dir', dirs.extensions, '--install-extension', vsix, '--force'],
     { env, stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  const logFile = join(out, 'code-server.log');
+  const logFile = join(dirs.root, 'code-server.log');
   const fd = openSync(logFile, 'w');
   // detached: a new session and process group (setsid), so the whole tree is killed at the end:
   // code-server, the extension host, the paramlens server and its worker.
@@ -203,7 +208,7 @@ function startCodeServer(dirs, env, port) {
       '--bind-addr', `127.0.0.1:${port}`,
       '--disable-telemetry',
       '--disable-update-check',
-      '--disable-workspace-trust',
+      ...(trusted ? ['--disable-workspace-trust'] : []),
       '--disable-getting-started-override',
       '--user-data-dir', dirs.data,
       '--extensions-dir', dirs.extensions,
@@ -315,8 +320,69 @@ async function hoverText(page, lineText, prefix, token) {
   throw new Failure(`no hover over "${prefix}${token}" after 3 attempts: ${lastError?.message ?? lastError}`);
 }
 
+/**
+ * A second VS Code on a fresh copy of the fixtures, in Restricted Mode. Its workspace settings
+ * name an "interpreter" that is a script leaving a mark when run: it must never run, no worker
+ * may start, and the static freeze rules must still work.
+ */
+async function untrustedSession(browser, step, shot) {
+  const root = join(out, 'untrusted');
+  mkdirSync(root, { recursive: true });
+  const mark = join(root, 'workspace-code-ran');
+  const trap = join(root, 'trap-python');
+  writeFileSync(trap, `#!/bin/sh\ntouch '${mark}'\nexec '${interpreter}' "$@"\n`, { mode: 0o755 });
+  const { dirs, env } = prepare(root, { trusted: false, workspaceSettings: { 'paramlens.interpreter': trap } });
+  const port = await freePort();
+  let codeServerProcess;
+  const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+  try {
+    await step('untrusted: start code-server in Restricted Mode', async () => {
+      codeServerProcess = startCodeServer(dirs, env, port, false);
+      await waitFor('code-server /healthz', 20000, async () => {
+        const response = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+        return response?.ok;
+      });
+      await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(dirs.workspace)}`, {
+        waitUntil: 'domcontentloaded',
+        timeout: 30000,
+      });
+      await page.waitForSelector('.monaco-workbench', { timeout: 30000 });
+    });
+    const seen = await step('untrusted: the static FRZ01 squiggle, a static-only lens', async () => {
+      await openFile(page, 'freeze.py');
+      await waitFor('a squiggle in freeze.py', 30000, async () =>
+        (await page.locator('.editor-group-container.active .monaco-editor [class*="squiggly-"]').count()) > 0,
+      );
+      const lenses = await waitFor('the class lens', 20000, async () => {
+        const all = await page.locator('.monaco-editor .codelens-decoration').allInnerTexts();
+        return all.length > 0 ? all : undefined;
+      });
+      await shot(page, 'untrusted');
+      return { lenses, restricted: await page.locator('.statusbar-item', { hasText: 'Restricted Mode' }).count() };
+    });
+    check(seen.restricted > 0, 'the window is in Restricted Mode');
+    check(seen.lenses.some((text) => /untrusted|static/.test(text)) && !seen.lenses.some((text) => /\bparams\b/.test(text)),
+      `the lens says static checks only, no counts: ${JSON.stringify(seen.lenses)}`);
+    const processes = await step('untrusted: no worker started, the workspace interpreter never ran', async () => {
+      const mine = listProcesses().filter((p) => p.env.HOME === dirs.home);
+      return {
+        server: mine.find((p) => p.cmdline.some((part) => part.endsWith('launch.py')))?.cmdline ?? null,
+        workers: mine.filter((p) => p.cmdline.join(' ').includes('paramlens_worker')).map((p) => p.cmdline),
+      };
+    });
+    check(processes.server !== null, 'the server runs (for the static rules)');
+    check(!processes.server.includes(trap), `the server does not run the workspace's interpreter: ${processes.server.join(' ')}`);
+    check(processes.workers.length === 0, `no worker in an untrusted workspace: ${JSON.stringify(processes.workers)}`);
+    check(!existsSync(mark), `the workspace's interpreter setting never ran (${mark} exists)`);
+  } finally {
+    await page.close().catch(() => undefined);
+    killGroup(codeServerProcess);
+  }
+}
+
 async function main() {
-  const { dirs, env } = prepare();
+  checkPrerequisites();
+  const { dirs, env } = prepare(out, { trusted: true, workspaceSettings: { 'paramlens.interpreter': interpreter } });
   const port = await freePort();
   let codeServerProcess;
   let browser;
@@ -343,7 +409,7 @@ async function main() {
   };
   try {
     await step('install the VSIX and start code-server', async () => {
-      codeServerProcess = startCodeServer(dirs, env, port);
+      codeServerProcess = startCodeServer(dirs, env, port, true);
       await waitFor('code-server /healthz', 20000, async () => {
         const response = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
         return response?.ok;
@@ -586,6 +652,9 @@ async function main() {
         );
         await shot(page, 'ignored');
       });
+    });
+    await group('an untrusted workspace: static rules only, nothing of the workspace runs', async () => {
+      await untrustedSession(browser, step, shot);
     });
     result.ok = result.failures.length === 0;
   } catch (error) {
