@@ -38,6 +38,7 @@ FLAGGED = [
     ("n = [k for k, v in model.state_dict().items() if v.requires_grad]\n", ("FRZ01", 1)),
     ("for v in model.state_dict(keep_vars=False).values():\n    v.requires_grad = False\n",
      ("FRZ01", 2)),
+    ("sd = model.state_dict()\nsd['0.weight'] = torch.zeros(8, 4)\n", ("FRZ01", 2)),
     ("for k, v in model.state_dict(keep_vars=True).items():\n    v.requires_grad_()\n",
      ("FRZ02", 2)),
     # FRZ03: modules() loop variables, nn.* instances, self.<sub> of a workspace class
@@ -120,6 +121,10 @@ NOT_FLAGGED = [
     "flag = True\nfor v in model.state_dict(keep_vars=flag).values():\n"
     "    v.requires_grad_(True)\n",
     "t = torch.zeros(3)\nt.requires_grad = True\n",
+    "sd = model.state_dict()\nsd['0.weight'] = torch.zeros(8, 4)\nmodel.load_state_dict(sd)\n",
+    "sd = model.state_dict()\nsd['0.weight'] = torch.zeros(8, 4)\ntorch.save(sd, 'x.pt')\n",
+    "def f():\n    sd = model.state_dict()\n    sd['0.weight'] = torch.zeros(8, 4)\n"
+    "    return sd\n",
     "def f(x):\n    x.requires_grad = False\n",
     "with torch.no_grad():\n    w = model[0].weight * 2\nw.requires_grad = False\n",
     "model.requires_grad_(False)\nopt = torch.optim.SGD(model.parameters(), lr=1)\n",

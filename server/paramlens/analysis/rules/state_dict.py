@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from typing import Optional, Union
 
-from paramlens.analysis.findings import Fix, Span
+from paramlens.analysis.findings import Fix, Severity, Span
 from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope, Sink
 from paramlens.analysis.rules.fixes import replace_node
 
@@ -18,6 +18,54 @@ class StateDictRules(Family):
     def __init__(self, ctx: object) -> None:
         super().__init__(ctx)  # type: ignore[arg-type]
         self.loops: dict[int, _Loop] = {}
+
+    def subscript_store(
+        self, target: ast.Subscript, value: ast.expr, stmt: ast.stmt, scope: Scope
+    ) -> None:
+        """``sd[key] = tensor`` on a ``state_dict()`` nobody reads again changes nothing."""
+        if not isinstance(target.value, ast.Name):
+            return
+        b = self.classify(target.value, scope.env, scope)
+        if b is not None and b.kind is Kind.STATE_DICT:
+            scope.own("sd_entries", dict).setdefault(target.value.id, target)
+
+    def call(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
+        pending = scope.state.get("sd_entries")
+        if pending:
+            for used in _whole_uses(node):
+                pending.pop(used, None)
+
+    def name_store(
+        self, name: ast.Name, value: Optional[ast.expr], new: Optional[Binding], scope: Scope
+    ) -> None:
+        pending = scope.state.get("sd_entries")
+        if pending and value is not None:
+            for used in _whole_uses(value):
+                pending.pop(used, None)
+
+    def exit_scope(self, scope: Scope) -> None:
+        pending = scope.state.get("sd_entries")
+        if not pending:
+            return
+        returned = {
+            n.id
+            for stmt in getattr(scope.node, "body", [])
+            for node in ast.walk(stmt)
+            if isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom)) and node.value is not None
+            for n in ast.walk(node.value)
+            if isinstance(n, ast.Name)
+        }
+        for name, target in pending.items():
+            if name in returned:
+                continue
+            self.ctx.report(
+                "FRZ01",
+                target,
+                f"replaces an entry of the dict {name} = state_dict() returned, not the model's "
+                f"tensor, and {name} is not used afterwards (no load_state_dict({name})): the "
+                "model is unchanged; copy in place (.copy_()) or load the dict back",
+                severity=Severity.INFO,
+            )
 
     def for_loop(self, stmt: _Loop, scope: Scope) -> None:
         self.loops[id(stmt.iter)] = stmt
@@ -117,6 +165,18 @@ class StateDictRules(Family):
                 f"Use `{model}.get_parameter({key})`",
             )
         return None
+
+
+def _whole_uses(node: ast.AST) -> set[str]:
+    """Names used as a whole in ``node`` (``f(sd)``, ``x = sd``), not just indexed (``sd[k]``)."""
+    indexed = {
+        id(sub.value)
+        for sub in ast.walk(node)
+        if isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name)
+    }
+    return {
+        sub.id for sub in ast.walk(node) if isinstance(sub, ast.Name) and id(sub) not in indexed
+    }
 
 
 def _only_flag_uses(loop: _Loop) -> bool:
