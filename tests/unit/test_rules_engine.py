@@ -56,6 +56,10 @@ FLAGGED = [
      ("FRZ03", 3)),
     # flow into a helper of the same file that receives the model
     ("def freeze(m):\n    m.requires_grad = False\nfreeze(nn.Linear(2, 2))\n", ("FRZ03", 2)),
+    ("def freeze(m):\n    for p in m.parameters():\n        p.data.requires_grad = False\n"
+     "freeze(model)\nfreeze(nn.Linear(2, 2))\n", ("FRZ05", 3)),
+    ("def freeze(m):\n    m.requires_grad = False\nfreeze(model)\nfreeze(nn.Conv2d(1, 1, 1))\n",
+     ("FRZ03", 2)),
     ("for p in model.parameters():\n    p.requires_gard = False\n", ("FRZ04", 2)),
     ("model[0].weight.requires_grad(False)\n", ("FRZ04", 1)),
     ("for p in model.parameters():\n    p.requires_grad = 'False'\n", ("FRZ04", 2)),

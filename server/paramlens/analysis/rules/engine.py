@@ -581,7 +581,7 @@ class Walker:
         name = facts.qualname(func)
         if name is not None:
             last = name.rsplit(".", 1)[-1]
-            if last in WRAPPERS and (name.startswith("torch.") or name == last or last != name):
+            if last in WRAPPERS:
                 wrapped = e.args[0] if e.args else None
                 return Binding(
                     Kind.WRAPPER,
@@ -676,11 +676,12 @@ class Walker:
             params = [a.arg for a in [*func.args.posonlyargs, *func.args.args]]
             seeds: dict[str, Binding] = {}
             for i, param in enumerate(params):
-                kinds = {s[i] if i < len(s) else None for s in sites}
-                if len(kinds) == 1:
-                    (binding,) = kinds
-                    if binding is not None:
-                        seeds[param] = replace(binding, root=param)
+                passed = [s[i] if i < len(s) else None for s in sites]
+                first = passed[0]
+                if first is not None and all(
+                    b is not None and b.kind is first.kind for b in passed
+                ):
+                    seeds[param] = replace(first, root=param)
             if seeds:
                 self.function(func, module, seeds=seeds)
 
