@@ -217,7 +217,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand(CLIENT_COMMANDS.inspectNow, async (uri?: vscode.Uri) => {
       const target = uri ?? activeDocumentUri();
       if (target) {
-        await runServerCommand(controller, SERVER_INSPECT_COMMANDS, [target.toString()]);
+        const result = await runServerCommand(controller, SERVER_INSPECT_COMMANDS, [target.toString()]);
+        if (typeof result === 'string') {
+          log.info(`inspect: ${result}`);
+          vscode.window.setStatusBarMessage(`paramlens: ${result.replace(/^paramlens: /, '')}`, 8000);
+        }
       }
     }),
     vscode.commands.registerCommand(CLIENT_COMMANDS.showSummary, async (...args: unknown[]) => {

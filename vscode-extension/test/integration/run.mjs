@@ -465,6 +465,21 @@ async function main() {
       check(/52\b/.test(hover) || /4\s*[×x,]\s*12/.test(hover), `the hover gives the size (52 params or 4 × 12): ${hover}`);
 
     });
+    await group('net.py: the Inspect command from the palette', async () => {
+      const message = await step('paramlens: Inspect Models in This File rebuilds the models', async () => {
+        await page.keyboard.press('Escape');
+        await page.keyboard.press('F1');
+        await page.waitForSelector('.quick-input-widget input', { state: 'visible', timeout: 10000 });
+        await page.keyboard.type('paramlens: Inspect Models');
+        await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Inspect Models in This File' }).first().waitFor({ timeout: 10000 });
+        await page.keyboard.press('Enter');
+        const item = page.locator('.statusbar-item', { hasText: /paramlens: net\.py: \d+ model/ }).first();
+        await item.waitFor({ state: 'visible', timeout: 30000 });
+        return (await item.innerText()).trim();
+      });
+      check(/net\.py: 1 model/.test(message), `the status bar reports the inspection: ${message}`);
+    });
+
     await group('net.py: summary webview', async () => {
       const summary = await step('net.py: the class lens opens the summary webview', async () => {
         await page.keyboard.press('Escape');
