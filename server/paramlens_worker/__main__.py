@@ -321,11 +321,12 @@ class ForkServer:
             )
 
     def _no_torch(self, request_id: Any) -> None:
+        message = str(self.no_torch)
         self.respond_error(
             request_id,
             protocol.ERROR_NO_TORCH,
-            f"torch cannot be imported in {sys.executable}: {self.no_torch}",
-            {"type": "ModuleNotFoundError", "message": self.no_torch, "file": None, "line": None},
+            message,
+            {"type": "ModuleNotFoundError", "message": message, "file": None, "line": None},
         )
 
     def _start_child(self, request_id: Any, params: dict[str, Any]) -> None:
@@ -494,6 +495,12 @@ def _child_main() -> int:
     return 0
 
 
+def supported_torch(version: str) -> bool:
+    """True for torch 2.0 and later (``"2.13.0+cpu"``, ``"2.1.0a0+git"``)."""
+    head = version.split(".", 1)[0]
+    return head.isdigit() and int(head) >= 2
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the worker (``--child``: one spawned inspection)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -511,7 +518,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
         torch_version = str(torch.__version__)
     except ImportError as error:
-        no_torch = str(error)
+        no_torch = f"torch cannot be imported in {sys.executable}: {error}"
+    if torch_version is not None and not supported_torch(torch_version):
+        # torch.device as a context manager (building on meta) arrived in torch 2.0.
+        no_torch = f"paramlens needs torch >= 2.0; {sys.executable} has torch {torch_version}"
+        torch_version = None
     if torch_version is not None:
         from paramlens_worker import introspect
 

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from paramlens_worker import protocol
+from paramlens_worker.__main__ import supported_torch
 
 
 @pytest.mark.parametrize(
@@ -62,3 +63,19 @@ def test_worker_command_loads_the_package_without_its_parent_on_the_path() -> No
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(protocol.PROTOCOL_VERSION), "False"]
+
+
+@pytest.mark.parametrize(
+    ("version", "supported"),
+    [
+        ("2.13.0+cpu", True),
+        ("2.0.0", True),
+        ("2.1.0a0+git1234", True),
+        ("10.0", True),
+        ("1.13.1+cu117", False),
+        ("", False),
+        ("nightly", False),
+    ],
+)
+def test_supported_torch_versions(version: str, supported: bool) -> None:
+    assert supported_torch(version) is supported
