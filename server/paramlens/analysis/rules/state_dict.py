@@ -168,15 +168,26 @@ class StateDictRules(Family):
 
 
 def _whole_uses(node: ast.AST) -> set[str]:
-    """Names used as a whole in ``node`` (``f(sd)``, ``x = sd``), not just indexed (``sd[k]``)."""
-    indexed = {
-        id(sub.value)
-        for sub in ast.walk(node)
-        if isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name)
-    }
-    return {
-        sub.id for sub in ast.walk(node) if isinstance(sub, ast.Name) and id(sub) not in indexed
-    }
+    """Names used as a whole (``f(sd)``, ``sd.items()``, ``x = sd``, ``[sd]``), not just
+    indexed (``sd[k]``). Calls nested deeper are visited on their own."""
+    if isinstance(node, ast.Call):
+        parts: list[ast.AST] = [*node.args, *(k.value for k in node.keywords)]
+        if isinstance(node.func, ast.Attribute):
+            parts.append(node.func.value)
+    else:
+        parts = [node]
+    names: set[str] = set()
+    while parts:
+        part = parts.pop()
+        if isinstance(part, ast.Name):
+            names.add(part.id)
+        elif isinstance(part, ast.Starred):
+            parts.append(part.value)
+        elif isinstance(part, (ast.List, ast.Tuple, ast.Set)):
+            parts.extend(part.elts)
+        elif isinstance(part, ast.Dict):
+            parts.extend(v for v in part.values if v is not None)
+    return names
 
 
 def _only_flag_uses(loop: _Loop) -> bool:
