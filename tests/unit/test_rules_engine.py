@@ -445,3 +445,23 @@ def test_frz09_between_backward_and_step_is_a_warning() -> None:
     assert (
         finding.severity is Severity.WARNING and "between backward() and step()" in finding.message
     )
+
+
+def test_workspace_relative_imports_and_src_layout(tmp_path: Path) -> None:
+    from paramlens.analysis.rules import workspace_module_classes
+
+    package = tmp_path / "src" / "pkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "layers.py").write_text("from torch import nn\nclass Head(nn.Linear):\n    pass\n")
+    (package / "model.py").write_text(
+        "from .layers import Head\nfrom torch import nn\nclass Net(nn.Module):\n    pass\n"
+    )
+    script = tmp_path / "train.py"
+    source = "from pkg.model import Net, Head\nfrom os import path\n"
+    assert workspace_module_classes(str(script), source, str(tmp_path)) == {"Net", "Head"}
+    inner = package / "train.py"
+    assert workspace_module_classes(str(inner), "from .model import *\n", str(tmp_path)) == {
+        "Net",
+        "Head",
+    }
