@@ -105,6 +105,9 @@ FLAGGED = [
      ("FRZ17", 3)),
     ("model.requires_grad_(False)\nopt = torch.optim.SGD([p for p in model.parameters() "
      "if p.requires_grad], lr=1)\nmodel[1].requires_grad_(True)\n", ("FRZ17", 3)),
+    ("def thaw(m):\n    m.requires_grad_(True)\nmodel.requires_grad_(False)\n"
+     "opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1)\n"
+     "thaw(model)\n", ("FRZ17", 5)),
     ("from torch.utils.checkpoint import checkpoint\ny = checkpoint(model, torch.ones(4))\n",
      ("FRZ18", 2)),
     ("from torch.nn.utils.parametrizations import weight_norm\nweight_norm(model[0])\n"
@@ -138,6 +141,8 @@ NOT_FLAGGED = [
     "for n, p in model.named_parameters():\n    if 'bias' in n:\n        p.requires_grad = False\n",
     "model.requires_grad_(False)\nmodel[1] = nn.Linear(8, 3)\n",
     "model[1] = nn.Linear(8, 3)\nmodel.requires_grad_(False)\nmodel[1].requires_grad_(True)\n",
+    "def thaw(m):\n    for p in m.parameters():\n        p.requires_grad = True\n"
+    "model.head = nn.Linear(8, 3)\nmodel.requires_grad_(False)\nthaw(model.head)\n",
     "class Trainer:\n    def __init__(self):\n        self.training = False\n",
     "model[0].weight.requires_grad = False\nmodel[0].bias.requires_grad = False\n",
     "x = model.parameters()\nopt = torch.optim.SGD(x, lr=1)\n",

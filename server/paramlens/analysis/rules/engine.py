@@ -155,7 +155,7 @@ _COMPS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 
 _EVENTS = (
     "sink", "read", "call", "attr_store", "subscript_store", "name_store", "expr_stmt",
-    "for_loop", "for_end", "comprehension", "exit_scope", "finish",
+    "for_loop", "comprehension", "exit_scope", "finish",
 )  # fmt: skip
 
 
@@ -195,9 +195,6 @@ class Family:
 
     def for_loop(self, stmt: Union[ast.For, ast.AsyncFor], scope: Scope) -> None:
         """A for loop, after its targets are bound and before its body."""
-
-    def for_end(self, stmt: Union[ast.For, ast.AsyncFor], scope: Scope) -> None:
-        """After a for loop's body."""
 
     def comprehension(self, gen: ast.comprehension, env: dict[str, Binding],
                       scope: Scope) -> None:  # fmt: skip
@@ -723,8 +720,6 @@ class Walker:
             scope.loop_depth += 1
             self.block(s.body, scope)
             scope.loop_depth -= 1
-            for hook in self.hooks["for_end"]:
-                hook(s, scope)
             self.block(s.orelse, scope)
         elif isinstance(s, ast.While):
             self.expr(s.test, env, scope)

@@ -44,9 +44,7 @@ class ClassFacts:
 
     name: str
     bases: tuple[str, ...]  # qualified names of the bases
-    submodules: dict[str, ast.Call] = field(default_factory=dict)  # self.X = <module ctor>
     parameters: set[str] = field(default_factory=set)  # self.X = nn.Parameter(...)
-    buffers: set[str] = field(default_factory=set)  # register_buffer("X", ...)
 
 
 @dataclass
@@ -314,7 +312,6 @@ def _collect_class_attrs(facts: FileFacts, cls: ClassFacts, node: ast.ClassDef) 
                     if attr is None:
                         continue
                     if isinstance(value, ast.Call) and facts.is_module_ctor(value):
-                        cls.submodules[attr] = value
                         facts.submodule_attrs.setdefault(attr, []).append(value)
                     elif facts.is_parameter_ctor(value):
                         cls.parameters.add(attr)
@@ -329,7 +326,6 @@ def _collect_class_attrs(facts: FileFacts, cls: ClassFacts, node: ast.ClassDef) 
             ):
                 name = stmt.args[0].value
                 if stmt.func.attr == "register_buffer":
-                    cls.buffers.add(name)
                     facts.buffer_attrs.add(name)
                 else:
                     cls.parameters.add(name)

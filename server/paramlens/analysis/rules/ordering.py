@@ -149,11 +149,14 @@ class OrderingRules(Family):
         if isinstance(func, ast.Name):
             summary = self.ctx.summary(func.id)
             if summary is not None:
-                for i in summary.freezes:
-                    if i < len(node.args):
-                        root = root_of(node.args[i])
-                        if root:
-                            self._freeze(root, node, scope, None)
+                for i in summary.freezes | summary.unfreezes:
+                    root = root_of(node.args[i]) if i < len(node.args) else None
+                    if root is None:
+                        continue
+                    if i in summary.freezes:
+                        self._freeze(root, node, scope, None)
+                    else:
+                        self._unfreeze(root, self.ctx.text(node.args[i]), None, node, scope)
             return
         if not isinstance(func, ast.Attribute):
             return
