@@ -26,6 +26,9 @@ import { Status } from './status';
 import { SummaryPanel } from './summaryPanel';
 
 const RESTART_DELAY_MS = 600;
+
+// The one controller, for deactivate() (VS Code's extension entry points are module functions).
+let active: Controller | undefined;
 const SELECT_INTERPRETER = 'Select Interpreter';
 const SHOW_LOGS = 'Show Logs';
 
@@ -53,10 +56,16 @@ class Controller implements vscode.Disposable {
 
   /** Stop the current server (if any) and start a fresh one; calls are serialized. */
   restart(): Promise<void> {
-    this.queue = this.queue.then(async () => {
-      await this.stop();
-      await this.start();
-    });
+    this.queue = this.queue
+      .then(async () => {
+        await this.stop();
+        await this.start();
+      })
+      .catch((error: unknown) => {
+        // Keep the queue usable: the next restart must still run.
+        this.log.error(`restarting the server failed: ${String(error)}`);
+        this.status.set({ kind: 'error', message: 'restarting the server failed' });
+      });
     return this.queue;
   }
 
@@ -209,6 +218,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const status = new Status();
   const panel = new SummaryPanel(context.extensionUri);
   const controller = new Controller(context, log, status);
+  active = controller;
   context.subscriptions.push(log, status, panel, controller);
 
   context.subscriptions.push(
@@ -268,7 +278,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   await controller.restart();
 }
 
-/** Deactivate: stop the server (the disposables do the rest). */
-export function deactivate(): void {
-  // Everything is in context.subscriptions, which VS Code disposes.
+/** Deactivate: stop the server and wait for it (VS Code awaits this, not the disposables). */
+export function deactivate(): Promise<void> | undefined {
+  return active?.dispose();
 }
