@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import ast
-import json
 import re
 import textwrap
-from pathlib import Path
 from typing import Any, Optional
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from report_fixtures import load
 
 from paramlens.analysis.filters import FilterError, compile_filter, freeze_effect, loop_names
 from paramlens.analysis.source_map import build_source_map, report_for
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 NAMES = [
     "features.0.weight",
     "features.0.bias",
@@ -99,15 +97,6 @@ def test_a_filter_that_raises_on_some_names_raises_filter_error() -> None:
     assert compiled("a.0.weight") is True
     with pytest.raises(FilterError):
         compiled("bias")
-
-
-def load(name: str) -> tuple[str, list[Any]]:
-    script = FIXTURES / "runtime" / f"{name}.py"
-    if not script.exists():
-        script = FIXTURES / "freeze_cases" / f"{name}.py"
-    source = script.read_text()
-    reports = json.loads((FIXTURES / "reports" / f"{name}.json").read_text())
-    return source, reports
 
 
 def effect_at(name: str, snippet: str) -> tuple[Any, Any]:

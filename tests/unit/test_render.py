@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import ast
-import json
-from pathlib import Path
 from typing import Any, Optional
 
 import pytest
+from report_fixtures import load
 
 from paramlens.analysis.filters import freeze_effect
 from paramlens.analysis.findings import Span
@@ -23,17 +22,6 @@ from paramlens.analysis.render import (
     summary_plaintext,
 )
 from paramlens.analysis.source_map import HoverTarget, build_source_map, report_for, target_at
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-def load(name: str) -> tuple[str, list[Any]]:
-    script = FIXTURES / "runtime" / f"{name}.py"
-    if not script.exists():
-        script = FIXTURES / "freeze_cases" / f"{name}.py"
-    source = script.read_text()
-    reports = json.loads((FIXTURES / "reports" / f"{name}.json").read_text())
-    return source, reports
 
 
 def report(name: str, obj: str) -> Any:

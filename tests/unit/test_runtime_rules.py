@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import ast
-import json
 import textwrap
-from pathlib import Path
 from typing import Any
 
 import pytest
+from report_fixtures import load
 
 from paramlens.analysis.findings import Severity, apply_edits
 from paramlens.analysis.rules.runtime import runtime_findings
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-def load(name: str) -> tuple[str, list[Any]]:
-    script = FIXTURES / "runtime" / f"{name}.py"
-    if not script.exists():
-        script = FIXTURES / "freeze_cases" / f"{name}.py"
-    source = script.read_text()
-    reports = json.loads((FIXTURES / "reports" / f"{name}.json").read_text())
-    return source, reports
 
 
 def line_of(source: str, snippet: str, occurrence: int = 0) -> int:

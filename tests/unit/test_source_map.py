@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
+from report_fixtures import RUNTIME_SCRIPTS
 
 from paramlens.analysis.source_map import (
     FreezeLoop,
@@ -445,7 +446,7 @@ def test_models_held_by_plain_classes_bind_self_attributes() -> None:
     assert got == [("self.model", "Net", "_orig_mod.", ""), ("self.model", "Net", "", "fc1")]
 
 
-_SCRIPTS = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "runtime").glob("*.py"))
+_SCRIPTS = sorted(RUNTIME_SCRIPTS.glob("*.py"))
 
 
 @pytest.mark.parametrize("script", _SCRIPTS, ids=[s.name for s in _SCRIPTS])

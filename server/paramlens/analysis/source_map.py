@@ -655,13 +655,8 @@ class _Builder:
                 if not (isinstance(item, ast.FunctionDef) and item.name == "__init__"):
                     continue
                 for stmt in _statements(item.body):
-                    targets: list[ast.expr] = []
-                    value: Optional[ast.expr] = None
-                    if isinstance(stmt, ast.Assign):
-                        targets, value = list(stmt.targets), stmt.value
-                    elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-                        targets, value = [stmt.target], stmt.value
-                    for target in targets:
+                    targets, value = _assigned(stmt)
+                    for target in targets if value is not None else ():
                         if (
                             isinstance(target, ast.Attribute)
                             and isinstance(target.value, ast.Name)
@@ -686,13 +681,8 @@ class _Builder:
         counts: dict[str, int] = {}
         values: dict[str, Any] = {}
         for stmt in _statements(body):
-            targets: list[ast.expr] = []
-            value: Optional[ast.expr] = None
-            if isinstance(stmt, ast.Assign):
-                targets, value = list(stmt.targets), stmt.value
-            elif isinstance(stmt, ast.AnnAssign):
-                targets, value = [stmt.target], stmt.value
-            elif isinstance(stmt, (ast.AugAssign, ast.For)):
+            targets, value = _assigned(stmt)
+            if isinstance(stmt, (ast.AugAssign, ast.For)):
                 targets = [stmt.target]
             for target in targets:
                 for name in ast.walk(target):
@@ -824,12 +814,9 @@ class _Builder:
                 self._hover_targets(node, scope, owner)
 
     def _bind(self, stmt: ast.stmt, scope: str) -> None:
-        targets: list[ast.expr] = []
-        value: Optional[ast.expr] = None
-        if isinstance(stmt, ast.Assign):
-            targets, value = list(stmt.targets), stmt.value
-        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-            targets, value = [stmt.target], stmt.value
+        targets, value = _assigned(stmt)
+        if isinstance(stmt, ast.AnnAssign) and value is None:
+            targets = []
         elif isinstance(stmt, (ast.For, ast.AsyncFor)):
             targets = [stmt.target]
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):
@@ -895,9 +882,9 @@ class _Builder:
         found: dict[tuple[str, str], Optional[ModelBinding]] = {}
         for body, qual, _, cls in self.deferred:
             for stmt in _statements(body):
-                if not isinstance(stmt, (ast.Assign, ast.AnnAssign)) or stmt.value is None:
+                targets, value = _assigned(stmt)
+                if value is None:
                     continue
-                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 for target in targets:
                     if not (
                         isinstance(target, ast.Attribute)
@@ -906,7 +893,7 @@ class _Builder:
                     ):
                         continue
                     key = (cls, target.attr)
-                    model = self._model_of(stmt.value, qual, stmt.lineno)
+                    model = self._model_of(value, qual, stmt.lineno)
                     binding = None
                     if model is not None:
                         binding = ModelBinding(
@@ -1305,6 +1292,16 @@ class _Builder:
             conditions,
             rest,
         )
+
+
+def _assigned(stmt: ast.stmt) -> tuple[list[ast.expr], Optional[ast.expr]]:
+    """(targets, value) of an assignment statement (``x = v``, ``x: T = v``); no targets for
+    any other statement."""
+    if isinstance(stmt, ast.Assign):
+        return list(stmt.targets), stmt.value
+    if isinstance(stmt, ast.AnnAssign):
+        return [stmt.target], stmt.value
+    return [], None
 
 
 def _jumps(body: Sequence[ast.stmt]) -> bool:
