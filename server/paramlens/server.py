@@ -18,6 +18,7 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, cast
@@ -27,6 +28,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from paramlens import __version__
+from paramlens.analysis.findings import Finding
 from paramlens.analysis.source_map import SourceMap, build_source_map
 from paramlens.log import ClientLogHandler, get_logger, setup_logging
 from paramlens.positions import normalize_encoding
@@ -79,26 +81,54 @@ class DocumentState:
     path: Optional[Path]
     version: Optional[int] = None
     source: str = ""
-    tree: Optional[ast.Module] = None  # last good parse (kept through syntax errors)
-    tree_source: str = ""  # the text ``tree`` was parsed from
-    syntax_error: Optional[SyntaxError] = None
     inspection: Optional[Inspection] = None
     inspecting: bool = False
     analysis_cache: dict[Any, Any] = field(default_factory=dict)
+    # The last findings computed, static-only and full, with the text they were computed on.
+    last_results: dict[str, tuple[str, tuple[Finding, ...]]] = field(default_factory=dict)
+    _tree: Optional[ast.Module] = None  # last good parse (kept through syntax errors)
+    _tree_source: str = ""  # the text ``_tree`` was parsed from
+    _parsed: Optional[str] = None  # the text the last parse attempt saw
+    _syntax_error: Optional[SyntaxError] = None
 
     def update(self, source: str, version: Optional[int]) -> None:
-        """New text: parse it, keeping the previous tree when it does not parse."""
+        """New text. Parsing waits until a feature needs the tree: diagnostics parse on their
+        own, so typing never pays for two parses."""
         self.version = version
-        if source == self.source and (self.tree is not None or self.syntax_error is not None):
+        if source != self.source:
+            self.source = source
+            self.analysis_cache.clear()
+
+    def _parse(self) -> None:
+        if self._parsed == self.source:
             return
-        self.source = source
-        self.analysis_cache.clear()
+        self._parsed = self.source
         try:
-            self.tree = ast.parse(source, filename=str(self.path or self.uri), type_comments=False)
-            self.tree_source = source
-            self.syntax_error = None
-        except (SyntaxError, ValueError) as error:
-            self.syntax_error = error if isinstance(error, SyntaxError) else SyntaxError(str(error))
+            self._tree = ast.parse(self.source, filename=str(self.path or self.uri))
+            self._tree_source = self.source
+            self._syntax_error = None
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+            self._syntax_error = (
+                error if isinstance(error, SyntaxError) else SyntaxError(str(error))
+            )
+
+    @property
+    def tree(self) -> Optional[ast.Module]:
+        """The last text that parsed (the current one unless it has a syntax error)."""
+        self._parse()
+        return self._tree
+
+    @property
+    def tree_source(self) -> str:
+        """The text :attr:`tree` was parsed from."""
+        self._parse()
+        return self._tree_source
+
+    @property
+    def syntax_error(self) -> Optional[SyntaxError]:
+        """The syntax error of the current text, if any."""
+        self._parse()
+        return self._syntax_error
 
     @property
     def name(self) -> str:
@@ -115,7 +145,7 @@ class DocumentState:
         if self.tree is None:
             return None
         names = tuple(sorted({str(r.get("object")) for r in self.reports}))
-        key = ("source_map", names)
+        key = ("source_map", names, id(self._tree))
         cached = self.analysis_cache.get(key)
         if cached is None:
             cached = build_source_map(self.tree, self.tree_source, names)
@@ -142,7 +172,9 @@ class ParamlensLanguageServer(LanguageServer):
         self.pull_diagnostics = False
         self.configured: Optional[asyncio.Event] = None
         self.log_handler = ClientLogHandler(self)
-        self.diagnostic_timers: dict[str, asyncio.TimerHandle] = {}
+        self.diagnostic_tasks: dict[str, asyncio.Future[None]] = {}
+        self.analysis_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="static")
+        self.runtime_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runtime")
         self._settings_problems: set[str] = set()
         self._report_listeners: list[Callable[[str], None]] = []
         self._cache: Any = None

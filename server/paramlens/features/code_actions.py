@@ -10,6 +10,7 @@ from lsprotocol import types
 
 from paramlens.analysis.findings import Finding, Span, TextEdit
 from paramlens.analysis.rules import fix_all
+from paramlens.features.diagnostics import findings_for, to_diagnostic
 from paramlens.log import get_logger
 from paramlens.positions import range_to_span, span_to_range
 
@@ -71,13 +72,11 @@ def fix_all_edits(source: str, findings: Sequence[Finding]) -> list[TextEdit]:
     return [TextEdit(Span(0, 0, end.end_line, end.end_col), fixed)]
 
 
-def code_actions(
+async def code_actions(
     ls: ParamlensLanguageServer, state: DocumentState, params: types.CodeActionParams
 ) -> list[types.CodeAction]:
     """The actions for a range of one document."""
-    from paramlens.features.diagnostics import findings_for, to_diagnostic
-
-    findings = findings_for(ls, state)
+    findings = await findings_for(ls, state)
     lines = state.source.splitlines()
     wanted = range_to_span(params.range, lines, ls.encoding)
     only = params.context.only
@@ -115,12 +114,12 @@ def register(server: ParamlensLanguageServer) -> None:
         types.TEXT_DOCUMENT_CODE_ACTION,
         types.CodeActionOptions(code_action_kinds=KINDS, resolve_provider=False),
     )
-    def code_action(
+    async def code_action(
         ls: ParamlensLanguageServer, params: types.CodeActionParams
     ) -> list[types.CodeAction]:
         try:
             state = ls.document(params.text_document.uri)
-            return code_actions(ls, state, params) if state is not None else []
+            return await code_actions(ls, state, params) if state is not None else []
         except Exception:  # never fail the request: the log has the bug
             logger.exception("code actions of %s failed", params.text_document.uri)
             return []

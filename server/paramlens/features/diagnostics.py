@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, cast
+from typing import TYPE_CHECKING, Any, Optional
 
 from lsprotocol import types
 
@@ -19,9 +20,10 @@ from paramlens.analysis.findings import Finding, Severity, Span
 from paramlens.analysis.rules import check_source, workspace_module_classes
 from paramlens.log import get_logger
 from paramlens.positions import span_to_range
+from paramlens.server import Inspection
 
 if TYPE_CHECKING:
-    from paramlens.server import DocumentState, Inspection, ParamlensLanguageServer
+    from paramlens.server import DocumentState, ParamlensLanguageServer
 
 logger = get_logger("diagnostics")
 
@@ -30,6 +32,7 @@ MODEL_FAILED = "PLM001"  # a model class could not be built
 IMPORT_FAILED = "PLM002"  # the file could not be loaded at all
 NEEDS_ARGUMENTS = "PLM003"  # a model needs constructor arguments nobody gave
 DEBOUNCE_SECONDS = 0.02
+FULL_AFTER_EDIT_SECONDS = 0.3
 
 _SEVERITY = {
     Severity.ERROR: types.DiagnosticSeverity.Error,
@@ -146,46 +149,56 @@ def to_diagnostic(finding: Finding, lines: Sequence[str], encoding: str) -> type
     )
 
 
-def workspace_classes(ls: ParamlensLanguageServer, state: DocumentState) -> frozenset[str]:
-    """Module classes the document imports from workspace files (cached per text)."""
-    if state.path is None:
-        return frozenset()
-    key = ("workspace_classes",)
-    cached = state.analysis_cache.get(key)
-    if cached is None:
-        try:
-            cached = workspace_module_classes(
-                str(state.path), state.source, ls.folder_for(state.path)
-            )
-        except (OSError, ValueError) as error:
-            logger.info("cannot follow the imports of %s: %s", state.name, error)
-            cached = frozenset()
-        state.analysis_cache[key] = cached
-    return cast(frozenset[str], cached)
+@dataclass(frozen=True)
+class Snapshot:
+    """What the rules see of one document at one moment: immutable, so the rules can run in a
+    thread while the event loop keeps answering hovers."""
+
+    source: str
+    path: Optional[Path]
+    root: Optional[str]  # the workspace folder: imports of workspace files are followed there
+    select: tuple[str, ...]
+    ignore: tuple[str, ...]
+    inspection: Optional[Inspection] = None  # None: static rules only
 
 
-def findings_for(ls: ParamlensLanguageServer, state: DocumentState) -> list[Finding]:
-    """Every finding of a document: static rules, runtime-aware rules, model failures.
-
-    Cached per (text, inspection) on the document.
-    """
-    inspection: Optional[Inspection] = state.inspection
-    key = ("findings", inspection.serial if inspection is not None else 0)
-    cached = state.analysis_cache.get(key)
-    if cached is not None:
-        return list(cached)
+def snapshot(ls: ParamlensLanguageServer, state: DocumentState, runtime: bool) -> Snapshot:
+    """The document as the rules should see it now (``runtime``: with its last report)."""
     settings = ls.settings_for(state.path)
-    reports = state.reports if inspection is not None else None
-    path = str(state.path) if state.path else None
-    module_classes = set(workspace_classes(ls, state))
-    module_classes.update(str(r.get("object")) for r in reports or [])
-    result = check_source(
+    return Snapshot(
         state.source,
-        path=path or state.uri,
-        reports=reports,
-        select=settings.select,
-        ignore=settings.ignore,
-        module_classes=sorted(module_classes),
+        state.path,
+        ls.folder_for(state.path) if state.path is not None else None,
+        settings.select,
+        settings.ignore,
+        state.inspection if runtime else None,
+    )
+
+
+def module_classes(snap: Snapshot) -> list[str]:
+    """Module classes known from elsewhere: imported from workspace files, and reported."""
+    names: set[str] = set()
+    if snap.path is not None:
+        try:
+            names.update(workspace_module_classes(str(snap.path), snap.source, snap.root))
+        except (OSError, ValueError) as error:
+            logger.info("cannot follow the imports of %s: %s", snap.path.name, error)
+    if snap.inspection is not None:
+        names.update(str(r.get("object")) for r in snap.inspection.reports)
+    return sorted(names)
+
+
+def analyse(snap: Snapshot) -> list[Finding]:
+    """Every finding of a snapshot: the rules (runtime-aware ones when it has a report), its
+    syntax error, and the failures of its models. Pure."""
+    inspection = snap.inspection
+    result = check_source(
+        snap.source,
+        path=str(snap.path) if snap.path else None,
+        reports=list(inspection.reports) if inspection is not None else None,
+        select=snap.select,
+        ignore=snap.ignore,
+        module_classes=module_classes(snap),
     )
     findings = list(result.findings)
     if result.syntax_error is not None:
@@ -195,77 +208,177 @@ def findings_for(ls: ParamlensLanguageServer, state: DocumentState) -> list[Find
             model_findings(
                 inspection.reports,
                 inspection.error,
-                state.path,
-                state.source.splitlines(),
+                snap.path,
+                snap.source.splitlines(),
                 inspection.error_kind,
             )
         )
-    state.analysis_cache[key] = tuple(findings)
     return findings
 
 
-def diagnostics_for(ls: ParamlensLanguageServer, uri: str) -> list[types.Diagnostic]:
-    """The diagnostics of an open document (empty if it is not open)."""
-    state = ls.document(uri)
-    if state is None:
-        return []
-    try:
-        findings = findings_for(ls, state)
-    except Exception:  # a rule bug must not take the other diagnostics down
-        logger.exception("computing diagnostics for %s failed", state.name)
-        return []
+def _identity(finding: Finding) -> tuple[str, Span, str]:
+    return (finding.code, finding.span, finding.message)
+
+
+def carried_over(
+    full: Sequence[Finding], static: Sequence[Finding], old_source: str, new_source: str
+) -> list[Finding]:
+    """The runtime-only findings of an older text (``full`` minus ``static``) whose lines did
+    not change, to show with the new text's static findings until its full analysis lands."""
+    static_ids = {_identity(f) for f in static}
+    old, new = old_source.splitlines(), new_source.splitlines()
+
+    def same(line: int) -> bool:
+        return line < len(old) and line < len(new) and old[line] == new[line]
+
+    return [
+        f
+        for f in full
+        if _identity(f) not in static_ids
+        and all(same(line) for line in range(f.span.start_line, f.span.end_line + 1))
+    ]
+
+
+async def _analysed(
+    ls: ParamlensLanguageServer, state: DocumentState, runtime: bool
+) -> list[Finding]:
+    """The findings of the current text, static-only or full, computed off the event loop and
+    cached per (text, inspection)."""
+    inspection = state.inspection if runtime else None
+    key = ("findings", inspection.serial if inspection is not None else 0)
+    cached = state.analysis_cache.get(key)
+    if cached is not None:
+        return list(cached)
+    snap = snapshot(ls, state, runtime)
+    # One thread for static and one for runtime analysis: edits in quick succession queue
+    # instead of competing for the GIL, and static rules never wait behind runtime ones.
+    executor = ls.runtime_executor if inspection is not None else ls.analysis_executor
+    findings = await asyncio.get_running_loop().run_in_executor(executor, analyse, snap)
+    if state.source == snap.source:
+        state.analysis_cache[key] = tuple(findings)
+        state.last_results["full" if inspection is not None else "static"] = (
+            snap.source,
+            tuple(findings),
+        )
+    return findings
+
+
+async def findings_for(ls: ParamlensLanguageServer, state: DocumentState) -> list[Finding]:
+    """Every finding of a document, with its last report (code actions use these)."""
+    return await _analysed(ls, state, runtime=True)
+
+
+async def quick_findings(ls: ParamlensLanguageServer, state: DocumentState) -> list[Finding]:
+    """What to show at once after an edit: the full findings if they are known for this text,
+    else its static findings plus the runtime findings of unchanged lines."""
+    serial = state.inspection.serial if state.inspection is not None else 0
+    full = state.analysis_cache.get(("findings", serial))
+    if full is not None:
+        return list(full)
+    static = await _analysed(ls, state, runtime=False)
+    if state.inspection is None:
+        return static
+    previous_full = state.last_results.get("full")
+    previous_static = state.last_results.get("static")
+    if previous_full is None or previous_static is None:
+        return static
+    if previous_full[0] != previous_static[0]:
+        return static
+    return static + carried_over(
+        previous_full[1], previous_static[1], previous_full[0], state.source
+    )
+
+
+def to_diagnostics(
+    ls: ParamlensLanguageServer, state: DocumentState, findings: Sequence[Finding]
+) -> list[types.Diagnostic]:
+    """Findings of a document as diagnostics in the client's encoding."""
     lines = state.source.splitlines()
-    encoding = ls.encoding
-    diagnostics = [to_diagnostic(f, lines, encoding) for f in findings]
+    diagnostics = [to_diagnostic(f, lines, ls.encoding) for f in findings]
     for diagnostic in diagnostics:
         for info in diagnostic.related_information or []:
-            info.location.uri = uri
+            info.location.uri = state.uri
     return diagnostics
 
 
-def publish(ls: ParamlensLanguageServer, uri: str) -> None:
-    """Push the current diagnostics of ``uri``."""
-    state = ls.documents.get(uri)
+async def _deliver(ls: ParamlensLanguageServer, uri: str, full_wanted_after: float = 0.0) -> None:
+    """Push (or have pulled) the quick findings, then the full ones when a report exists."""
+    state = ls.document(uri)
     if state is None:
         return
+    version, source = state.version, state.source
+    quick = await quick_findings(ls, state)
+    if state.source != source:
+        return  # a newer edit has its own delivery
+    if not ls.pull_diagnostics:
+        _publish(ls, state, version, quick)
+    if state.inspection is None:
+        return
+    if full_wanted_after:
+        await asyncio.sleep(full_wanted_after)  # runtime rules wait for a pause in typing
+    full = await findings_for(ls, state)
+    if state.source != source:
+        return
+    if ls.pull_diagnostics:
+        _ask_to_pull(ls)
+    elif full != quick:
+        _publish(ls, state, version, full)
+
+
+def _publish(
+    ls: ParamlensLanguageServer,
+    state: DocumentState,
+    version: Optional[int],
+    findings: Sequence[Finding],
+) -> None:
     ls.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(
-            uri=uri, version=state.version, diagnostics=diagnostics_for(ls, uri)
+            uri=state.uri, version=version, diagnostics=to_diagnostics(ls, state, findings)
         )
     )
 
 
+def _ask_to_pull(ls: ParamlensLanguageServer) -> None:
+    try:
+        ls.workspace_diagnostic_refresh(None)
+    except Exception as error:  # the client went away
+        logger.debug("diagnostic refresh failed: %r", error)
+
+
 def refresh(ls: ParamlensLanguageServer, uri: str, debounce: bool = False) -> None:
-    """The diagnostics of ``uri`` may have changed: push them (debounced), or ask a pull
-    client to pull again."""
-    if ls.pull_diagnostics:
-        if not debounce:
-            try:
-                ls.workspace_diagnostic_refresh(None)
-            except Exception as error:  # the client went away
-                logger.debug("diagnostic refresh failed: %r", error)
-        return
-    timers = ls.diagnostic_timers
-    timer = timers.pop(uri, None)
-    if timer is not None:
-        timer.cancel()
-    if not debounce:
-        publish(ls, uri)
-        return
-    loop = asyncio.get_event_loop()
+    """The diagnostics of ``uri`` may have changed: deliver them (debounced after edits).
 
-    def fire() -> None:
-        timers.pop(uri, None)
-        publish(ls, uri)
+    A newer delivery replaces one still computing; a pull client that asks by itself after
+    edits is told to pull again when a report lands."""
+    if ls.pull_diagnostics and debounce:
+        return  # the client pulls after each edit
+    tasks = ls.diagnostic_tasks
+    previous = tasks.pop(uri, None)
+    if previous is not None:
+        previous.cancel()
 
-    timers[uri] = loop.call_later(DEBOUNCE_SECONDS, fire)
+    async def deliver() -> None:
+        if debounce:
+            await asyncio.sleep(DEBOUNCE_SECONDS)
+        try:
+            await _deliver(ls, uri, FULL_AFTER_EDIT_SECONDS if debounce else 0.0)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a rule bug must not take the server down: the log has it
+            logger.exception("diagnostics of %s failed", uri)
+        finally:
+            if tasks.get(uri) is task:
+                del tasks[uri]
+
+    task = asyncio.ensure_future(deliver())
+    tasks[uri] = task
 
 
 def clear(ls: ParamlensLanguageServer, uri: str) -> None:
     """The document closed: drop its diagnostics."""
-    timer = ls.diagnostic_timers.pop(uri, None)
-    if timer is not None:
-        timer.cancel()
+    task = ls.diagnostic_tasks.pop(uri, None)
+    if task is not None:
+        task.cancel()
     if not ls.pull_diagnostics:
         ls.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
@@ -281,12 +394,28 @@ def register_pull(server: ParamlensLanguageServer) -> None:
             identifier=SOURCE, inter_file_dependencies=False, workspace_diagnostics=False
         ),
     )
-    def document_diagnostic(
+    async def document_diagnostic(
         ls: ParamlensLanguageServer, params: types.DocumentDiagnosticParams
     ) -> types.RelatedFullDocumentDiagnosticReport:
-        return types.RelatedFullDocumentDiagnosticReport(
-            items=diagnostics_for(ls, params.text_document.uri)
-        )
+        uri = params.text_document.uri
+        state = ls.document(uri)
+        items: list[types.Diagnostic] = []
+        if state is not None:
+            try:
+                items = to_diagnostics(ls, state, await quick_findings(ls, state))
+            except Exception:  # a rule bug must not fail the request: the log has it
+                logger.exception("diagnostics of %s failed", uri)
+            full_known = (
+                state.inspection is None
+                or (
+                    "findings",
+                    state.inspection.serial,
+                )
+                in state.analysis_cache
+            )
+            if not full_known:
+                refresh(ls, uri)  # computes the full findings, then asks to pull again
+        return types.RelatedFullDocumentDiagnosticReport(items=items)
 
 
 def register(server: ParamlensLanguageServer) -> None:
