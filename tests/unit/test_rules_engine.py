@@ -146,6 +146,9 @@ NOT_FLAGGED = [
     "class Trainer:\n    def __init__(self):\n        self.training = False\n",
     "model[0].weight.requires_grad = False\nmodel[0].bias.requires_grad = False\n",
     "x = model.parameters()\nopt = torch.optim.SGD(x, lr=1)\n",
+    "opt = torch.optim.Adam(model.parameters())\nfor step in range(9):\n"
+    "    for p in model.parameters():\n        p.requires_grad = True\n    opt.zero_grad()\n"
+    "    for p in model.parameters():\n        p.requires_grad = False\n",
     "p = next(model.parameters())\np.requires_grad = False\n",
     "def freeze_backbone(m):\n    m.eval()\n    m.requires_grad_(False)\n",
     "emb = nn.Embedding.from_pretrained(torch.ones(3, 3), freeze=False)\n"

@@ -54,6 +54,7 @@ class _State:
     held: list[Binding] = field(default_factory=list)  # keeps the ids in `stale` unique
     rebound: list[tuple[str, str, ast.AST, int]] = field(default_factory=list)
     after_backward: bool = False
+    unfrozen: set[str] = field(default_factory=set)  # roots unfrozen somewhere in the scope
     direct_loop_body: set[int] = field(default_factory=set)
     loop_roots: dict[int, str] = field(default_factory=dict)  # sink node -> blanket root
 
@@ -283,6 +284,8 @@ class OrderingRules(Family):
     def exit_scope(self, scope: Scope) -> None:
         state = self._state(scope)
         for p in state.pending:
+            if p.frz09 and p.root in state.unfrozen:
+                continue  # toggled on and off (a GAN's discriminator): the optimizer owns them
             if p.frz09:
                 self.frz09.append(p)
             else:
@@ -378,6 +381,7 @@ class OrderingRules(Family):
         self, root: str, path: str, b: Optional[Binding], node: ast.AST, scope: Scope
     ) -> None:
         state = self._state(scope)
+        state.unfrozen.add(root)
         origin = b.origin if b is not None else None
         if isinstance(origin, ast.Call) and isinstance(origin.func, ast.Attribute):
             path = self.ctx.text(origin.func.value)
