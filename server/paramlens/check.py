@@ -263,7 +263,7 @@ def check_file(path: Path, settings: Settings, runtime: Optional[Runtime], fix: 
     def run(text: str) -> CheckResult:
         return check_source(
             text,
-            path=str(path),
+            path=str(path.resolve()),
             reports=reports,
             select=settings.select,
             ignore=settings.ignore,
