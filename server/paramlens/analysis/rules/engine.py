@@ -63,9 +63,12 @@ VIEWS = frozenset(
     {
         "view", "reshape", "transpose", "permute", "t", "flatten", "squeeze", "unsqueeze",
         "expand", "narrow", "select", "view_as", "reshape_as", "unflatten", "diagonal",
-        "swapaxes", "movedim", "expand_as", "contiguous", "abs", "exp", "sum", "mean",
+        "swapaxes", "movedim", "expand_as", "contiguous",
     }
 )  # fmt: skip
+COMPUTED = frozenset(
+    {"abs", "exp", "log", "sum", "mean", "sigmoid", "tanh", "softmax", "mul", "add"}
+)
 MODULE_SELF_METHODS = frozenset(
     {"to", "cuda", "cpu", "double", "float", "half", "bfloat16", "train", "eval",
      "requires_grad_", "to_empty", "apply", "type", "share_memory"}
@@ -543,8 +546,13 @@ class Walker:
                         return base
                     if base.kind in TENSORISH:
                         return Binding(Kind.CONVERTED, base.root, e, detail=f".{method}()")
-                if method in VIEWS and base.kind in TENSORISH and not scope.no_grad_depth:
-                    return Binding(Kind.NONLEAF, base.root, e, detail=f"the view .{method}()")
+                if (
+                    method in VIEWS | COMPUTED
+                    and base.kind in TENSORISH
+                    and not scope.no_grad_depth
+                ):
+                    what = "the view" if method in VIEWS else "the result of"
+                    return Binding(Kind.NONLEAF, base.root, e, detail=f"{what} .{method}()")
             if method == "get_parameter":
                 return Binding(Kind.PARAM, root_of(func.value), e)
             if method == "get_submodule":
