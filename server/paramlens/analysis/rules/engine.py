@@ -67,6 +67,7 @@ VIEWS = frozenset(
     }
 )  # fmt: skip
 COMPUTED = frozenset(
+NON_LEAF_METHODS = VIEWS | COMPUTED
     {"abs", "exp", "log", "sum", "mean", "sigmoid", "tanh", "softmax", "mul", "add"}
 )
 MODULE_SELF_METHODS = frozenset(
@@ -547,7 +548,7 @@ class Walker:
                     if base.kind in TENSORISH:
                         return Binding(Kind.CONVERTED, base.root, e, detail=f".{method}()")
                 if (
-                    method in VIEWS | COMPUTED
+                    method in NON_LEAF_METHODS
                     and base.kind in TENSORISH
                     and not scope.no_grad_depth
                 ):
