@@ -22,6 +22,7 @@ from typing import Any, Callable, Optional
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from paramlens_worker import limits, loader, sites
 from paramlens_worker.protocol import (
@@ -473,12 +474,52 @@ def _choose_arguments(
     candidate.problem = hint
 
 
+def _constructors() -> frozenset[Callable[..., Any]]:
+    try:
+        from torch.utils._device import _device_constructors
+    except ImportError:  # a torch that moved it: explicit device= arguments are then kept
+        return frozenset()
+    return frozenset(_device_constructors())
+
+
+class OnMeta(TorchFunctionMode):
+    """Builds everything on the meta device, explicit devices included: ``torch.zeros(3,
+    device="cuda")``, ``.cuda()``, ``.to("cuda", torch.float16)`` and ``.cpu()`` in a model's
+    ``__init__`` keep their shapes and dtypes and stay on meta (no CUDA needed, nothing copied)."""
+
+    constructors: frozenset[Callable[..., Any]] = frozenset()
+
+    def __torch_function__(
+        self,
+        func: Callable[..., Any],
+        types: Any,
+        args: Sequence[Any] = (),
+        kwargs: Optional[dict[str, Any]] = None,
+    ) -> Any:
+        kwargs = dict(kwargs or {})
+        if func in OnMeta.constructors:
+            kwargs["device"] = _META
+        elif func in _MOVES and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
+            if func is not torch.Tensor.to:
+                return args[0]
+            moves = {k: v for k, v in kwargs.items() if k != "copy"}
+            with contextlib.suppress(RuntimeError, TypeError):  # unusual forms: torch decides
+                _, dtype, _, _ = torch._C._nn._parse_to(*args[1:], **moves)
+                return args[0] if dtype is None else args[0].to(dtype)
+        return func(*args, **kwargs)
+
+
+_META = torch.device("meta")
+_MOVES = frozenset({torch.Tensor.to, torch.Tensor.cuda, torch.Tensor.cpu})
+OnMeta.constructors = _constructors()
+
+
 def build(factory: Callable[[], Any], device: str, cpu_fallback_limit_mb: int) -> tuple[Any, str]:
     """``(model, device used)``: meta first, then CPU under the size limit."""
     meta_error: Optional[BaseException] = None
     if device == "meta":
         try:
-            with torch.device("meta"):
+            with torch.device("meta"), OnMeta():
                 return factory(), "meta"
         except Exception as error:
             if is_memory_error(error):

@@ -425,3 +425,33 @@ def test_a_module_that_breaks_introspection_is_a_report_in_error(
     assert odd["status"] == "error"
     assert odd["error"]["line"] == 11
     assert only(result, "Plain")["totals"]["parameters"] == 6
+
+
+def test_explicit_devices_stay_on_meta(session: WorkerSession, tmp_path: Path) -> None:
+    script = write(
+        tmp_path / "gpu_code.py",
+        """
+        import torch
+        from torch import nn
+
+
+        class OnGpu(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 4).cuda()
+                self.half = nn.Linear(4, 2).to("cuda", torch.float16)
+                self.register_buffer("mask", torch.ones(4, 4, device="cuda:0"))
+                self.scale = nn.Parameter(torch.zeros(3).cpu())
+        """,
+    )
+    report = only(session.inspect(script), "OnGpu")
+    assert (report["status"], report["device"]) == ("ok", "meta"), report["error"]
+    dtypes = {p["name"]: p["dtype"] for p in report["parameters"]}
+    assert dtypes == {
+        "scale": "float32",
+        "fc.weight": "float32",
+        "fc.bias": "float32",
+        "half.weight": "float16",
+        "half.bias": "float16",
+    }
+    assert report["buffers"][0]["shape"] == [4, 4]
