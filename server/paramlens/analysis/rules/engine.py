@@ -67,9 +67,9 @@ VIEWS = frozenset(
     }
 )  # fmt: skip
 COMPUTED = frozenset(
-NON_LEAF_METHODS = VIEWS | COMPUTED
     {"abs", "exp", "log", "sum", "mean", "sigmoid", "tanh", "softmax", "mul", "add"}
 )
+NON_LEAF_METHODS = VIEWS | COMPUTED
 MODULE_SELF_METHODS = frozenset(
     {"to", "cuda", "cpu", "double", "float", "half", "bfloat16", "train", "eval",
      "requires_grad_", "to_empty", "apply", "type", "share_memory"}
