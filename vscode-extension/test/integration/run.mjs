@@ -521,6 +521,43 @@ async function main() {
         `the is:buffer filter keeps only BatchNorm's buffers: ${JSON.stringify(summary.buffers)}`);
 
     });
+    await group('tied.py: the summary marks the tied tensor', async () => {
+      const tied = await step('tied.py: one tensor under two names, counted once, marked tied', async () => {
+        await page.keyboard.press('Escape');
+        await openFile(page, 'tied.py');
+        const lens = page.locator('.editor-group-container.active .codelens-decoration a', { hasText: /40 params/ }).first();
+        await lens.waitFor({ state: 'visible', timeout: 60000 });
+        await lens.click();
+        const frame = await waitFor('the TiedLM summary', 30000, async () => {
+          for (const candidate of page.frames()) {
+            const title = await candidate.locator('.model h2').first().innerText({ timeout: 500 }).catch(() => '');
+            if (title.startsWith('TiedLM')) {
+              return candidate;
+            }
+          }
+          return undefined;
+        });
+        const row = frame.locator('.summary-table tbody tr', { hasText: 'embed.weight' });
+        const result = {
+          rows: await frame.locator('.summary-table td.name').allInnerTexts(),
+          marks: await row.locator('.badge').allInnerTexts(),
+          totals: await frame.locator('.totals').first().innerText(),
+        };
+        await frame.locator('#filter').fill('is:tied');
+        result.filtered = await frame.locator('.summary-table td.name').allInnerTexts();
+        await shot(page, 'tied');
+        const tab = page.locator('.tab', { hasText: 'paramlens: TiedLM' });
+        await tab.hover();
+        await tab.locator('.codicon-close').click();
+        return result;
+      });
+      check(tied.rows.length === 1 && /embed\.weight\s*=\s*head\.weight/.test(tied.rows[0]),
+        `one row, with its alias: ${JSON.stringify(tied.rows)}`);
+      check(tied.marks.includes('tied') && tied.marks.includes('trainable'), `marked tied and trainable: ${JSON.stringify(tied.marks)}`);
+      check(/^40 params/.test(tied.totals), `counted once: ${tied.totals}`);
+      check(tied.filtered.length === 1, `is:tied keeps it: ${JSON.stringify(tied.filtered)}`);
+    });
+
     await group('freeze.py: warning and quick fix', async () => {
       const diagnostic = await step('freeze.py: the state_dict() loop is squiggled', async () => {
         await page.keyboard.press('Escape');
