@@ -685,8 +685,8 @@ def _describe_from_instances(
 def warm_up() -> None:
     """Touch the meta-device code paths once in the fork-server parent so every forked child
     finds them imported (lazy imports happen per code path and are not shared back)."""
-    with torch.device("meta"):
-        weight = torch.empty(8, 8)
+    with torch.device("meta"), OnMeta():
+        weight = torch.empty(8, 8).to(torch.float16).cuda().float()
         init = nn.init
         for function in (
             init.normal_,
