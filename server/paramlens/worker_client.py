@@ -232,7 +232,10 @@ class WorkerClient:
     def _log(self, text: str) -> None:
         self.log_tail.append(text)
         if self.on_log is not None:
-            self.on_log(text)
+            try:
+                self.on_log(text)
+            except Exception as error:  # a broken log sink must not stop reading the worker
+                self.log_tail.append(f"on_log failed: {error!r}")
 
     def _fail_all(self, error: WorkerError) -> None:
         pending, self._pending = self._pending, {}
@@ -258,13 +261,27 @@ class WorkerClient:
             raise WorkerError(f"cannot write to the worker: {error}", kind="crashed") from error
         try:
             return await future
+        except asyncio.CancelledError:
+            if method == "inspect":
+                self._notify("cancel", {"id": request_id})  # stop its child in the worker
+            raise
         finally:
             self._pending.pop(request_id, None)
+
+    def _notify(self, method: str, params: Any) -> None:
+        process = self._process
+        if process is None or process.stdin is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError, OSError):
+            process.stdin.write(
+                protocol.encode({"jsonrpc": "2.0", "method": method, "params": params})
+            )
 
     async def inspect(self, params: InspectParams) -> InspectResult:
         """Inspect one file; restarts the worker first if it is not running.
 
-        Raises :class:`WorkerError` when the file cannot be loaded or the child failed."""
+        Raises :class:`WorkerError` when the file cannot be loaded or the child failed.
+        Cancelling the call stops the inspection's child in the worker."""
         if self.state is not WorkerState.READY or not self._alive():
             await self.start()
         timeout = float(params.get("timeout_seconds", 30.0)) + ANSWER_GRACE_SECONDS

@@ -144,6 +144,7 @@ class Child:
         self.process = process
         self.buffer = bytearray()
         self.timed_out = False
+        self.cancelled = False
         self.kill_at: Optional[float] = None
 
     def wait(self) -> int:
@@ -315,6 +316,13 @@ class ForkServer:
                 self._no_torch(request_id)
             else:
                 self._start_child(request_id, params)
+        elif method == "cancel":
+            params = message.get("params")
+            target = params.get("id") if isinstance(params, dict) else None
+            for child in self.children.values():
+                if child.request_id == target and target is not None:
+                    child.cancelled = True
+                    child.kill()
         elif request_id is not None:
             self.respond_error(
                 request_id, protocol.ERROR_METHOD_NOT_FOUND, f"unknown method {method!r}"
@@ -456,7 +464,11 @@ class ForkServer:
         file, line = sites.first_user_frame(
             frames, lambda path: loader.is_workspace_file(path, child.roots)
         )
-        if child.timed_out:
+        if child.cancelled:
+            code, kind = protocol.ERROR_CANCELLED, "cancelled"
+            text = "the inspection was cancelled"
+            error_type = "Cancelled"
+        elif child.timed_out:
             code, kind = protocol.ERROR_TIMEOUT, "timeout"
             text = "the inspection did not finish within the timeout (timeoutSeconds); stopped"
             error_type = "Timeout"

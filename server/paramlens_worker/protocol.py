@@ -8,6 +8,8 @@ Requests (server -> worker):
 * ``inspect`` with :class:`InspectParams` -> :class:`InspectResult`
 * ``ping`` -> ``{"torch_version": str, "python": str, "pid": int}``
 * ``shutdown`` -> ``null``; the worker also exits when its stdin closes.
+* ``cancel`` (notification, ``{"id": <inspect request id>}``): kill that inspection's child; the
+  request is answered with ``ERROR_CANCELLED``.
 
 Errors use JSON-RPC error objects; ``data`` is an :class:`ErrorInfo` when the failure is in
 user code (then ``file``/``line`` point at the user's frame), plus ``kind`` (``error`` |
@@ -40,6 +42,7 @@ ERROR_TIMEOUT = -32002
 ERROR_MEMORY = -32003
 ERROR_CRASHED = -32004
 ERROR_NO_TORCH = -32005  # torch cannot be imported in the worker's interpreter
+ERROR_CANCELLED = -32800  # the LSP code of a cancelled request
 ERROR_PARSE = -32700
 ERROR_INVALID_REQUEST = -32600
 ERROR_METHOD_NOT_FOUND = -32601

@@ -197,3 +197,34 @@ def test_the_worker_exits_when_its_stdin_closes() -> None:
     assert answers[2]["error"]["code"] == protocol.ERROR_METHOD_NOT_FOUND
     process.stdin.close()
     assert process.wait(timeout=10) == 0
+
+
+def worker_children(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+
+
+async def test_cancelling_an_inspection_stops_its_child() -> None:
+    settings = Settings(interpreter=(worker_interpreter(),), timeout_seconds=60.0)
+    client = WorkerClient(settings.interpreter_command())
+    try:
+        pid = (await client.start())["pid"]
+        hang = asyncio.ensure_future(
+            client.inspect(build_inspect_params(FAILURES / "hang.py", settings))
+        )
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if worker_children(pid):
+                break
+        assert worker_children(pid), "the hang child should be running"
+        hang.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await hang
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if not worker_children(pid):
+                break
+        assert worker_children(pid) == []
+        net = await client.inspect(build_inspect_params(EXAMPLES / "net.py", settings))
+        assert net["reports"][0]["totals"]["parameters"] == 58
+    finally:
+        await client.stop()
