@@ -28,12 +28,13 @@ interface ViewState {
 declare function acquireVsCodeApi(): VsCodeApi;
 
 const vscode = acquireVsCodeApi();
+// No "kind" column: the marks say buffer / trainable / frozen, and the table stays narrow
+// enough for a panel beside the editor.
 const COLUMNS: { key: SortKey; label: string; numeric?: boolean }[] = [
   { key: 'name', label: 'Name' },
-  { key: 'kind', label: 'Kind' },
   { key: 'shape', label: 'Shape' },
-  { key: 'dtype', label: 'dtype' },
   { key: 'numel', label: 'Elements', numeric: true },
+  { key: 'dtype', label: 'dtype' },
   { key: 'trainable', label: 'Marks' },
 ];
 
@@ -91,13 +92,12 @@ function renderTable(report: ModelReport): HTMLElement {
     tr.className = `row-${row.kind}`;
     const name = element('td', 'name', row.name);
     if (row.aliases.length > 0) {
-      name.appendChild(element('span', 'aliases', ` = ${row.aliases.join(', ')}`));
+      name.appendChild(element('span', 'aliases', `= ${row.aliases.join(', ')}`));
     }
     tr.appendChild(name);
-    tr.appendChild(element('td', undefined, row.kind));
     tr.appendChild(element('td', 'shape', row.shape));
-    tr.appendChild(element('td', undefined, row.dtype));
     tr.appendChild(element('td', 'numeric', formatCount(row.numel)));
+    tr.appendChild(element('td', undefined, row.dtype));
     const marks = element('td', 'marks');
     for (const mark of row.marks) {
       marks.appendChild(element('span', `badge badge-${mark}`, mark));

@@ -539,7 +539,7 @@ async function main() {
         });
         const row = frame.locator('.summary-table tbody tr', { hasText: 'embed.weight' });
         const result = {
-          rows: await frame.locator('.summary-table td.name').allInnerTexts(),
+          rows: (await frame.locator('.summary-table td.name').allInnerTexts()).map((text) => text.replace(/\s+/g, ' ')),
           marks: await row.locator('.badge').allInnerTexts(),
           totals: await frame.locator('.totals').first().innerText(),
         };
