@@ -152,3 +152,53 @@ async def test_interpreter_without_torch_is_one_message(client: LanguageClient, 
     await wait_for_diagnostic(client, second, "FRZ01", timeout=5)
     position = token_position(root / "healthy.py", "self.fc =", "fc")
     await hover_text(client, first, position.line, position.character)
+
+
+async def test_settings_from_workspace_configuration(client: LanguageClient, root: Path) -> None:
+    client.set_configuration({"inspect": "onCommand"}, section="paramlens")
+    await initialize(client, root)  # initializationOptions say nothing about `inspect`
+    uri = open_document(client, root / "healthy.py")
+    await asyncio.sleep(1.5)
+    assert not any("params" in t for t in await lens_titles(client, uri))
+    await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="paramlens.inspect", arguments=[uri])
+    )
+    assert "9 params · 9 trainable" in await lens_titles(client, uri)
+
+
+async def test_syntax_error_keeps_the_last_good_tree(client: LanguageClient, root: Path) -> None:
+    await initialize(client, root)
+    path = root / "net.py"
+    uri = open_document(client, path)
+    await wait_for_lens(client, uri, "58 params")
+    broken = path.read_text("utf-8") + "\ndef broken(:\n"
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=broken)],
+        )
+    )
+    await wait_for_diagnostic(client, uri, "FRZ000", timeout=10)
+    position = token_position(path, "self.fc1 =", "fc1")
+    assert "[4, 12]" in await hover_text(client, uri, position.line, position.character)
+    assert "58 params · 58 trainable · 7 buffer values" in await lens_titles(client, uri)
+
+
+async def test_shutdown_stops_the_workers(root: Path) -> None:
+    client = await SERVER.start()
+    try:
+        await initialize(client, root)
+        uri = open_document(client, root / "healthy.py")
+        await wait_for_lens(client, uri, "params")
+        server_pid = client._server.pid  # type: ignore[attr-defined]
+        workers = worker_pids(server_pid)
+        assert workers
+        await client.shutdown_session()
+        for pid in workers:
+            assert (
+                not Path(f"/proc/{pid}").exists()
+                or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+            )
+        assert client._server.returncode == 0  # type: ignore[attr-defined]
+    finally:
+        await client.stop()
