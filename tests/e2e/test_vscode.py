@@ -261,3 +261,10 @@ async def test_edit_updates_static_diagnostics(
     assert await eventually(gone, timeout=5)
     change_document(client, uri, source, version=3)
     await wait_for_diagnostic(client, uri, "FRZ01", timeout=5)
+
+
+async def test_the_server_process_never_loads_torch(client: LanguageClient, net_uri: str) -> None:
+    await wait_for_lens(client, net_uri, "params")
+    server_pid = client._server.pid  # type: ignore[union-attr]
+    maps = Path(f"/proc/{server_pid}/maps").read_text()
+    assert "libtorch" not in maps and "/torch/" not in maps
