@@ -372,8 +372,9 @@ def _report(results: Sequence[FileResult], output: str, fixing: bool) -> int:
             print(finding_text(path, finding))
         fixable = sum(1 for _, f in findings if f.fix is not None)
         if findings or fixed:
-            noun = "finding" if len(findings) == 1 else "findings"
-            line = f"Found {len(findings)} {noun}"
+            found = len(findings) + fixed  # as ruff: what was found, then what is left
+            noun = "finding" if found == 1 else "findings"
+            line = f"Found {found} {noun}"
             if fixing:
                 line += f" ({fixed} fixed, {len(findings)} remaining)"
             elif fixable:

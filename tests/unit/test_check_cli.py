@@ -55,6 +55,7 @@ def test_state_dict_loop_is_named_and_fixed(
     assert "changes detached copies, so nothing is frozen" in first
     code, out, _ = run(capsys, "--no-runtime", "--fix", str(script))
     assert code == 0
+    assert out == "Found 1 finding (1 fixed, 0 remaining).\n"
     assert "for name, value in model.named_parameters():" in script.read_text()
     assert run(capsys, "--no-runtime", str(script))[0] == 0
 
