@@ -217,6 +217,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch_version,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
 
 
@@ -284,7 +285,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         "# Introspection benchmark",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']} RAM; {m['os']}; "
-        f"Python {m['python']}, torch {m['torch']}. Run {m['date']}.",
+        f"Python {m['python']}, torch {m['torch']}. Run {m['date']}, load average "
+        f"{m['load_average_1min']} at the start (the machine is shared).",
         f"Medians: warm over {results['repeat']} inspections, cold over "
         f"{results['cold_runs']} new workers. `python -c 'import torch'`: "
         f"{results['import_torch_s']:.2f} s. Worker start (import + warm-up): "
