@@ -162,7 +162,8 @@ class ClassSource:
 
 def class_index(tree: ast.Module) -> dict[str, ClassSource]:
     """Classes of a module by ``__qualname__``: their ``class`` line (1-based) and the first
-    ``self.<name> = ...`` line of each attribute, ``__init__`` first, then other methods."""
+    ``self.<name> = ...`` (or ``self.add_module("<name>", ...)``) line of each attribute,
+    ``__init__`` first, then other methods."""
     index: dict[str, ClassSource] = {}
 
     def visit(body: Sequence[ast.stmt], prefix: str) -> None:
@@ -195,14 +196,35 @@ def _assignments(cls: ast.ClassDef) -> dict[str, int]:
                 targets = list(node.targets)
             elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
                 targets = [node.target]
-            for target in targets:
-                for attribute in _self_attributes(target, this):
-                    line = found.get(attribute.attr)
-                    if line is None or attribute.lineno < line:
-                        found[attribute.attr] = attribute.lineno
+            named = [(a.attr, a.lineno) for t in targets for a in _self_attributes(t, this)]
+            registered = _registered_name(node, this)
+            if registered is not None:
+                named.append(registered)
+            for attribute, lineno in named:
+                if attribute not in found or lineno < found[attribute]:
+                    found[attribute] = lineno
         for name, line in found.items():
             assigned.setdefault(name, line)
     return assigned
+
+
+def _registered_name(node: ast.AST, this: str) -> Optional[tuple[str, int]]:
+    """``self.add_module("name", ...)`` / ``self.register_module("name", ...)``: name, line."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in _REGISTERS
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == this
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ):
+        return node.args[0].value, node.lineno
+    return None
+
+
+_REGISTERS = frozenset({"add_module", "register_module"})
 
 
 def _self_attributes(target: ast.expr, this: str) -> Iterator[ast.Attribute]:

@@ -121,6 +121,8 @@ def test_class_index_lines_and_self_assignments() -> None:
                     self.a, self.b = 1, 2
                     self.c: int = 3
                     other.d = 4
+                    self.add_module("head", Linear(n, 1))
+                    self.register_module(name, None)
 
             def factory():
                 class Local:
@@ -134,7 +136,14 @@ def test_class_index_lines_and_self_assignments() -> None:
     assert index["Outer"].line == 4
     assert index["Outer.Inner"].line == 5
     assert index["Outer.Inner"].assigned == {"w": 7}
-    assert index["Outer"].assigned == {"fc": 16, "a": 17, "b": 17, "c": 18, "late": 10}
+    assert index["Outer"].assigned == {
+        "fc": 16,
+        "a": 17,
+        "b": 17,
+        "c": 18,
+        "head": 20,
+        "late": 10,
+    }
 
 
 FAULT_DUMP = """Fatal Python error: Segmentation fault
