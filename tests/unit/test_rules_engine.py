@@ -91,6 +91,8 @@ FLAGGED = [
     ("model.load_state_dict({}, strict=False)\n", ("FRZ15A", 1)),
     ("opt = torch.optim.SGD(model.parameters(), lr=1)\nmodel = nn.Linear(2, 2)\nopt.step()\n",
      ("FRZ15B", 2)),
+    ("def train(m, o):\n    o.step()\nopt = torch.optim.SGD(model.parameters(), lr=1)\n"
+     "model = nn.Linear(2, 2)\ntrain(model, opt)\n", ("FRZ15B", 4)),
     ("class M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
      "        self.w = torch.zeros(3, requires_grad=True)\n", ("FRZ15C", 4)),
     ("class M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"

@@ -218,6 +218,7 @@ class HelperSummary:
     params: tuple[str, ...]
     freezes: frozenset[int]  # indexes of parameters whose parameters it sets requires_grad False
     unfreezes: frozenset[int]
+    steps: frozenset[int] = frozenset()  # indexes of parameters it calls .step() on (optimizers)
 
 
 class Context:
@@ -373,7 +374,16 @@ def _summarize(func: ast.FunctionDef) -> HelperSummary:
                     for name in ast.walk(node.target):
                         if isinstance(name, ast.Name):
                             loop_roots[name.id] = root
+    steps: set[int] = set()
     for node in ast.walk(func):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "step"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in index
+        ):
+            steps.add(index[node.func.value.id])
         sink = as_sink(node)
         if sink is None:
             continue
@@ -381,7 +391,7 @@ def _summarize(func: ast.FunctionDef) -> HelperSummary:
         root = loop_roots.get(root or "", root)
         if root in index:
             (freezes if sink.flag is False else unfreezes).add(index[root])
-    return HelperSummary(params, frozenset(freezes), frozenset(unfreezes))
+    return HelperSummary(params, frozenset(freezes), frozenset(unfreezes), frozenset(steps))
 
 
 def as_sink(node: ast.AST) -> Optional[Sink]:

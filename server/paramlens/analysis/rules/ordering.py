@@ -158,6 +158,10 @@ class OrderingRules(Family):
                         self._freeze(root, node, scope, None)
                     else:
                         self._unfreeze(root, self.ctx.text(node.args[i]), None, node, scope)
+                for i in summary.steps:
+                    owner = root_of(node.args[i]) if i < len(node.args) else None
+                    if owner is not None:
+                        self._stepped(owner, node, scope)
             return
         if not isinstance(func, ast.Attribute):
             return
@@ -167,17 +171,8 @@ class OrderingRules(Family):
         elif method == "step":
             state.after_backward = False
             owner = root_of(func.value)
-            for name, root, where, line in list(state.rebound):
-                if name == owner:
-                    self.ctx.report(
-                        "FRZ15B",
-                        where,
-                        f"{root} is rebound after the optimizer {name} was built over its "
-                        f"parameters, and {name}.step() (line {self.ctx.line_of(node)}) still "
-                        f"updates the old ones: the new {root} is never trained; build the "
-                        "optimizer after the model",
-                    )
-                    state.rebound.remove((name, root, where, line))
+            if owner is not None:
+                self._stepped(owner, node, scope)
         elif method == "add_param_group":
             owner = root_of(func.value)
             state.pending = [
@@ -327,6 +322,21 @@ class OrderingRules(Family):
             )
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def _stepped(self, owner: str, node: ast.AST, scope: Scope) -> None:
+        """``owner.step()`` (or a helper stepping it) after its model was rebound: FRZ15B."""
+        state = self._state(scope)
+        for name, root, where, line in list(state.rebound):
+            if name == owner:
+                self.ctx.report(
+                    "FRZ15B",
+                    where,
+                    f"{root} is rebound after the optimizer {name} was built over its "
+                    f"parameters, and {name}.step() (line {self.ctx.line_of(node)}) still "
+                    f"updates the old ones: the new {root} is never trained; build the "
+                    "optimizer after the model",
+                )
+                state.rebound.remove((name, root, where, line))
 
     def _built_here(self, name: str, opt: Binding) -> tuple[tuple[Span, str], ...]:
         if opt.node is None:
