@@ -130,12 +130,21 @@ function listProcesses() {
   return found;
 }
 
+const fakePythonDir = join(extensionDir, 'test', 'fake-python-extension');
+const fakePythonVsix = join(out, 'fake-python.vsix');
+
 function checkPrerequisites() {
   check(existsSync(vsix), `no VSIX at ${vsix}: run \`npm run package\` first`);
   check(existsSync(interpreter), `no interpreter at ${interpreter}: set PARAMLENS_INTERPRETER`);
   check(existsSync(browserPath), `no Chromium at ${browserPath}: run scripts/install-system-deps.sh`);
   execFileSync('bash', [join(repo, 'scripts', 'install-code-server.sh')], { stdio: 'inherit' });
   rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  const vsce = join(repo, 'node_modules', '@vscode', 'vsce', 'vsce');
+  execFileSync(process.execPath, [vsce, 'package', '--no-dependencies', '--skip-license', '--out', fakePythonVsix], {
+    cwd: fakePythonDir,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 
 /** A scratch VS Code (home, user data, extensions) and a copy of the fixtures under `root`. */
@@ -191,12 +200,12 @@ function prepare(root, { trusted, workspaceSettings }) {
   return { dirs, env };
 }
 
-function startCodeServer(dirs, env, port, trusted) {
-  execFileSync(
-    codeServer,
-    ['--user-data-dir', dirs.data, '--extensions-dir', dirs.extensions, '--install-extension', vsix, '--force'],
-    { env, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+function startCodeServer(dirs, env, port, trusted, extraExtensions = []) {
+  const installs = [vsix, ...extraExtensions].flatMap((file) => ['--install-extension', file]);
+  execFileSync(codeServer, ['--user-data-dir', dirs.data, '--extensions-dir', dirs.extensions, ...installs, '--force'], {
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const logFile = join(dirs.root, 'code-server.log');
   const fd = openSync(logFile, 'w');
   // detached: a new session and process group (setsid), so the whole tree is killed at the end:
@@ -251,6 +260,19 @@ async function openFile(page, fileName) {
   await page.keyboard.press('Enter');
   await page.waitForSelector(`.tab.active[aria-label*="${fileName}"]`, { timeout: 10000 });
   await page.waitForSelector('.monaco-editor .view-lines', { timeout: 10000 });
+}
+
+/** Run a command by its title from the Command Palette (F1). */
+async function runPaletteCommand(page, title) {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('F1');
+  await page.waitForSelector('.quick-input-widget input', { state: 'visible', timeout: 10000 });
+  await page.keyboard.type(title);
+  await page
+    .locator('.quick-input-list .monaco-list-row', { hasText: title.replace(/^[^:]*: /, '') })
+    .first()
+    .waitFor({ timeout: 10000 });
+  await page.keyboard.press('Enter');
 }
 
 async function editorText(page) {
@@ -382,7 +404,9 @@ async function untrustedSession(browser, step, shot) {
 
 async function main() {
   checkPrerequisites();
-  const { dirs, env } = prepare(out, { trusted: true, workspaceSettings: { 'paramlens.interpreter': interpreter } });
+  // The interpreter comes from the Python extension (its stand-in), not from a setting.
+  const { dirs, env } = prepare(out, { trusted: true, workspaceSettings: {} });
+  env.PARAMLENS_TEST_PYTHON = interpreter;
   const port = await freePort();
   let codeServerProcess;
   let browser;
@@ -409,7 +433,7 @@ async function main() {
   };
   try {
     await step('install the VSIX and start code-server', async () => {
-      codeServerProcess = startCodeServer(dirs, env, port, true);
+      codeServerProcess = startCodeServer(dirs, env, port, true, [fakePythonVsix]);
       await waitFor('code-server /healthz', 20000, async () => {
         const response = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
         return response?.ok;
@@ -467,12 +491,7 @@ async function main() {
     });
     await group('net.py: the Inspect command from the palette', async () => {
       const message = await step('paramlens: Inspect Models in This File rebuilds the models', async () => {
-        await page.keyboard.press('Escape');
-        await page.keyboard.press('F1');
-        await page.waitForSelector('.quick-input-widget input', { state: 'visible', timeout: 10000 });
-        await page.keyboard.type('paramlens: Inspect Models');
-        await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Inspect Models in This File' }).first().waitFor({ timeout: 10000 });
-        await page.keyboard.press('Enter');
+        await runPaletteCommand(page, 'paramlens: Inspect Models in This File');
         const item = page.locator('.statusbar-item', { hasText: /paramlens: net\.py: \d+ model/ }).first();
         await item.waitFor({ state: 'visible', timeout: 30000 });
         return (await item.innerText()).trim();
@@ -637,15 +656,15 @@ async function main() {
       }
     });
 
-    await group('an interpreter without torch: one message, Select Interpreter / Show Logs', async () => {
+    await group('interpreters: the Python extension, no torch, the override setting', async () => {
       const noTorch = join(out, 'no-torch-venv');
       execFileSync(interpreter, ['-m', 'venv', '--without-pip', noTorch]);
       const python = join(noTorch, 'bin', 'python');
-      const toast = await step('changing paramlens.interpreter restarts the server and warns once', async () => {
-        writeFileSync(
-          join(dirs.workspace, '.vscode', 'settings.json'),
-          JSON.stringify({ 'paramlens.interpreter': python }, null, 2),
-        );
+      const toast = await step('the Python extension switches to a Python without torch: a restart, one message', async () => {
+        await runPaletteCommand(page, 'Python: Use Interpreter (test stand-in)');
+        await page.waitForSelector('.quick-input-widget input', { state: 'visible', timeout: 10000 });
+        await page.keyboard.type(python);
+        await page.keyboard.press('Enter');
         const notification = page.locator('.notification-toast', { hasText: 'PyTorch is not installed' });
         await notification.first().waitFor({ state: 'visible', timeout: 30000 });
         // Let the new server start its worker and fail: its own torch messages must not pile up.
@@ -660,8 +679,15 @@ async function main() {
       check(toast.text.includes(noTorch), `the message names the interpreter: ${toast.text}`);
       check(toast.buttons.includes('Select Interpreter') && toast.buttons.includes('Show Logs'),
         `the message offers Select Interpreter and Show Logs: ${JSON.stringify(toast.buttons)}`);
-      const logs = await step('Show Logs opens the paramlens output channel', async () => {
-        await page.locator('.notification-toast .monaco-button', { hasText: 'Show Logs' }).first().click();
+      await step('Select Interpreter opens the Python extension\'s picker', async () => {
+        await page.locator('.notification-toast .monaco-button', { hasText: 'Select Interpreter' }).first().click();
+        await page
+          .locator('.notification-toast', { hasText: 'interpreter picker opened' })
+          .first()
+          .waitFor({ state: 'visible', timeout: 10000 });
+      });
+      const logs = await step('paramlens: Show Logs opens the output channel', async () => {
+        await runPaletteCommand(page, 'paramlens: Show Logs');
         const channel = await waitFor('the Output panel showing the paramlens channel', 15000, async () => {
           const select = page.locator('.part.panel select.monaco-select-box').first();
           const value = await select.evaluate((node) => node.options[node.selectedIndex]?.text).catch(() => undefined);
@@ -692,7 +718,7 @@ async function main() {
       await step('paramlens.ignore reaches the running server (no restart)', async () => {
         writeFileSync(
           join(dirs.workspace, '.vscode', 'settings.json'),
-          JSON.stringify({ 'paramlens.interpreter': python, 'paramlens.ignore': ['FRZ01'] }, null, 2),
+          JSON.stringify({ 'paramlens.ignore': ['FRZ01'] }, null, 2),
         );
         // The server pulls the settings at once; it re-checks a document when its text changes.
         await page.waitForTimeout(2000);
@@ -703,6 +729,15 @@ async function main() {
           (await page.locator('.editor-group-container.active .monaco-editor [class*="squiggly-"]').count()) === 0,
         );
         await shot(page, 'ignored');
+      });
+      await step('paramlens.interpreter overrides the Python extension: counts are back', async () => {
+        writeFileSync(
+          join(dirs.workspace, '.vscode', 'settings.json'),
+          JSON.stringify({ 'paramlens.ignore': ['FRZ01'], 'paramlens.interpreter': interpreter }, null, 2),
+        );
+        await waitFor('the class lens of freeze.py with its count', 60000, async () =>
+          (await page.locator('.editor-group-container.active .codelens-decoration', { hasText: /52 params/ }).count()) > 0,
+        );
       });
     });
     await group('an untrusted workspace: static rules only, nothing of the workspace runs', async () => {
@@ -728,6 +763,10 @@ async function main() {
     if (result.ok && !/progress: paramlens: (inspecting|starting the worker)/.test(extensionLog)) {
       result.ok = false;
       result.failures.push('no $/progress from the server reached the status item (paramlens-extension.log)');
+    }
+    if (result.ok && !extensionLog.includes(`interpreter (python-extension): ${interpreter}`)) {
+      result.ok = false;
+      result.failures.push('the first interpreter did not come from the Python extension (paramlens-extension.log)');
     }
     result.seconds = (Date.now() - t0) / 1000;
     writeFileSync(join(out, 'result.json'), JSON.stringify(result, null, 2));
