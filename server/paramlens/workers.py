@@ -27,6 +27,7 @@ WorkerKey = tuple[str, tuple[str, ...]]
 
 ENVIRONMENT_KINDS = ("no_torch", "start_failed", "crashed", "timeout", "memory")
 RESTARTS_PER_MINUTE = 3
+WATCH_SECONDS = 1.0
 
 
 class Worker(Protocol):
@@ -82,6 +83,8 @@ class WorkerManager:
         self._slots: dict[WorkerKey, _Slot] = {}
         self._restarts: dict[WorkerKey, list[float]] = {}
         self._stopping: set[asyncio.Future[None]] = set()
+        self._watchdog: Optional[asyncio.Future[None]] = None
+        self.watch_interval = WATCH_SECONDS
         self.closed = False
 
     @staticmethod
@@ -114,7 +117,25 @@ class WorkerManager:
             slot = _Slot(self._factory(list(interpreter), [folder]))
             slot.started = asyncio.ensure_future(slot.worker.start())
             self._slots[key] = slot
+            if self._watchdog is None or self._watchdog.done():
+                self._watchdog = asyncio.ensure_future(self._watch())
         return slot
+
+    async def _watch(self) -> None:
+        """Replace workers that died between inspections (killed, out of memory)."""
+        while self._slots and not self.closed:
+            await asyncio.sleep(self.watch_interval)
+            for (folder, interpreter), slot in list(self._slots.items()):
+                started = slot.started
+                healthy_start = (
+                    started is not None
+                    and started.done()
+                    and not started.cancelled()
+                    and started.exception() is None
+                )
+                if healthy_start and is_dead(slot.worker):
+                    logger.warning("the worker for %s exited; starting a new one", folder)
+                    self._after_crash(folder, interpreter, slot.worker)
 
     async def ensure_started(self, folder: str, interpreter: Sequence[str]) -> Worker:
         """The worker for this key, started (raises the start's ``WorkerError``)."""
@@ -182,6 +203,8 @@ class WorkerManager:
     async def stop_all(self) -> None:
         """Stop every worker (``shutdown``); later requests for a worker fail."""
         self.closed = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         slots = list(self._slots.values())
         self._slots.clear()
         await asyncio.gather(*(_quiet_stop(slot.worker) for slot in slots))
@@ -189,6 +212,8 @@ class WorkerManager:
     def kill_all(self) -> None:
         """Kill every worker process now (``exit`` without ``shutdown``)."""
         self.closed = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         for slot in self._slots.values():
             pid = getattr(slot.worker, "pid", None)
             if isinstance(pid, int):

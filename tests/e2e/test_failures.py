@@ -145,17 +145,19 @@ async def test_worker_killed_mid_session_is_replaced(
     assert len(before) == 1, [(pid, Path(f"/proc/{pid}/cmdline").read_bytes()) for pid in before]
     os.kill(before[0], signal.SIGKILL)
     await assert_healthy_hover_answers(client, root, healthy)  # answered from the last report
+
+    async def replaced() -> list[int]:
+        pids = worker_pids(server_pid)
+        return pids if pids and before[0] not in pids else []
+
+    # a new worker starts by itself, before anyone asks for an inspection
+    after = await eventually(replaced, timeout=30)
+    assert len(after) == 1
     answer = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="paramlens.inspect", arguments=[healthy])
     )
     assert "healthy.py: 1 model" in answer
-
-    async def replaced() -> list[int]:
-        pids = worker_pids(server_pid)
-        return pids if pids and pids != before else []
-
-    after = await eventually(replaced, timeout=30)
-    assert before[0] not in after
+    assert worker_pids(server_pid) == after
     await assert_healthy_hover_answers(client, root, healthy)
 
 

@@ -178,3 +178,37 @@ async def test_a_crashed_inspection_child_keeps_the_worker() -> None:
         await manager.inspect("/a", ["python"], 2)
     await asyncio.sleep(0)
     assert len(created) == 1 and created[0].state == "running"
+
+
+async def test_a_worker_that_dies_between_inspections_is_replaced() -> None:
+    manager, created = make_manager()
+    manager.watch_interval = 0.01
+    await manager.ensure_started("/a", ["python"])
+    created[0].state = "crashed"  # killed from outside; nobody is inspecting
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+        if len(created) == 2 and created[1].state == "running":
+            break
+    assert len(created) == 2 and created[1].state == "running"
+    await manager.stop_all()
+
+
+async def test_a_worker_that_cannot_start_is_not_restarted_by_the_watchdog() -> None:
+    class NoTorch(FakeWorker):
+        async def start(self) -> None:
+            self.state = "crashed"
+            raise Crash("no torch")
+
+    created: list[FakeWorker] = []
+
+    def factory(interpreter: Sequence[str], roots: Sequence[str]) -> FakeWorker:
+        created.append(NoTorch(interpreter, roots))
+        return created[-1]
+
+    manager = WorkerManager(factory)
+    manager.watch_interval = 0.01
+    with pytest.raises(Crash):
+        await manager.ensure_started("/a", ["python"])
+    await asyncio.sleep(0.1)
+    assert len(created) == 1
+    await manager.stop_all()
