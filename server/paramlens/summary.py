@@ -100,6 +100,8 @@ def render_report(report: ModelReport, *, relative_to: Optional[Path] = None) ->
         title += f" — built as {report['built_as']}"
     if report.get("device"):
         title += f" on {report['device']}"
+    if report.get("fallback_reason"):
+        title += f" (meta failed: {report.get('fallback_reason')})"
     lines = [title]
     if report["status"] != "ok":
         error = report.get("error")

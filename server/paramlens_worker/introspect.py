@@ -514,13 +514,15 @@ _MOVES = frozenset({torch.Tensor.to, torch.Tensor.cuda, torch.Tensor.cpu})
 OnMeta.constructors = _constructors()
 
 
-def build(factory: Callable[[], Any], device: str, cpu_fallback_limit_mb: int) -> tuple[Any, str]:
-    """``(model, device used)``: meta first, then CPU under the size limit."""
+def build(
+    factory: Callable[[], Any], device: str, cpu_fallback_limit_mb: int
+) -> tuple[Any, str, Optional[str]]:
+    """``(model, device used, why meta failed)``: meta first, then CPU under the size limit."""
     meta_error: Optional[BaseException] = None
     if device == "meta":
         try:
             with torch.device("meta"), OnMeta():
-                return factory(), "meta"
+                return factory(), "meta", None
         except Exception as error:
             if is_memory_error(error):
                 raise
@@ -528,7 +530,9 @@ def build(factory: Callable[[], Any], device: str, cpu_fallback_limit_mb: int) -
     restore = limits.limit_address_space(cpu_fallback_limit_mb << 20)
     try:
         with torch.device("cpu"):
-            return factory(), "cpu"
+            model = factory()
+        reason = f"{type(meta_error).__name__}: {meta_error}" if meta_error is not None else None
+        return model, "cpu", reason
     except Exception as error:
         if meta_error is not None and is_memory_error(error):
             raise MemoryError(
@@ -592,7 +596,7 @@ def inspect_file(params: InspectParams, started: Optional[float] = None) -> Insp
             }
             continue
         try:
-            model, used = build(candidate.factory, device, limit)
+            model, used, fallback_reason = build(candidate.factory, device, limit)
         except BaseException as error:
             if isinstance(error, KeyboardInterrupt):
                 raise
@@ -609,6 +613,7 @@ def inspect_file(params: InspectParams, started: Optional[float] = None) -> Insp
             }
             continue
         report["device"] = used
+        report["fallback_reason"] = fallback_reason
         used_devices.add(used)
         try:
             report.update(describe(model, lines))  # type: ignore[typeddict-item]
@@ -646,7 +651,7 @@ def _build_hosts(
         if candidate.name in names or candidate.factory is None:
             continue
         try:
-            model, used = build(candidate.factory, device, limit)
+            model, used, _ = build(candidate.factory, device, limit)
         except Exception:
             continue
         if isinstance(model, nn.Module):

@@ -128,6 +128,7 @@ class ModelReport(TypedDict):
     state_dict_keys: list[str]
     modules: list[dict[str, Any]]  # ModuleInfo with the key "class"
     totals: Optional[Totals]
+    fallback_reason: NotRequired[Optional[str]]  # why meta failed when device is "cpu"
 
 
 class InspectParams(TypedDict):

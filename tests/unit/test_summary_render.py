@@ -233,3 +233,9 @@ def test_inspect_params_from_settings(tmp_path: Path) -> None:
 )
 def test_output_excerpt(output: str, expected: str) -> None:
     assert summary.output_excerpt(output, lines=2) == expected
+
+
+def test_title_says_why_meta_failed() -> None:
+    fallback = report(device="cpu", fallback_reason="RuntimeError: item() on meta")
+    title = summary.render_report(fallback, relative_to=Path("/proj")).splitlines()[0]
+    assert title.endswith("on cpu (meta failed: RuntimeError: item() on meta)")

@@ -348,6 +348,7 @@ def test_cpu_fallback_when_meta_fails_and_its_size_limit(
     result = session.inspect(script)
     small = only(result, "Small")
     assert (small["status"], small["device"]) == ("ok", "cpu")
+    assert "meta" in small["fallback_reason"]  # .item() on a meta tensor
     huge = only(result, "Huge")
     assert huge["status"] == "error"
     assert "cpuFallbackLimitMb" in huge["error"]["message"]
