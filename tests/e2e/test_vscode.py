@@ -268,3 +268,18 @@ async def test_the_server_process_never_loads_torch(client: LanguageClient, net_
     server_pid = client._server.pid  # type: ignore[union-attr]
     maps = Path(f"/proc/{server_pid}/maps").read_text()
     assert "libtorch" not in maps and "/torch/" not in maps
+
+
+async def test_summary_with_reports_for_clients_that_draw_tables(
+    client: LanguageClient, net_uri: str
+) -> None:
+    await wait_for_lens(client, net_uri, "params")
+    answer = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="paramlens.server.showSummary", arguments=[net_uri, "net", "fc1"]
+        )
+    )
+    assert answer["focus"] == "fc1"
+    assert [r["object"] for r in answer["reports"]] == ["net"]
+    assert answer["reports"][0]["totals"]["parameters"] == 58
+    assert "Total params: 58" in answer["markdown"]
