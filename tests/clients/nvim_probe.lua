@@ -9,6 +9,7 @@
 --   PROBE_STEPS     JSON list of steps (required), each {"do": ..., ...}:
 --     {"do": "wait_diagnostic", "code": "FRZ01", "timeout_ms": 20000}   wait until a diagnostic
 --                                                                       with that code exists
+--     {"do": "wait_diagnostic_gone", "code": "FRZ01"}                  until none has that code
 --     {"do": "wait_lens", "contains": "params", "timeout_ms": 20000}    re-request codeLens until
 --                                                                       a title contains the text
 --     {"do": "hover", "line": 0, "byte": 6}                              hover at a byte column
@@ -132,6 +133,13 @@ function steps.wait_diagnostic(bufnr, step)
     return #diagnostics_with(bufnr, step.code) > 0
   end, 50)
   return { found = ok, diagnostics = vim.diagnostic.get(bufnr) }
+end
+
+function steps.wait_diagnostic_gone(bufnr, step)
+  local ok = vim.wait(step.timeout_ms or 10000, function()
+    return #diagnostics_with(bufnr, step.code) == 0
+  end, 50)
+  return { gone = ok, diagnostics = vim.diagnostic.get(bufnr) }
 end
 
 function steps.wait_lens(bufnr, step)

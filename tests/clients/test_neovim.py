@@ -46,13 +46,14 @@ def test_acceptance_in_neovim(workspace: Path, tmp_path: Path) -> None:
             {"do": "hover", **byte_column(net, "self.fc1 =", "fc1")},
             {"do": "wait_diagnostic", "code": "FRZ12", "timeout_ms": 30000},
             {"do": "code_action", "code": "FRZ01", "apply": True},
+            {"do": "wait_diagnostic_gone", "code": "FRZ01"},
             {"do": "command", "command": "paramlens.showSummary", "arguments": [net.as_uri()]},
         ],
         keep=tmp_path,
     )
     assert "fatal" not in result, result
     assert result["nvim_version"].startswith("0.")
-    lens, hover, diagnostics, action, summary = result["steps"]
+    lens, hover, diagnostics, action, fixed, summary = result["steps"]
     assert lens["found"], lens
     assert "58 params · 58 trainable · 7 buffer values" in lens["titles"]
     text = hover_value(hover)
@@ -62,6 +63,7 @@ def test_acceptance_in_neovim(workspace: Path, tmp_path: Path) -> None:
     assert {"FRZ01", "FRZ12"} <= codes, codes
     assert action["applied"], action
     assert "named_parameters()" in action["text"] and "state_dict().items()" not in action["text"]
+    assert fixed["gone"], fixed  # the server saw the edit: the warning is gone
     assert "Total params: 58" in summary["result"]
     assert result["graceful_shutdown"] is True
 
