@@ -70,6 +70,7 @@ class Inspection:
     output: str = ""
     duration_ms: float = 0.0
     device: Optional[str] = None
+    result: Optional[Mapping[str, Any]] = None  # the worker's answer (the cache hands it back)
     serial: int = field(default_factory=lambda: next(_SERIALS))
 
 
@@ -406,6 +407,13 @@ class ParamlensLanguageServer(LanguageServer):
                 current.version if current else "closed",
             )
             return
+        previous = state.inspection
+        if (
+            previous is not None
+            and inspection.result is not None
+            and previous.result is inspection.result
+        ):
+            return  # the cache gave back the report already shown: nothing changed
         state.inspection = inspection
         self.report_landed(uri)
 
@@ -466,6 +474,7 @@ class ParamlensLanguageServer(LanguageServer):
             output=str(result.get("output", "")),
             duration_ms=float(result.get("duration_ms", 0.0)),
             device=result.get("device"),
+            result=result,
         )
 
     def _inspection_failed(
