@@ -485,7 +485,8 @@ def _constructors() -> frozenset[Callable[..., Any]]:
 class OnMeta(TorchFunctionMode):
     """Builds everything on the meta device, explicit devices included: ``torch.zeros(3,
     device="cuda")``, ``.cuda()``, ``.to("cuda", torch.float16)`` and ``.cpu()`` in a model's
-    ``__init__`` keep their shapes and dtypes and stay on meta (no CUDA needed, nothing copied)."""
+    ``__init__`` keep their shapes and dtypes and stay on meta (no CUDA needed, nothing copied).
+    In-place initializers (``uniform_``, ``normal_``, ...) of meta tensors return at once."""
 
     constructors: frozenset[Callable[..., Any]] = frozenset()
 
@@ -496,6 +497,8 @@ class OnMeta(TorchFunctionMode):
         args: Sequence[Any] = (),
         kwargs: Optional[dict[str, Any]] = None,
     ) -> Any:
+        if func in _VALUES_ONLY and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
+            return args[0]  # initializers only write values, and a meta tensor has none
         kwargs = dict(kwargs or {})
         if func in OnMeta.constructors:
             kwargs["device"] = _META
@@ -511,6 +514,22 @@ class OnMeta(TorchFunctionMode):
 
 _META = torch.device("meta")
 _MOVES = frozenset({torch.Tensor.to, torch.Tensor.cuda, torch.Tensor.cpu})
+_VALUES_ONLY = frozenset(
+    getattr(torch.Tensor, name)
+    for name in (
+        "uniform_",
+        "normal_",
+        "zero_",
+        "fill_",
+        "random_",
+        "bernoulli_",
+        "exponential_",
+        "log_normal_",
+        "cauchy_",
+        "geometric_",
+    )
+    if hasattr(torch.Tensor, name)
+)
 OnMeta.constructors = _constructors()
 
 
@@ -690,8 +709,11 @@ def _describe_from_instances(
 def warm_up() -> None:
     """Touch the meta-device code paths once in the fork-server parent so every forked child
     finds them imported (lazy imports happen per code path and are not shared back)."""
-    with torch.device("meta"), OnMeta():
-        weight = torch.empty(8, 8).to(torch.float16).cuda().float()
+    with torch.device("meta"), OnMeta():  # the mode's own paths
+        nn.Linear(2, 2).to(torch.float16).cuda().float().weight.normal_()
+    # Then the real meta kernels (without the mode's shortcuts): user code may call them directly.
+    with torch.device("meta"):
+        weight = torch.empty(8, 8)
         init = nn.init
         for function in (
             init.normal_,
