@@ -228,6 +228,20 @@ function startCodeServer(dirs, env, port, trusted, extraExtensions = []) {
   return child;
 }
 
+/**
+ * Kill what this run started outside code-server's process group (the worker starts its own
+ * session): every process whose HOME is this run's scratch home.
+ */
+function killLeftovers(home) {
+  for (const leftover of listProcesses().filter((p) => p.env.HOME === home)) {
+    try {
+      process.kill(leftover.pid, 'SIGKILL');
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+}
+
 function killGroup(child) {
   if (child && child.pid) {
     try {
@@ -399,6 +413,7 @@ async function untrustedSession(browser, step, shot) {
   } finally {
     await page.close().catch(() => undefined);
     killGroup(codeServerProcess);
+    killLeftovers(dirs.home);
   }
 }
 
@@ -753,6 +768,7 @@ async function main() {
   } finally {
     await browser?.close().catch(() => undefined);
     killGroup(codeServerProcess);
+    killLeftovers(dirs.home);
     for (const file of findFiles(dirs.data, /paramlens\.log$/)) {
       cpSync(file, join(out, 'paramlens-extension.log'));
     }
