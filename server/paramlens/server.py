@@ -28,7 +28,6 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from paramlens import __version__
-from paramlens.analysis.findings import Finding
 from paramlens.analysis.source_map import SourceMap, build_source_map
 from paramlens.log import ClientLogHandler, get_logger, setup_logging
 from paramlens.positions import normalize_encoding
@@ -85,8 +84,9 @@ class DocumentState:
     inspection: Optional[Inspection] = None
     inspecting: bool = False
     analysis_cache: dict[Any, Any] = field(default_factory=dict)
-    # The last findings computed, static-only and full, with the text they were computed on.
-    last_results: dict[str, tuple[str, tuple[Finding, ...]]] = field(default_factory=dict)
+    # The last findings computed, static-only and full, with the text they were computed on;
+    # the workspace classes with the import lines they were computed from.
+    last_results: dict[str, tuple[Any, tuple[Any, ...]]] = field(default_factory=dict)
     _tree: Optional[ast.Module] = None  # last good parse (kept through syntax errors)
     _tree_source: str = ""  # the text ``_tree`` was parsed from
     _parsed: Optional[str] = None  # the text the last parse attempt saw

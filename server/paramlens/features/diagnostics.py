@@ -156,33 +156,59 @@ class Snapshot:
 
     source: str
     path: Optional[Path]
-    root: Optional[str]  # the workspace folder: imports of workspace files are followed there
     select: tuple[str, ...]
     ignore: tuple[str, ...]
+    workspace_classes: tuple[str, ...]  # Module classes imported from workspace files
     inspection: Optional[Inspection] = None  # None: static rules only
 
 
-def snapshot(ls: ParamlensLanguageServer, state: DocumentState, runtime: bool) -> Snapshot:
+def import_lines(source: str) -> tuple[str, ...]:
+    """The lines that can change what a file imports (a cache key for its workspace classes)."""
+    return tuple(
+        line.strip()
+        for line in source.splitlines()
+        if line.lstrip().startswith(("import ", "from ")) or line.rstrip().endswith(("(", ","))
+    )
+
+
+def workspace_classes(path: Optional[Path], source: str, root: Optional[str]) -> tuple[str, ...]:
+    """Module classes the file imports from workspace files (reads those files)."""
+    if path is None:
+        return ()
+    try:
+        return tuple(sorted(workspace_module_classes(str(path), source, root)))
+    except (OSError, ValueError) as error:
+        logger.info("cannot follow the imports of %s: %s", path.name, error)
+        return ()
+
+
+async def known_workspace_classes(
+    ls: ParamlensLanguageServer, state: DocumentState
+) -> tuple[str, ...]:
+    """:func:`workspace_classes`, recomputed only when the import lines change."""
+    key = import_lines(state.source)
+    cached = state.last_results.get("workspace_classes")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    root = ls.folder_for(state.path) if state.path is not None else None
+    classes = await asyncio.get_running_loop().run_in_executor(
+        ls.analysis_executor, workspace_classes, state.path, state.source, root
+    )
+    state.last_results["workspace_classes"] = (key, classes)
+    return classes
+
+
+async def snapshot(ls: ParamlensLanguageServer, state: DocumentState, runtime: bool) -> Snapshot:
     """The document as the rules should see it now (``runtime``: with its last report)."""
     settings = ls.settings_for(state.path)
-    return Snapshot(
-        state.source,
-        state.path,
-        ls.folder_for(state.path) if state.path is not None else None,
-        settings.select,
-        settings.ignore,
-        state.inspection if runtime else None,
-    )
+    source, inspection = state.source, state.inspection if runtime else None
+    classes = await known_workspace_classes(ls, state)
+    return Snapshot(source, state.path, settings.select, settings.ignore, classes, inspection)
 
 
 def module_classes(snap: Snapshot) -> list[str]:
     """Module classes known from elsewhere: imported from workspace files, and reported."""
-    names: set[str] = set()
-    if snap.path is not None:
-        try:
-            names.update(workspace_module_classes(str(snap.path), snap.source, snap.root))
-        except (OSError, ValueError) as error:
-            logger.info("cannot follow the imports of %s: %s", snap.path.name, error)
+    names = set(snap.workspace_classes)
     if snap.inspection is not None:
         names.update(str(r.get("object")) for r in snap.inspection.reports)
     return sorted(names)
@@ -249,7 +275,7 @@ async def _analysed(
     cached = state.analysis_cache.get(key)
     if cached is not None:
         return list(cached)
-    snap = snapshot(ls, state, runtime)
+    snap = await snapshot(ls, state, runtime)
     # One thread for static and one for runtime analysis: edits in quick succession queue
     # instead of competing for the GIL, and static rules never wait behind runtime ones.
     executor = ls.runtime_executor if inspection is not None else ls.analysis_executor
