@@ -391,7 +391,7 @@ async function untrustedSession(browser, step, shot) {
       );
       const lenses = await waitFor('the class lens', 20000, async () => {
         const all = await page.locator('.monaco-editor .codelens-decoration').allInnerTexts();
-        return all.length > 0 ? all : undefined;
+        return all.some((text) => text.trim() !== '') ? all : undefined;
       });
       await shot(page, 'untrusted');
       return { lenses, restricted: await page.locator('.statusbar-item', { hasText: 'Restricted Mode' }).count() };
@@ -754,6 +754,26 @@ async function main() {
           (await page.locator('.editor-group-container.active .codelens-decoration', { hasText: /52 params/ }).count()) > 0,
         );
       });
+      const broken = await step('an interpreter that cannot run: one message, the status item in error', async () => {
+        const missing = join(out, 'no-such-python');
+        writeFileSync(
+          join(dirs.workspace, '.vscode', 'settings.json'),
+          JSON.stringify({ 'paramlens.interpreter': missing }, null, 2),
+        );
+        const notification = page.locator('.notification-toast', { hasText: 'cannot run the Python interpreter' }).first();
+        await notification.waitFor({ state: 'visible', timeout: 30000 });
+        const message = (await notification.locator('.notification-list-item-message').innerText()).trim();
+        await page.locator('.statusbar-item#status\\.languageStatus').hover();
+        const hover = page.locator('.monaco-hover:visible', { hasText: 'paramlens' }).first();
+        await hover.waitFor({ state: 'visible', timeout: 10000 });
+        const status = (await hover.innerText()).trim();
+        await shot(page, 'cannot-run');
+        await page.mouse.move(700, 600);
+        return { message, status, missing };
+      });
+      check(broken.message.includes(broken.missing) && /not found/.test(broken.message),
+        `the message names the interpreter and why: ${broken.message}`);
+      check(/cannot run/.test(broken.status), `the status item shows the error: ${broken.status}`);
     });
     await group('an untrusted workspace: static rules only, nothing of the workspace runs', async () => {
       await untrustedSession(browser, step, shot);
