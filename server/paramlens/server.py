@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
-import hashlib
 import itertools
 import logging
 import os
@@ -36,6 +35,7 @@ from paramlens.settings import (
     environment_interpreter,
     load_pyproject_settings,
     merge_settings,
+    project_root,
 )
 from paramlens.workers import (
     ENVIRONMENT_KINDS,
@@ -154,11 +154,6 @@ class DocumentState:
         return cast(SourceMap, cached)
 
 
-def source_digest(text: str) -> str:
-    """A short content hash (for logs and cache keys)."""
-    return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()[:16]
-
-
 class ParamlensLanguageServer(LanguageServer):
     """The server and all of its state: documents, settings, workers, reports."""
 
@@ -179,8 +174,6 @@ class ParamlensLanguageServer(LanguageServer):
         self._settings_problems: set[str] = set()
         self._report_listeners: list[Callable[[str], None]] = []
         self._cache: Any = None
-
-    # -- client facts -----------------------------------------------------------------------
 
     @property
     def encoding(self) -> str:
@@ -207,8 +200,6 @@ class ParamlensLanguageServer(LanguageServer):
         if not formats:
             return True
         return str(getattr(formats[0], "value", formats[0])) == "markdown"
-
-    # -- settings ---------------------------------------------------------------------------
 
     def update_client_options(self, values: Optional[Mapping[str, Any]], source: str) -> None:
         """Overlay editor settings (camelCase, maybe nested under ``paramlens``)."""
@@ -264,13 +255,7 @@ class ParamlensLanguageServer(LanguageServer):
                 resolved == folder_path or resolved.startswith(folder_path.rstrip(os.sep) + os.sep)
             ) and (best is None or len(folder_path) > len(best)):
                 best = folder_path
-        if best is not None:
-            return best
-        from paramlens.settings import project_root
-
-        return str(project_root(path))
-
-    # -- documents --------------------------------------------------------------------------
+        return best if best is not None else str(project_root(path))
 
     def document(self, uri: str) -> Optional[DocumentState]:
         """The state of an open document, synchronised with the workspace text."""
@@ -290,8 +275,6 @@ class ParamlensLanguageServer(LanguageServer):
         """The document was closed."""
         self.scheduler.cancel(uri)
         self.documents.pop(uri, None)
-
-    # -- messages and progress --------------------------------------------------------------
 
     def show_message(self, message: str, kind: types.MessageType) -> None:
         """``window/showMessage``, never raising."""
@@ -344,8 +327,6 @@ class ParamlensLanguageServer(LanguageServer):
 
     def _worker_log(self, line: str) -> None:
         logger.info("worker: %s", line.rstrip())
-
-    # -- inspections ------------------------------------------------------------------------
 
     def report_cache(self) -> Any:
         """The engine's :class:`~paramlens.cache.ReportCache` (built on first use)."""
@@ -517,7 +498,13 @@ class ParamlensLanguageServer(LanguageServer):
 
         diagnostics.refresh(self, uri)
 
-    # -- errors -----------------------------------------------------------------------------
+    def stop_analysis(self) -> None:
+        """Drop queued analyses and let the running ones end with the process."""
+        for task in self.diagnostic_tasks.values():
+            task.cancel()
+        self.diagnostic_tasks.clear()
+        for executor in (self.analysis_executor, self.runtime_executor):
+            executor.shutdown(wait=False, cancel_futures=True)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Server bugs go to the log, never to a message box."""

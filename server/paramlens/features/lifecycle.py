@@ -175,9 +175,11 @@ def register(server: ParamlensLanguageServer) -> None:
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: ParamlensLanguageServer, params: Any) -> None:
         ls.scheduler.cancel_all()
+        ls.stop_analysis()
         await ls.workers.stop_all()
 
     @server.feature(types.EXIT)
     def exit_(ls: ParamlensLanguageServer, params: Any) -> None:
         ls.scheduler.cancel_all()
+        ls.stop_analysis()
         ls.workers.kill_all()
