@@ -41,11 +41,6 @@ export class Status implements vscode.Disposable {
     this.render();
   }
 
-  /** The current presentation, for tests and the log. */
-  get current(): ServerState {
-    return this.state;
-  }
-
   private render(): void {
     const [first] = this.inspections.values();
     const shown: ServerState =

@@ -3,7 +3,7 @@ import { randomBytes } from 'crypto';
 import * as vscode from 'vscode';
 import type { ModelReport } from './report';
 
-/** The panel's view type (also used by the integration test to find it). */
+/** The panel's view type (VS Code restores and identifies panels by it). */
 export const SUMMARY_VIEW_TYPE = 'paramlens.summary';
 
 /** Owns the summary panel; `show` creates it or brings it to the front with new reports. */
