@@ -73,3 +73,21 @@ async def test_lenses_of_the_acceptance_model(client: LanguageClient, root: Path
     uri = open_document(client, root / "net.py")
     titles = await wait_for_lens(client, uri, "params")
     assert "58 params · 58 trainable · 7 buffer values" in titles
+
+
+async def test_tied_non_persistent_and_frozen_marks(client: LanguageClient, root: Path) -> None:
+    source = Path(__file__).parent.parent.parent / "examples" / "tied_lm.py"
+    path = root / "tied_lm.py"
+    path.write_text(source.read_text("utf-8"), "utf-8")
+    uri = open_document(client, path)
+    await wait_for_lens(client, uri, "params")
+    cls = token_position(path, "class TiedLM", "TiedLM", "utf-8")
+    text = await hover_text(client, uri, cls.line, cls.character)
+    decoder = token_position(path, "self.decoder = ", "decoder", "utf-8")
+    assert "tied" in (await hover_text(client, uri, decoder.line, decoder.character)).lower()
+    assert "TiedLM" in text
+    summary = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="paramlens.showSummary", arguments=[uri, "TiedLM"])
+    )
+    lowered = summary.lower()
+    assert "tied" in lowered and "non-persistent" in lowered and "frozen" in lowered, summary
