@@ -497,9 +497,12 @@ class OnMeta(TorchFunctionMode):
         args: Sequence[Any] = (),
         kwargs: Optional[dict[str, Any]] = None,
     ) -> Any:
-        if func in _VALUES_ONLY and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
-            return args[0]  # initializers only write values, and a meta tensor has none
         kwargs = dict(kwargs or {})
+        if func in _VALUES_ONLY:
+            # nn.init functions dispatch with the tensor as a keyword
+            subject = args[0] if args else kwargs.get("tensor")
+            if isinstance(subject, torch.Tensor) and subject.is_meta:
+                return subject  # initializers only write values, and a meta tensor has none
         if func in OnMeta.constructors:
             kwargs["device"] = _META
         elif func in _MOVES and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
@@ -529,6 +532,25 @@ _VALUES_ONLY = frozenset(
         "geometric_",
     )
     if hasattr(torch.Tensor, name)
+) | frozenset(
+    getattr(nn.init, name)
+    for name in (
+        "uniform_",
+        "normal_",
+        "trunc_normal_",
+        "constant_",
+        "ones_",
+        "zeros_",
+        "eye_",
+        "dirac_",
+        "xavier_uniform_",
+        "xavier_normal_",
+        "kaiming_uniform_",
+        "kaiming_normal_",
+        "orthogonal_",
+        "sparse_",
+    )
+    if hasattr(nn.init, name)
 )
 OnMeta.constructors = _constructors()
 
