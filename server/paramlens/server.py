@@ -338,9 +338,15 @@ class ParamlensLanguageServer(LanguageServer):
 
     def can_inspect(self, state: DocumentState) -> bool:
         """Whether user code may run for this document."""
-        if self.untrusted or state.path is None or state.path.suffix not in (".py", ".pyw"):
-            return False
-        return not self.settings_for(state.path).untrusted
+        return self.why_not_inspected(state) is None
+
+    def why_not_inspected(self, state: DocumentState) -> Optional[str]:
+        """Why the models of this document are never built (None: they are)."""
+        if self.untrusted or (state.path is not None and self.settings_for(state.path).untrusted):
+            return "static checks only (untrusted workspace)"
+        if state.path is None or state.path.suffix not in (".py", ".pyw"):
+            return "save the file as .py to see its parameters"
+        return None
 
     def schedule_inspection(self, uri: str, delay: float = 0.0) -> None:
         """Inspect ``uri`` after ``delay`` seconds (replaces a pending request)."""

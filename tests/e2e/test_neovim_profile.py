@@ -16,6 +16,7 @@ from .helpers import (
     copy_workspace,
     hover_text,
     initialize,
+    lens_titles,
     open_document,
     token_position,
     wait_for_diagnostic,
@@ -91,3 +92,22 @@ async def test_tied_non_persistent_and_frozen_marks(client: LanguageClient, root
     )
     lowered = summary.lower()
     assert "tied" in lowered and "non-persistent" in lowered and "frozen" in lowered, summary
+
+
+async def test_untitled_buffer_gets_static_diagnostics_and_says_why_no_numbers(
+    client: LanguageClient, root: Path
+) -> None:
+    uri = "untitled:Untitled-1"
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri,
+                language_id="python",
+                version=1,
+                text=(root / "net.py").read_text("utf-8"),
+            )
+        )
+    )
+    await wait_for_diagnostic(client, uri, "FRZ01", timeout=10)
+    titles = await lens_titles(client, uri)
+    assert titles and all("save the file" in title for title in titles), titles

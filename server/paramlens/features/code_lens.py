@@ -42,10 +42,10 @@ def _lens(
     )
 
 
-def pending_title(state: DocumentState, trusted: bool, mode: str) -> str:
-    """What a class lens says before its numbers arrive."""
-    if not trusted:
-        return "paramlens: static checks only (untrusted workspace)"
+def pending_title(state: DocumentState, never: Optional[str], mode: str) -> str:
+    """What a class lens says before its numbers arrive (``never``: why they never will)."""
+    if never is not None:
+        return f"paramlens: {never}"
     if state.inspecting or (state.inspection is None and mode == "onOpen"):
         return "paramlens: inspecting…"
     if state.inspection is not None and state.inspection.error is not None:
@@ -146,7 +146,7 @@ def register(server: ParamlensLanguageServer) -> None:
                 state.uri,
                 state.source.splitlines(),
                 ls.encoding,
-                pending_title(state, ls.can_inspect(state), mode),
+                pending_title(state, ls.why_not_inspected(state), mode),
             )
         except Exception:  # lenses never fail the request: the log has the bug
             logger.exception("code lenses of %s failed", params.text_document.uri)

@@ -19,12 +19,13 @@ if TYPE_CHECKING:
 logger = get_logger("hover")
 
 
-def waiting_text(state: DocumentState, target: HoverTarget, trusted: bool) -> Optional[str]:
-    """What a hover says when there is no report for the target's model (yet)."""
+def waiting_text(state: DocumentState, target: HoverTarget, never: Optional[str]) -> Optional[str]:
+    """What a hover says when there is no report for the target's model (yet); ``never``:
+    why there will be none."""
     if target.object is None:
         return None
-    if not trusted:
-        return f"{target.object}: paramlens runs no code in an untrusted workspace"
+    if never is not None:
+        return f"{target.object}: {never}"
     if state.inspecting or state.inspection is None:
         return f"{target.object}: being inspected — the numbers appear when the model is built"
     if state.inspection.error is not None:
@@ -55,7 +56,7 @@ def hover_at(
     if report is not None:
         text = (hover_markdown if markdown else hover_plaintext)(target, report)
     else:
-        text = waiting_text(state, target, ls.can_inspect(state))
+        text = waiting_text(state, target, ls.why_not_inspected(state))
     if not text:
         return None
     return types.Hover(
