@@ -538,12 +538,18 @@ async function main() {
         const buffers = await frame.locator('.summary-table td.name').allInnerTexts();
         await frame.locator('#filter').fill('');
         await shot(page, 'summary');
+        // A submodule's lens opens the same table, filtered to that submodule.
+        await page.locator('.monaco-editor .codelens-decoration a', { hasText: /^Linear/ }).first().click();
+        const focused = await waitFor('the table filtered to fc', 15000, async () => {
+          const query = await frame.locator('#filter').inputValue().catch(() => '');
+          return query === 'fc.' ? await frame.locator('.summary-table td.name').allInnerTexts() : undefined;
+        });
         // Close the panel so the next file gets the whole width.
         const tab = page.locator('.tab', { hasText: 'paramlens: net' });
         await tab.hover();
         await tab.locator('.codicon-close').click();
         await tab.waitFor({ state: 'detached', timeout: 5000 });
-        return { totals, names, ascending, sorted, buffers };
+        return { totals, names, ascending, sorted, buffers, focused };
       });
       check(/58 params/.test(summary.totals), `the summary totals say 58 params: ${summary.totals}`);
       check(summary.names.includes('fc.weight') && summary.names.includes('bn.running_mean'),
@@ -551,6 +557,8 @@ async function main() {
       check(summary.ascending[0] === 'bn.num_batches_tracked' && summary.ascending.at(-1) === 'fc.weight',
         `one click sorts by elements, ascending: ${JSON.stringify(summary.ascending)}`);
       check(summary.sorted[0] === 'fc.weight', `a second click sorts descending, fc.weight (48) first: ${JSON.stringify(summary.sorted)}`);
+      check(JSON.stringify(summary.focused) === JSON.stringify(['fc.weight', 'fc.bias']),
+        `the Linear lens shows fc's tensors: ${JSON.stringify(summary.focused)}`);
       check(summary.buffers.length > 0 && summary.buffers.every((n) => n.startsWith('bn.')),
         `the is:buffer filter keeps only BatchNorm's buffers: ${JSON.stringify(summary.buffers)}`);
 
