@@ -141,17 +141,67 @@ class DocumentState:
         """The reports of the last inspection that landed (empty before any)."""
         return list(self.inspection.reports) if self.inspection is not None else []
 
+    def _map_key(self) -> tuple[str, tuple[str, ...]]:
+        return ("source_map", tuple(sorted({str(r.get("object")) for r in self.reports})))
+
     def source_map(self) -> Optional[SourceMap]:
         """The source map of the last good parse, knowing the reported class names (cached)."""
         if self.tree is None:
             return None
-        names = tuple(sorted({str(r.get("object")) for r in self.reports}))
-        key = ("source_map", names, id(self._tree))
+        key = self._map_key()
         cached = self.analysis_cache.get(key)
         if cached is None:
-            cached = build_source_map(self.tree, self.tree_source, names)
+            cached = build_source_map(self.tree, self.tree_source, key[1])
             self.analysis_cache[key] = cached
         return cast(SourceMap, cached)
+
+    async def source_map_async(self, executor: ThreadPoolExecutor) -> Optional[SourceMap]:
+        """:meth:`source_map`, parsed and built in ``executor`` when not cached, so a large
+        file never stalls the event loop."""
+        key = self._map_key()
+        cached = self.analysis_cache.get(key)
+        if cached is not None:
+            return cast(SourceMap, cached)
+        source = self.source
+        built = await asyncio.get_running_loop().run_in_executor(
+            executor,
+            _parse_and_map,
+            source,
+            str(self.path or self.uri),
+            self._parsed == source,
+            (self._tree, self._tree_source),
+            key[1],
+        )
+        tree, error, source_map = built
+        if self.source == source:
+            if self._parsed != source:
+                self._parsed = source
+                self._syntax_error = error
+                if tree is not None:
+                    self._tree, self._tree_source = tree, source
+            if source_map is not None:
+                self.analysis_cache[key] = source_map
+        return source_map
+
+
+def _parse_and_map(
+    source: str,
+    filename: str,
+    parsed: bool,
+    last_good: tuple[Optional[ast.Module], str],
+    names: tuple[str, ...],
+) -> tuple[Optional[ast.Module], Optional[SyntaxError], Optional[SourceMap]]:
+    """Parse ``source`` unless ``parsed`` (then ``last_good`` is its tree), falling back to the
+    last good tree on a syntax error, and map the tree. Pure: runs in a thread."""
+    tree, tree_source = last_good
+    error: Optional[SyntaxError] = None
+    if not parsed:
+        try:
+            tree, tree_source = ast.parse(source, filename=filename), source
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as problem:
+            error = problem if isinstance(problem, SyntaxError) else SyntaxError(str(problem))
+    source_map = build_source_map(tree, tree_source, names) if tree is not None else None
+    return (tree if error is None else None), error, source_map
 
 
 class ParamlensLanguageServer(LanguageServer):
@@ -171,6 +221,7 @@ class ParamlensLanguageServer(LanguageServer):
         self.diagnostic_tasks: dict[str, asyncio.Future[None]] = {}
         self.analysis_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="static")
         self.runtime_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runtime")
+        self.map_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="source-map")
         self._settings_problems: set[str] = set()
         self._report_listeners: list[Callable[[str], None]] = []
         self._cache: Any = None
@@ -509,7 +560,7 @@ class ParamlensLanguageServer(LanguageServer):
         for task in self.diagnostic_tasks.values():
             task.cancel()
         self.diagnostic_tasks.clear()
-        for executor in (self.analysis_executor, self.runtime_executor):
+        for executor in (self.analysis_executor, self.runtime_executor, self.map_executor):
             executor.shutdown(wait=False, cancel_futures=True)
 
     def report_server_error(self, error: Exception, source: Any) -> None:

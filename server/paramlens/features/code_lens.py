@@ -128,14 +128,14 @@ def register(server: ParamlensLanguageServer) -> None:
     """Register ``textDocument/codeLens`` and the refresh on new reports."""
 
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS, types.CodeLensOptions(resolve_provider=False))
-    def code_lens(
+    async def code_lens(
         ls: ParamlensLanguageServer, params: types.CodeLensParams
     ) -> list[types.CodeLens]:
         try:
             state = ls.document(params.text_document.uri)
             if state is None:
                 return []
-            source_map = state.source_map()
+            source_map = await state.source_map_async(ls.map_executor)
             if source_map is None:
                 return []
             mode = ls.settings_for(state.path).inspect

@@ -36,11 +36,11 @@ def waiting_text(state: DocumentState, target: HoverTarget, never: Optional[str]
     return None
 
 
-def hover_at(
+async def hover_at(
     ls: ParamlensLanguageServer, state: DocumentState, position: types.Position
 ) -> Optional[types.Hover]:
     """The hover of one position (None: nothing to say)."""
-    source_map = state.source_map()
+    source_map = await state.source_map_async(ls.map_executor)
     if source_map is None:
         return None
     lines = state.source.splitlines()
@@ -72,12 +72,14 @@ def register(server: ParamlensLanguageServer) -> None:
     """Register ``textDocument/hover``."""
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
-    def hover(ls: ParamlensLanguageServer, params: types.HoverParams) -> Optional[types.Hover]:
+    async def hover(
+        ls: ParamlensLanguageServer, params: types.HoverParams
+    ) -> Optional[types.Hover]:
         try:
             state = ls.document(params.text_document.uri)
             if state is None:
                 return None
-            return hover_at(ls, state, params.position)
+            return await hover_at(ls, state, params.position)
         except Exception:  # a hover never fails the request: the log has the bug
             logger.exception("hover in %s failed", params.text_document.uri)
             return None
