@@ -56,11 +56,18 @@ def test_acceptance_in_neovim(workspace: Path, tmp_path: Path) -> None:
     lens, hover, diagnostics, action, fixed, summary = result["steps"]
     assert lens["found"], lens
     assert "58 params · 58 trainable · 7 buffer values" in lens["titles"]
+    class_lens = next(
+        item for item in lens["result"] if item["command"]["title"].startswith("58 params")
+    )
+    assert class_lens["range"]["start"]["line"] == byte_column(net, "class net", "net")["line"]
     text = hover_value(hover)
     assert "[4, 12]" in text and "[4]" in text and "52 parameters" in text, text
     assert diagnostics["found"]
     codes = {d.get("code") for d in diagnostics["diagnostics"]}
     assert {"FRZ01", "FRZ12"} <= codes, codes
+    fc2_line = byte_column(net, 'if "fc2" in name', "fc2")["line"]
+    flagged = [d for d in diagnostics["diagnostics"] if d.get("code") == "FRZ12"]
+    assert [d["lnum"] for d in flagged] == [fc2_line], flagged
     assert action["applied"], action
     assert "named_parameters()" in action["text"] and "state_dict().items()" not in action["text"]
     assert fixed["gone"], fixed  # the server saw the edit: the warning is gone
