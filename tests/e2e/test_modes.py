@@ -202,3 +202,29 @@ async def test_shutdown_stops_the_workers(root: Path) -> None:
         assert client._server.returncode == 0  # type: ignore[attr-defined]
     finally:
         await client.stop()
+
+
+async def test_saving_an_imported_file_refreshes_its_importers(
+    client: LanguageClient, root: Path
+) -> None:
+    layers = root / "layers.py"
+    layers.write_text(
+        "from torch import nn\n\n\nclass Block(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.fc = nn.Linear(4, 4)\n",
+        "utf-8",
+    )
+    outer = root / "outer.py"
+    outer.write_text(
+        "from torch import nn\n\nfrom layers import Block\n\n\nclass Outer(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.block = Block()\n",
+        "utf-8",
+    )
+    await initialize(client, root)
+    outer_uri = open_document(client, outer)
+    await wait_for_lens(client, outer_uri, "20 params")
+    layers.write_text(layers.read_text("utf-8").replace("Linear(4, 4)", "Linear(5, 5)"), "utf-8")
+    layers_uri = open_document(client, layers)
+    client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=layers_uri))
+    )
+    await wait_for_lens(client, outer_uri, "30 params")

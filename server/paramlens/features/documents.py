@@ -2,7 +2,8 @@
 
 Static diagnostics follow every change (debounced); inspections follow the ``inspect`` setting:
 ``onOpen`` inspects on open, save and (debounced) change, ``onSave`` on save, ``onCommand``
-only through the ``paramlens.inspect`` command.
+only through the ``paramlens.inspect`` command. A save re-inspects every open file, since any of
+them may import the saved one.
 """
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ def register(server: ParamlensLanguageServer) -> None:
     def did_save(ls: ParamlensLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
         uri = params.text_document.uri
         ls.document(uri)
-        _inspect_on(ls, uri, "save")
+        # Every open file: one may import the saved one. Unaffected files come back from the
+        # report cache unchanged and land silently.
+        for other in [uri, *(u for u in ls.documents if u != uri)]:
+            _inspect_on(ls, other, "save")
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: ParamlensLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
