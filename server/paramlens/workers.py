@@ -15,7 +15,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Protocol
 
@@ -199,6 +199,13 @@ class WorkerManager:
         stopping = asyncio.ensure_future(_quiet_stop(current.worker))
         self._stopping.add(stopping)
         stopping.add_done_callback(self._stopping.discard)
+
+    async def retain(self, keys: Collection[WorkerKey]) -> None:
+        """Stop the workers no open document needs any more (the interpreter changed)."""
+        unused = [key for key in self._slots if key not in keys]
+        for key in unused:
+            logger.info("stopping the worker for %s (%s): no longer used", key[0], key[1][0])
+            self._discard(key)
 
     async def stop_all(self) -> None:
         """Stop every worker (``shutdown``); later requests for a worker fail."""

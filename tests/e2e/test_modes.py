@@ -228,3 +228,30 @@ async def test_saving_an_imported_file_refreshes_its_importers(
         types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=layers_uri))
     )
     await wait_for_lens(client, outer_uri, "30 params")
+
+
+async def test_changing_the_interpreter_replaces_the_worker(
+    client: LanguageClient, root: Path
+) -> None:
+    await initialize(client, root)
+    uri = open_document(client, root / "healthy.py")
+    await wait_for_lens(client, uri, "params")
+    server_pid = client._server.pid  # type: ignore[union-attr]
+    before = worker_pids(server_pid)
+    assert len(before) == 1
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"interpreter": "/usr/bin/python3"})
+    )
+
+    async def told() -> list[types.ShowMessageParams]:
+        return [m for m in client.messages if "/usr/bin/python3" in m.message]
+
+    await eventually(told, timeout=30)  # the new interpreter has no torch: one message
+
+    async def old_one_gone() -> bool:
+        return before[0] not in worker_pids(server_pid)
+
+    assert await eventually(old_one_gone, timeout=15)
+    # the last report still answers hovers
+    position = token_position(root / "healthy.py", "self.fc =", "fc")
+    assert "[3, 2]" in await hover_text(client, uri, position.line, position.character)

@@ -169,8 +169,23 @@ def register(server: ParamlensLanguageServer) -> None:
             ls.update_client_options(settings, "didChangeConfiguration")
         else:
             await pull_configuration(ls)
-        for uri in list(ls.documents):
+        wanted = set()
+        for uri, state in list(ls.documents.items()):
+            # New select/ignore re-filter the findings; new interpreter, device or models
+            # change the reports (the cache keys on them).
+            state.analysis_cache.clear()
             ls.refresh_diagnostics(uri)
+            if state.path is not None and ls.can_inspect(state):
+                settings = ls.settings_for(state.path)
+                wanted.add(
+                    ls.workers.key(ls.folder_for(state.path), settings.interpreter_command())
+                )
+                if settings.inspect != "onCommand":
+                    ls.schedule_inspection(uri, 0.0)
+        for folder in workspace_folders(ls):
+            interpreter = ls.settings_for(folder / "__init__.py").interpreter_command()
+            wanted.add(ls.workers.key(str(folder.resolve()), interpreter))
+        await ls.workers.retain(wanted)
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: ParamlensLanguageServer, params: Any) -> None:
