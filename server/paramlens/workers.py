@@ -221,11 +221,12 @@ class WorkerManager:
         self.closed = True
         if self._watchdog is not None:
             self._watchdog.cancel()
+        killpg = getattr(os, "killpg", None)  # POSIX; on Windows the closed pipes end them
         for slot in self._slots.values():
             pid = getattr(slot.worker, "pid", None)
-            if isinstance(pid, int):
+            if isinstance(pid, int) and killpg is not None:
                 with contextlib.suppress(OSError):
-                    os.killpg(pid, signal.SIGKILL)
+                    killpg(pid, signal.SIGKILL)
         self._slots.clear()
 
 
