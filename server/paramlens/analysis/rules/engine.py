@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Union
 
-from paramlens.analysis.findings import Finding, Fix, Severity, Span, span_of
+from paramlens.analysis.findings import Finding, Fix, Severity, Span, byte_to_char_col
 from paramlens.analysis.rules.facts import PARAMETER_CONTAINERS, FileFacts, note_call
 from paramlens.analysis.rules.registry import RULES
 
@@ -235,21 +235,40 @@ class Context:
         self._summaries: dict[str, HelperSummary] = {}
         self.replaying = False
         self.optimizers_seen = False  # order rules skip their scans until an optimizer appears
+        # Every model an optimizer binding was built over: a name outside it is in no
+        # optimizer's roots, so the order rules skip their scans of the scope's bindings.
+        self.optimizer_roots: set[str] = set()
+        # Spans and texts by node (the node is kept in the value, so its id stays unique).
+        self._spans: dict[int, tuple[ast.AST, Span]] = {}
+        self._texts: dict[int, tuple[ast.AST, str]] = {}
         self.walker: Walker
 
     def span(self, node: ast.AST) -> Span:
         """The code-point span of ``node``."""
-        return span_of(node, self.lines)
+        key = id(node)
+        known = self._spans.get(key)
+        if known is not None and known[0] is node:
+            return known[1]
+        span = fast_span(node, self.lines)
+        self._spans[key] = (node, span)
+        return span
 
     def text(self, node: ast.AST) -> str:
         """The source text of ``node``."""
+        key = id(node)
+        known = self._texts.get(key)
+        if known is not None and known[0] is node:
+            return known[1]
         span = self.span(node)
         if span.start_line == span.end_line:
-            return self.lines[span.start_line][span.start_col : span.end_col]
-        parts = [self.lines[span.start_line][span.start_col :]]
-        parts.extend(self.lines[span.start_line + 1 : span.end_line])
-        parts.append(self.lines[span.end_line][: span.end_col])
-        return "\n".join(parts)
+            text = self.lines[span.start_line][span.start_col : span.end_col]
+        else:
+            parts = [self.lines[span.start_line][span.start_col :]]
+            parts.extend(self.lines[span.start_line + 1 : span.end_line])
+            parts.append(self.lines[span.end_line][: span.end_col])
+            text = "\n".join(parts)
+        self._texts[key] = (node, text)
+        return text
 
     def line_of(self, node: Optional[ast.AST]) -> int:
         """The 1-based line of ``node`` (for messages)."""
@@ -285,6 +304,29 @@ class Context:
         summary = _summarize(func)
         self._summaries[name] = summary
         return summary
+
+
+def fast_span(node: ast.AST, lines: Sequence[str]) -> Span:
+    """:func:`~paramlens.analysis.findings.span_of`, without re-encoding ASCII lines (where a
+    UTF-8 byte column is the code-point column)."""
+    start_line = getattr(node, "lineno", 1) - 1
+    end_line = (getattr(node, "end_lineno", None) or start_line + 1) - 1
+    start_byte = getattr(node, "col_offset", 0)
+    end_byte = getattr(node, "end_col_offset", None)
+    count = len(lines)
+    start_text = lines[start_line] if 0 <= start_line < count else ""
+    end_text = lines[end_line] if 0 <= end_line < count else ""
+    if start_text.isascii():
+        start_col = len(start_text[:start_byte])
+    else:
+        start_col = byte_to_char_col(start_text, start_byte)
+    if end_byte is None:
+        end_col = len(end_text)
+    elif end_text.isascii():
+        end_col = len(end_text[:end_byte])
+    else:
+        end_col = byte_to_char_col(end_text, end_byte)
+    return Span(start_line, start_col, end_line, end_col)
 
 
 def root_of(node: ast.AST) -> Optional[str]:
@@ -586,6 +628,7 @@ class Walker:
         if optimizer is not None:
             params = keyword(e, "params", 0)
             roots = parameter_roots(params) if params is not None else frozenset()
+            self.ctx.optimizer_roots.update(roots)
             return Binding(
                 Kind.OPTIMIZER,
                 next(iter(sorted(roots)), None),

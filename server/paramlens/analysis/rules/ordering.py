@@ -99,7 +99,7 @@ class OrderingRules(Family):
         return state
 
     def _optimizers(self, root: str, scope: Scope) -> list[tuple[str, Binding]]:
-        if not self.ctx.optimizers_seen:
+        if not self.ctx.optimizers_seen or root not in self.ctx.optimizer_roots:
             return []
         state = self._state(scope)
         return [
@@ -255,7 +255,8 @@ class OrderingRules(Family):
         if old is not None and old.kind is Kind.OPTIMIZER:
             state.pending = [p for p in state.pending if p.optimizer != name.id]
             state.rebound = [r for r in state.rebound if r[0] != name.id]
-        for opt_name, opt in list(env.items()) if self.ctx.optimizers_seen else ():
+        scan = self.ctx.optimizers_seen and name.id in self.ctx.optimizer_roots
+        for opt_name, opt in list(env.items()) if scan else ():
             if (
                 opt.kind is Kind.OPTIMIZER
                 and name.id in opt.roots
