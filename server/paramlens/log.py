@@ -76,7 +76,7 @@ class ClientLogHandler(logging.Handler):
         self._sending.active = True
         try:
             self.server.window_log_message(params)
-        except (OSError, RuntimeError, AttributeError):
+        except (OSError, RuntimeError, AttributeError, ValueError):
             pass  # no writer yet or the client is gone: stderr still has the record
         finally:
             self._sending.active = False
