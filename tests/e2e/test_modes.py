@@ -255,3 +255,16 @@ async def test_changing_the_interpreter_replaces_the_worker(
     # the last report still answers hovers
     position = token_position(root / "healthy.py", "self.fc =", "fc")
     assert "[3, 2]" in await hover_text(client, uri, position.line, position.character)
+
+
+async def test_emacs_profile_gets_utf32_positions(client: LanguageClient, root: Path) -> None:
+    result = await initialize(client, root, profile="emacs")
+    assert result.capabilities.position_encoding == types.PositionEncodingKind.Utf32
+    path = root / "unicode_net.py"
+    uri = open_document(client, path)
+    diagnostic = await wait_for_diagnostic(client, uri, "FRZ03")
+    line = next(t for t in path.read_text("utf-8").splitlines() if t.startswith("label ="))
+    assert diagnostic.range.start.character == line.index("model")  # code points
+    await wait_for_lens(client, uri, "params")
+    head = token_position(path, 'note = "模型🙂"', "head", "utf-32")
+    assert "[2, 3]" in await hover_text(client, uri, head.line, head.character)
