@@ -728,12 +728,49 @@ def _describe_from_instances(
             break
 
 
-def warm_up() -> None:
-    """Touch the meta-device code paths once in the fork-server parent so every forked child
-    finds them imported (lazy imports happen per code path and are not shared back)."""
-    with torch.device("meta"), OnMeta():  # the mode's own paths
-        nn.Linear(2, 2).to(torch.float16).cuda().float().weight.normal_()
-    # Then the real meta kernels (without the mode's shortcuts): user code may call them directly.
+def _common_layers() -> nn.Module:
+    layers = nn.Sequential(
+        nn.Conv1d(2, 2, 3),
+        nn.Conv2d(2, 2, 3, bias=False),
+        nn.BatchNorm1d(2),
+        nn.BatchNorm2d(2),
+        nn.LayerNorm(4),
+        nn.GroupNorm(1, 2),
+        nn.Embedding(4, 4),
+        nn.Linear(4, 4),
+        nn.ReLU(),
+        nn.LeakyReLU(0.1),
+        nn.GELU(),
+        nn.SiLU(),
+        nn.Dropout(0.1),
+        nn.AvgPool1d(2),
+        nn.MultiheadAttention(4, 2),
+        nn.LSTM(4, 4),
+        nn.GRU(4, 4),
+        nn.TransformerEncoderLayer(4, 2, 8),
+    )
+    if hasattr(nn, "RMSNorm"):
+        layers.append(nn.RMSNorm(4))
+    return layers
+
+
+def warm_up_light() -> None:
+    """The paths of an ordinary build through the meta mode (whose initializers are shortcuts):
+    common layers, moves between devices, a report, a definitions-only compile."""
+    with torch.device("meta"), OnMeta():
+        layers = _common_layers()
+        layers.to(torch.float16).cuda().float()
+        layers.requires_grad_(False)
+    describe(layers, SourceLines(lambda path: False))
+    layers.state_dict()
+    loader.compile_definitions("import os\nclass A:\n    x = 1\n", "<warm-up>")
+
+
+def warm_up_heavy() -> None:
+    """The real meta kernels of every ``nn.init`` function and common layer (~1 s: the first
+    meta ``normal_`` — or a division of meta tensors — imports torch._dynamo and sympy). User
+    code calls them directly; lazy imports happen per code path and a forked child never hands
+    them back to its parent, so this must run in the parent before the first fork."""
     with torch.device("meta"):
         weight = torch.empty(8, 8)
         init = nn.init
@@ -753,30 +790,13 @@ def warm_up() -> None:
             with contextlib.suppress(RuntimeError, NotImplementedError, ValueError):
                 function(weight)
         init.constant_(weight, 0.5)
-        layers = nn.Sequential(
-            nn.Conv1d(2, 2, 3),
-            nn.Conv2d(2, 2, 3, bias=False),
-            nn.BatchNorm1d(2),
-            nn.BatchNorm2d(2),
-            nn.LayerNorm(4),
-            nn.GroupNorm(1, 2),
-            nn.Embedding(4, 4),
-            nn.Linear(4, 4),
-            nn.ReLU(),
-            nn.LeakyReLU(0.1),
-            nn.GELU(),
-            nn.SiLU(),
-            nn.Dropout(0.1),
-            nn.AvgPool1d(2),
-            nn.MultiheadAttention(4, 2),
-            nn.LSTM(4, 4),
-            nn.GRU(4, 4),
-            nn.TransformerEncoderLayer(4, 2, 8),
-        )
-        for optional in ("RMSNorm",):
-            if hasattr(nn, optional):
-                getattr(nn, optional)(4)
-        layers.requires_grad_(False)
-    describe(layers, SourceLines(lambda path: False))
-    layers.state_dict()
-    loader.compile_definitions("import os\nclass A:\n    x = 1\n", "<warm-up>")
+        steps = torch.arange(0, 8, 2).float() / 8
+        torch.outer(steps, 10000.0**steps).sin()
+        torch.randn(2, 2)
+        _common_layers()
+
+
+def warm_up() -> None:
+    """Both warm-ups (what a fork-server parent runs before its children need them)."""
+    warm_up_light()
+    warm_up_heavy()
