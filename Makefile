@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export PARAMLENS_INTERPRETER := $(abspath $(BIN)/python)
 VSIX = dist/paramlens-$(shell node -p "require('./vscode-extension/package.json').version" 2>/dev/null).vsix
 
-.PHONY: run test setup system-deps node-deps lint test-python test-clients test-extension bench bench-introspect bench-check package clean
+.PHONY: run test setup system-deps node-deps lint test-python test-clients test-extension bench bench-introspect bench-check bench-lsp package clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,13 +64,19 @@ test-extension: setup node-deps system-deps
 package: setup node-deps
 	npm run package
 
-bench: bench-introspect bench-check
+bench: bench-introspect bench-check bench-lsp
 
 bench-introspect: setup
 	$(BIN)/python bench/introspect.py
 
 bench-check: setup
 	$(BIN)/python bench/check.py
+
+# The other language servers live in their own venv: they may pin other pygls versions.
+bench-lsp: setup
+	test -x .venv-bench/bin/pylsp || ($(PYTHON) -m venv .venv-bench && \
+		.venv-bench/bin/pip install --quiet jedi-language-server python-lsp-server)
+	$(BIN)/python bench/lsp.py
 
 clean:
 	rm -rf $(VENV) node_modules dist vscode-extension/bundled vscode-extension/dist
