@@ -10,7 +10,8 @@ Measured over real stdio sessions (the same client code drives every server):
 
 The other servers live in ``.venv-bench`` (they may pin other pygls versions):
 ``python3 -m venv .venv-bench && .venv-bench/bin/pip install jedi-language-server
-python-lsp-server``. Results: ``bench/results/lsp.json`` and ``bench/results/lsp.md``.
+python-lsp-server`` (``make bench-lsp`` does both). Results: ``bench/results/lsp.json`` and
+``bench/results/lsp.md``.
 """
 
 from __future__ import annotations

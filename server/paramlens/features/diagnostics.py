@@ -371,11 +371,14 @@ def _ask_to_pull(ls: ParamlensLanguageServer) -> None:
         logger.debug("diagnostic refresh failed: %r", error)
 
 
-def refresh(ls: ParamlensLanguageServer, uri: str, debounce: bool = False) -> None:
+def refresh(
+    ls: ParamlensLanguageServer, uri: str, debounce: bool = False, after_pull: bool = False
+) -> None:
     """The diagnostics of ``uri`` may have changed: deliver them (debounced after edits).
 
-    A newer delivery replaces one still computing; a pull client that asks by itself after
-    edits is told to pull again when a report lands."""
+    A newer delivery replaces one still computing. A pull client pulls by itself after edits;
+    it is told to pull again once the runtime findings are ready (``after_pull``: it just
+    pulled the quick ones) or a report lands."""
     if ls.pull_diagnostics and debounce:
         return  # the client pulls after each edit
     tasks = ls.diagnostic_tasks
@@ -387,7 +390,8 @@ def refresh(ls: ParamlensLanguageServer, uri: str, debounce: bool = False) -> No
         if debounce:
             await asyncio.sleep(DEBOUNCE_SECONDS)
         try:
-            await _deliver(ls, uri, FULL_AFTER_EDIT_SECONDS if debounce else 0.0)
+            pause = FULL_AFTER_EDIT_SECONDS if debounce or after_pull else 0.0
+            await _deliver(ls, uri, pause)
         except asyncio.CancelledError:
             raise
         except Exception:  # a rule bug must not take the server down: the log has it
@@ -440,7 +444,7 @@ def register_pull(server: ParamlensLanguageServer) -> None:
                 in state.analysis_cache
             )
             if not full_known:
-                refresh(ls, uri)  # computes the full findings, then asks to pull again
+                refresh(ls, uri, after_pull=True)  # the full findings, then a re-pull
         return types.RelatedFullDocumentDiagnosticReport(items=items)
 
 
