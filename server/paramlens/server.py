@@ -486,9 +486,9 @@ class ParamlensLanguageServer(LanguageServer):
         try:
             async with self.progress_bar(title, path.name) as report:
                 if starting:
-                    await self.workers.ensure_started(folder, interpreter)
+                    await self.workers.ensure_started(folder, interpreter, retry=force)
                     report(f"inspecting {path.name}")
-                result = await self.workers.inspect(folder, interpreter, params)
+                result = await self.workers.inspect(folder, interpreter, params, retry=force)
         except asyncio.CancelledError:
             raise
         except Exception as error:

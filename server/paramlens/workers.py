@@ -28,6 +28,7 @@ WorkerKey = tuple[str, tuple[str, ...]]
 ENVIRONMENT_KINDS = ("no_torch", "start_failed", "crashed", "timeout", "memory")
 RESTARTS_PER_MINUTE = 3
 WATCH_SECONDS = 1.0
+FAILED_START_BACKOFF_SECONDS = 30.0
 
 
 class Worker(Protocol):
@@ -84,7 +85,9 @@ class WorkerManager:
         self._restarts: dict[WorkerKey, list[float]] = {}
         self._stopping: set[asyncio.Future[None]] = set()
         self._watchdog: Optional[asyncio.Future[None]] = None
+        self._failed_starts: dict[WorkerKey, tuple[float, Exception]] = {}
         self.watch_interval = WATCH_SECONDS
+        self.backoff = FAILED_START_BACKOFF_SECONDS
         self.closed = False
 
     @staticmethod
@@ -137,17 +140,28 @@ class WorkerManager:
                     logger.warning("the worker for %s exited; starting a new one", folder)
                     self._after_crash(folder, interpreter, slot.worker)
 
-    async def ensure_started(self, folder: str, interpreter: Sequence[str]) -> Worker:
-        """The worker for this key, started (raises the start's ``WorkerError``)."""
+    async def ensure_started(
+        self, folder: str, interpreter: Sequence[str], retry: bool = False
+    ) -> Worker:
+        """The worker for this key, started (raises the start's ``WorkerError``).
+
+        A start that failed (no torch, a bad interpreter path) is not tried again for
+        :data:`FAILED_START_BACKOFF_SECONDS` unless ``retry``: the same error is raised."""
+        key = self.key(folder, interpreter)
+        failed = self._failed_starts.get(key)
+        if failed is not None and not retry and time.monotonic() - failed[0] < self.backoff:
+            raise failed[1]
         slot = self._slot(folder, interpreter)
         assert slot.started is not None
         try:
             await asyncio.shield(slot.started)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            self._discard(self.key(folder, interpreter), slot)
+        except Exception as error:
+            self._failed_starts[key] = (time.monotonic(), error)
+            self._discard(key, slot)
             raise
+        self._failed_starts.pop(key, None)
         return slot.worker
 
     def prewarm(self, folder: str, interpreter: Sequence[str]) -> asyncio.Task[Any]:
@@ -159,9 +173,12 @@ class WorkerManager:
 
         return asyncio.ensure_future(warm())
 
-    async def inspect(self, folder: str, interpreter: Sequence[str], params: Any) -> Any:
-        """Run one inspection; after a crash the worker is replaced (restart is rate-limited)."""
-        worker = await self.ensure_started(folder, interpreter)
+    async def inspect(
+        self, folder: str, interpreter: Sequence[str], params: Any, retry: bool = False
+    ) -> Any:
+        """Run one inspection; after a crash the worker is replaced (restart is rate-limited).
+        ``retry``: try to start a worker even if starting one failed a moment ago."""
+        worker = await self.ensure_started(folder, interpreter, retry)
         try:
             return await worker.inspect(params)
         except Exception:

@@ -212,3 +212,27 @@ async def test_a_worker_that_cannot_start_is_not_restarted_by_the_watchdog() -> 
     await asyncio.sleep(0.1)
     assert len(created) == 1
     await manager.stop_all()
+
+
+async def test_a_failed_start_is_not_retried_at_once_unless_asked() -> None:
+    starts: list[int] = []
+
+    class NoTorch(FakeWorker):
+        async def start(self) -> None:
+            starts.append(1)
+            self.state = "crashed"
+            raise Crash("no torch")
+
+    manager = WorkerManager(lambda interpreter, roots: NoTorch(interpreter, roots))
+    for _ in range(3):
+        with pytest.raises(Crash):
+            await manager.inspect("/a", ["python"], 1)
+    assert len(starts) == 1  # the same error again, without a new process
+    with pytest.raises(Crash):
+        await manager.inspect("/a", ["python"], 1, retry=True)
+    assert len(starts) == 2
+    manager.backoff = 0.0
+    with pytest.raises(Crash):
+        await manager.inspect("/a", ["python"], 1)
+    assert len(starts) == 3
+    await manager.stop_all()
