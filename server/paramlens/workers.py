@@ -1,8 +1,9 @@
 """Worker management for the language server.
 
 * :class:`WorkerManager` keeps one worker per (workspace folder, interpreter), starts it on
-  demand or ahead of time (pre-warm), starts a fresh one after a crash and stops them all at
-  shutdown.
+  demand or ahead of time (pre-warm), starts a fresh one after a crash (a watchdog notices
+  workers that die between inspections; restarts are rate-limited, failed starts back off) and
+  stops them all at shutdown.
 * :class:`InspectionScheduler` runs at most one inspection per document at a time, debounced;
   whoever runs it drops results for a document version that is no longer current.
 * :class:`EnvironmentMessages` shows each environment problem (no torch, crash, timeout) once.
