@@ -296,7 +296,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']} RAM; {m['os']}; "
         f"Python {m['python']}, torch {m['torch']}. Run {m['date']}, load average "
-        f"{m['load_average_1min']} at the start (the machine is shared).",
+        f"{m['load_average_1min']:.1f} at the start (the machine is shared).",
         f"Medians: warm over {results['repeat']} inspections, cold over "
         f"{results['cold_runs']} new workers. `python -c 'import torch'`: "
         f"{results['import_torch_s']:.2f} s. Worker start (import + warm-up): "
