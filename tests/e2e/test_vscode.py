@@ -114,6 +114,9 @@ async def test_summary_command_returns_the_full_table(client: LanguageClient, ne
         ("print(model.fc1.weight.shape, model.bn1.running_mean", "running_mean", ["buffer", "[3]"]),
         ("for name, p in model.named_parameters():", "named_parameters", ["fc1.weight"]),
         ("model.state_dict().items()", "state_dict", ["keep_vars"]),
+        ("torch.optim.SGD(model.parameters()", "parameters", ["4 parameters", "58"]),
+        ("for b in model.buffers()", "buffers", ["running_mean", "num_batches_tracked"]),
+        ("model.named_buffers()", "named_buffers", ["bn1.running_var"]),
     ],
 )
 async def test_hover(

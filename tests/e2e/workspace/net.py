@@ -31,3 +31,6 @@ for name, p in model.named_parameters():
 
 print(model.fc1.weight.shape, model.bn1.running_mean)
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+n_buffers = sum(b.numel() for b in model.buffers())
+for name, buffer in model.named_buffers():
+    print(name, buffer.shape)
