@@ -343,7 +343,10 @@ def _kill_group(pid: int) -> None:
 
 def project_roots(path: Path) -> list[str]:
     """The roots of the project holding ``path``: its root folder, and ``src/`` if present."""
-    root = project_root(path.resolve())
+    return _with_src(project_root(path.resolve()))
+
+
+def _with_src(root: Path) -> list[str]:
     roots = [str(root)]
     if (root / "src").is_dir():
         roots.append(str(root / "src"))
@@ -351,12 +354,20 @@ def project_roots(path: Path) -> list[str]:
 
 
 def build_inspect_params(
-    path: Path, settings: Settings, *, objects: Optional[Sequence[str]] = None
+    path: Path,
+    settings: Settings,
+    *,
+    objects: Optional[Sequence[str]] = None,
+    folder: Optional[Path] = None,
 ) -> InspectParams:
-    """The ``inspect`` request of ``path`` under ``settings``."""
+    """The ``inspect`` request of ``path`` under ``settings``: roots are the file's project
+    (and its ``src/``), then the editor's workspace ``folder`` (and its ``src/``) if different."""
+    roots = project_roots(path)
+    if folder is not None:
+        roots += [r for r in _with_src(folder.resolve()) if r not in roots]
     params: InspectParams = {
         "path": str(path.resolve()),
-        "roots": project_roots(path),
+        "roots": roots,
         "load_mode": settings.load_mode,
         "device": settings.device,
         "timeout_seconds": float(settings.timeout_seconds),

@@ -239,3 +239,18 @@ def test_title_says_why_meta_failed() -> None:
     fallback = report(device="cpu", fallback_reason="RuntimeError: item() on meta")
     title = summary.render_report(fallback, relative_to=Path("/proj")).splitlines()[0]
     assert title.endswith("on cpu (meta failed: RuntimeError: item() on meta)")
+
+
+def test_inspect_params_add_the_workspace_folder(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    project = tmp_path / "packages" / "model"
+    project.mkdir(parents=True)
+    (project / "pyproject.toml").write_text("")
+    target = project / "net.py"
+    target.write_text("")
+    params = build_inspect_params(target, Settings(), folder=tmp_path)
+    assert params["roots"] == [
+        str(project.resolve()),
+        str(tmp_path.resolve()),
+        str((tmp_path / "src").resolve()),
+    ]
