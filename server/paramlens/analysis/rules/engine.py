@@ -18,7 +18,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Union
 
 from paramlens.analysis.findings import Finding, Fix, Severity, Span, byte_to_char_col
-from paramlens.analysis.rules.facts import PARAMETER_CONTAINERS, FileFacts, note_call
+from paramlens.analysis.rules.facts import (
+    NODE_CLASSES,
+    PARAMETER_CONTAINERS,
+    FileFacts,
+    note_call,
+    walk,
+)
 from paramlens.analysis.rules.registry import RULES
 
 
@@ -377,7 +383,7 @@ def has_star(call: ast.Call) -> bool:
 
 def mentions_requires_grad(node: ast.AST) -> bool:
     """Does the expression mention ``requires_grad`` (a filter on trainable parameters)?"""
-    for sub in ast.walk(node):
+    for sub in walk(node):
         if isinstance(sub, ast.Attribute) and sub.attr == "requires_grad":
             return True
         if isinstance(sub, ast.Name) and "requires_grad" in sub.id:
@@ -388,7 +394,7 @@ def mentions_requires_grad(node: ast.AST) -> bool:
 def parameter_roots(node: ast.AST) -> frozenset[str]:
     """The models whose ``parameters()``/``named_parameters()`` an expression takes."""
     roots = set()
-    for sub in ast.walk(node):
+    for sub in walk(node):
         if (
             isinstance(sub, ast.Call)
             and isinstance(sub.func, ast.Attribute)
@@ -407,17 +413,17 @@ def _summarize(func: ast.FunctionDef) -> HelperSummary:
     loop_roots: dict[str, str] = {}
     freezes: set[int] = set()
     unfreezes: set[int] = set()
-    for node in ast.walk(func):
+    for node in walk(func):
         if isinstance(node, ast.For):
             it = node.iter
             if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute):
                 root = root_of(it.func.value)
                 if root in index and it.func.attr in GENERATOR_METHODS:
-                    for name in ast.walk(node.target):
+                    for name in walk(node.target):
                         if isinstance(name, ast.Name):
                             loop_roots[name.id] = root
     steps: set[int] = set()
-    for node in ast.walk(func):
+    for node in walk(func):
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
@@ -907,32 +913,47 @@ class Walker:
 
     def expr(self, root: ast.AST, env: dict[str, Binding], scope: Scope) -> None:
         """Visit an expression iteratively (deep nesting never overflows the stack)."""
-        stack: list[tuple[ast.AST, dict[str, Binding]]] = [(root, env)]
+        stack: list[tuple[Any, dict[str, Binding]]] = [(root, env)]
+        pop = stack.pop
+        push = stack.append
+        call_hooks = self.hooks["call"]
+        read_hooks = self.hooks["read"]
+        functions = self.facts.functions
+        fields_of = _FIELDS
+        walkable = _WALKABLE
         while stack:
-            node, local = stack.pop()
-            if isinstance(node, ast.Call):
-                note_call(self.facts, node)
-                self.note_call_site(node, local, scope)
-                for hook in self.hooks["call"]:
+            node, local = pop()
+            cls = type(node)
+            if cls is ast.Call:
+                func = node.func
+                func_cls = type(func)
+                if func_cls is ast.Attribute:
+                    method = func.attr
+                    if method in _NOTED_METHODS:
+                        note_call(self.facts, node)
+                elif func_cls is ast.Name and func.id in functions:
+                    self.note_call_site(node, local, scope)
+                for hook in call_hooks:
                     hook(node, local, scope)
-                sink = as_sink(node)
-                if sink is not None:
-                    if id(node) not in self.statement_calls:
-                        sink = replace(sink, used=True)
-                    for hook in self.hooks["sink"]:
-                        hook(sink, local, scope)
-            elif isinstance(node, ast.Attribute):
-                if node.attr == "requires_grad" and isinstance(node.ctx, ast.Load):
-                    for hook in self.hooks["read"]:
+                if func_cls is ast.Attribute and method == "requires_grad_":
+                    sink = as_sink(node)
+                    if sink is not None:
+                        if id(node) not in self.statement_calls:
+                            sink = replace(sink, used=True)
+                        for hook in self.hooks["sink"]:
+                            hook(sink, local, scope)
+            elif cls is ast.Attribute:
+                if node.attr == "requires_grad" and type(node.ctx) is ast.Load:
+                    for hook in read_hooks:
                         hook(node, local, scope)
-            elif isinstance(node, ast.Lambda):
+            elif cls is ast.Lambda:
                 inner = dict(local)
                 for arg in _lambda_args(node.args):
                     inner.pop(arg, None)
-                stack.append((node.body, inner))
+                push((node.body, inner))
                 stack.extend((d, local) for d in node.args.defaults)
                 continue
-            elif isinstance(node, _COMPS):
+            elif cls in _COMP_TYPES:
                 inner = dict(local)
                 later: list[ast.AST] = []
                 for i, gen in enumerate(node.generators):
@@ -942,13 +963,25 @@ class Walker:
                     for hook in self.hooks["comprehension"]:
                         hook(gen, inner, scope)
                     later.extend(gen.ifs)
-                if isinstance(node, ast.DictComp):
+                if cls is ast.DictComp:
                     later.extend((node.key, node.value))
                 else:
                     later.append(node.elt)
                 stack.extend((n, inner) for n in later)
                 continue
-            stack.extend((child, local) for child in _children(node))
+            # The expression children, in field order (what ``ast.iter_child_nodes`` gives,
+            # without contexts, operators, plain values and inert leaves).
+            fields = fields_of.get(cls)
+            if fields is None:
+                fields = _fields(cls)
+            for name in fields:
+                value = getattr(node, name, None)
+                if type(value) is list:
+                    for item in value:
+                        if type(item) in walkable:
+                            push((item, local))
+                elif type(value) in walkable:
+                    push((value, local))
 
     def note_call_site(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
         """Remember what a top-level helper of this file is passed."""
@@ -963,29 +996,25 @@ class Walker:
 _NOT_CHILDREN = frozenset(
     {"ctx", "op", "ops", "id", "attr", "arg", "kind", "conversion", "is_async", "type_comment"}
 )
-_FIELDS: dict[type, tuple[str, ...]] = {}
 # Leaves that raise no event: not worth a trip through the stack. Text inside f-strings neither.
 _INERT = frozenset({ast.Name, ast.Constant, ast.JoinedStr})
 
 
-def _children(node: ast.AST) -> Iterator[ast.AST]:
-    """The expression children of ``node`` (faster than ``ast.iter_child_nodes``: no contexts,
-    operators or plain values)."""
-    cls = type(node)
-    fields = _FIELDS.get(cls)
-    if fields is None:
-        fields = tuple(f for f in cls._fields if f not in _NOT_CHILDREN)
-        _FIELDS[cls] = fields
-    if cls in _INERT:
-        return
-    for name in fields:
-        value = getattr(node, name, None)
-        if isinstance(value, list):
-            for item in value:
-                if isinstance(item, ast.AST) and type(item) not in _INERT:
-                    yield item
-        elif isinstance(value, ast.AST) and type(value) not in _INERT:
-            yield value
+# The node classes the expression visit descends into: every ``ast`` node but the inert ones.
+_WALKABLE = NODE_CLASSES - _INERT
+# Per node class, the fields that may hold expression children (none for inert nodes).
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_COMP_TYPES = frozenset(_COMPS)
+# Methods whose calls carry file facts (see :func:`note_call`).
+_NOTED_METHODS = frozenset({"zero_grad", "requires_grad_"})
+
+
+def _fields(cls: type) -> tuple[str, ...]:
+    fields: tuple[str, ...] = ()
+    if cls not in _INERT:
+        fields = tuple(f for f in getattr(cls, "_fields", ()) if f not in _NOT_CHILDREN)
+    _FIELDS[cls] = fields
+    return fields
 
 
 def _pair_detail(elem: tuple[Any, ...]) -> str:
@@ -1004,6 +1033,6 @@ def _lambda_args(args: ast.arguments) -> Iterator[str]:
 
 
 def _names_in(target: ast.AST) -> Iterator[ast.Name]:
-    for node in ast.walk(target):
+    for node in walk(target):
         if isinstance(node, ast.Name):
             yield node

@@ -10,9 +10,10 @@ keystroke and need only this statement-level subset.
 from __future__ import annotations
 
 import ast
-from collections.abc import Collection, Iterable
+from collections import deque
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 MODULE_BASES = frozenset(
     {
@@ -151,6 +152,45 @@ class FileFacts:
             # A bare `SGD(...)` counts only when imported from torch.optim (then it was mapped).
             return last if name != last else None
         return None
+
+
+def _node_classes(cls: type) -> Iterator[type]:
+    sub: type
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _node_classes(sub)
+
+
+NODE_CLASSES = frozenset(_node_classes(ast.AST))  # every node class of ``ast``
+# Fields that hold only contexts and operators (leaves no rule looks for).
+_OPERATOR_FIELDS = frozenset({"ctx", "op", "ops"})
+_WALK_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def walk(node: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of ``node`` in :func:`ast.walk` order (breadth first), without the contexts
+    and operators (``Load``, ``Add``, ``Eq``...), and about twice as fast."""
+    todo: deque[Any] = deque([node])
+    pop = todo.popleft
+    push = todo.append
+    classes = NODE_CLASSES
+    fields_of = _WALK_FIELDS
+    while todo:
+        node = pop()
+        cls = type(node)
+        fields = fields_of.get(cls)
+        if fields is None:
+            fields = tuple(f for f in cls._fields if f not in _OPERATOR_FIELDS)
+            fields_of[cls] = fields
+        for name in fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                for item in value:
+                    if type(item) in classes:
+                        push(item)
+            elif type(value) in classes:
+                push(value)
+        yield node
 
 
 def _module_path(module: Optional[str], level: int) -> str:
@@ -299,7 +339,7 @@ def _collect_class_attrs(facts: FileFacts, cls: ClassFacts, node: ast.ClassDef) 
     for method in node.body:
         if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
-        for stmt in ast.walk(method):
+        for stmt in walk(method):
             if isinstance(stmt, ast.Assign):
                 value = stmt.value
                 tie = _tie(stmt)
@@ -332,26 +372,40 @@ def _collect_class_attrs(facts: FileFacts, cls: ClassFacts, node: ast.ClassDef) 
                     facts.parameter_attrs.add(name)
 
 
-def _returns_module(facts: FileFacts, func: ast.FunctionDef) -> bool:
-    returns = [n for n in _own_nodes(func.body) if isinstance(n, ast.Return)]
+def _returns_module(facts: FileFacts, returns: list[ast.Return]) -> bool:
     return bool(returns) and all(
         r.value is not None and facts.is_module_ctor(r.value) for r in returns
     )
 
 
-def _own_nodes(body: Iterable[ast.stmt]) -> Iterable[ast.AST]:
-    """Nodes of a function body, without descending into nested functions and classes."""
-    stack: list[ast.AST] = list(body)
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _own_returns(body: Iterable[ast.stmt]) -> list[ast.Return]:
+    """The ``return`` statements of a function body, without those of the functions and
+    classes nested in its statements (a ``return`` is always a statement, so only statements
+    are visited)."""
+    returns: list[ast.Return] = []
+    stack: list[ast.stmt] = list(body)
     while stack:
         node = stack.pop()
-        yield node
-        for child in ast.iter_child_nodes(node):
-            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                stack.append(child)
+        if isinstance(node, ast.Return):
+            returns.append(node)
+            continue
+        blocks = [getattr(node, name, None) for name in ("body", "orelse", "finalbody")]
+        blocks.extend(handler.body for handler in getattr(node, "handlers", ()))
+        blocks.extend(case.body for case in getattr(node, "cases", ()))
+        for block in blocks:
+            if isinstance(block, list):
+                stack.extend(stmt for stmt in block if not isinstance(stmt, _SCOPES))
+    return returns
 
 
 def _collect_factories(facts: FileFacts, body: list[ast.stmt]) -> None:
     """Top-level functions whose every ``return`` builds a Module (``def make(): return Net()``)."""
+    returns = {
+        id(stmt): _own_returns(stmt.body) for stmt in body if isinstance(stmt, ast.FunctionDef)
+    }
     changed = True
     while changed:
         changed = False
@@ -359,7 +413,7 @@ def _collect_factories(facts: FileFacts, body: list[ast.stmt]) -> None:
             if (
                 isinstance(stmt, ast.FunctionDef)
                 and stmt.name not in facts.module_classes
-                and _returns_module(facts, stmt)
+                and _returns_module(facts, returns[id(stmt)])
             ):
                 facts.module_classes.add(stmt.name)
                 changed = True

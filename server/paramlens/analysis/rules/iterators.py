@@ -16,6 +16,7 @@ from paramlens.analysis.rules.engine import (
     Scope,
     keyword,
 )
+from paramlens.analysis.rules.facts import walk
 from paramlens.analysis.rules.fixes import rename_attribute, replace_node
 
 _Loop = Union[ast.For, ast.AsyncFor]
@@ -46,7 +47,7 @@ def _sets_flag_on_target(loop: _Loop) -> bool:
         return False
     name = loop.target.id
     for stmt in loop.body:
-        for node in ast.walk(stmt):
+        for node in walk(stmt):
             if (
                 isinstance(node, ast.Attribute)
                 and node.attr in ("requires_grad", "requires_grad_")
@@ -187,7 +188,7 @@ class IteratorRules(Family):
             return
         if any(
             isinstance(n, ast.Attribute) and n.attr in ("requires_grad", "requires_grad_")
-            for n in ast.walk(value)
+            for n in walk(value)
         ):
             self.ctx.report(
                 "FRZ16",

@@ -10,6 +10,7 @@ from typing import Union
 
 from paramlens.analysis.findings import Severity
 from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope
+from paramlens.analysis.rules.facts import walk
 
 _Loop = Union[ast.For, ast.AsyncFor]
 _LEAF_NAMES = frozenset({"weight", "bias", "in_proj_weight", "in_proj_bias", "pos_embed",
@@ -79,7 +80,7 @@ class NameFilterRules(Family):
         name = target.elts[0].id
         owner = self.classify(it.func.value, scope.env, scope)
         for child in stmt.body:
-            for node in ast.walk(child):
+            for node in walk(child):
                 if isinstance(node, (ast.If, ast.IfExp, ast.While)):
                     for how, lit, where in comparisons(node.test, name):
                         self._check(method, how, lit, where, owner, it.func.value)

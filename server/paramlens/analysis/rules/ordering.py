@@ -20,6 +20,7 @@ from paramlens.analysis.rules.engine import (
     keyword,
     root_of,
 )
+from paramlens.analysis.rules.facts import walk
 
 _NOT_A_FREEZE = frozenset(
     {Kind.SD_VALUE, Kind.DETACHED, Kind.CONVERTED, Kind.BUFFER, Kind.GENERATOR, Kind.CONTAINER,
@@ -82,9 +83,7 @@ def _moves_on_zero_grad(opt: Optional[Binding]) -> bool:
 
 def _mentions(value: Optional[ast.expr], name: str) -> bool:
     """``model = model.to(device)`` / ``torch.compile(model)`` keep the same parameters."""
-    return value is not None and any(
-        isinstance(n, ast.Name) and n.id == name for n in ast.walk(value)
-    )
+    return value is not None and any(isinstance(n, ast.Name) and n.id == name for n in walk(value))
 
 
 class OrderingRules(Family):

@@ -7,6 +7,7 @@ from typing import Optional, Union
 
 from paramlens.analysis.findings import Fix, Severity, Span
 from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope, Sink
+from paramlens.analysis.rules.facts import walk
 from paramlens.analysis.rules.fixes import replace_node
 
 _Loop = Union[ast.For, ast.AsyncFor]
@@ -50,9 +51,9 @@ class StateDictRules(Family):
         returned = {
             n.id
             for stmt in getattr(scope.node, "body", [])
-            for node in ast.walk(stmt)
+            for node in walk(stmt)
             if isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom)) and node.value is not None
-            for n in ast.walk(node.value)
+            for n in walk(node.value)
             if isinstance(n, ast.Name)
         }
         for name, target in pending.items():
@@ -201,7 +202,7 @@ def _only_flag_uses(loop: _Loop) -> bool:
     receivers: set[int] = set()
     uses: list[ast.Name] = []
     for stmt in loop.body:
-        for node in ast.walk(stmt):
+        for node in walk(stmt):
             if isinstance(node, ast.Attribute) and node.attr in ("requires_grad", "requires_grad_"):
                 receivers.add(id(node.value))
             elif isinstance(node, ast.Name) and node.id == name:
