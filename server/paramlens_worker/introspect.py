@@ -599,6 +599,7 @@ def _empty_report(candidate: Candidate, file: str, status: str) -> ModelReport:
         "state_dict_keys": [],
         "modules": [],
         "totals": None,
+        "fallback_reason": None,
     }
 
 
