@@ -407,3 +407,22 @@ def test_an_if_else_over_one_dead_test_is_reported_once() -> None:
     _, reports = load("acceptance_net")
     found = runtime_findings(ast.parse(source), source, reports, "acceptance_net.py")
     assert [f.code for f in found if f.code == "FRZ12"] == ["FRZ12"]
+
+
+def test_check_source_keeps_the_runtime_finding_where_a_static_one_says_the_same() -> None:
+    from paramlens.analysis.rules import check_source
+
+    source, reports = load("c12_name_filters")
+    line = line_of(source, 'if "blocks.1" in name:')
+    static = [f for f in check_source(source).findings if f.span.start_line == line]
+    runtime = [f for f in findings_of("c12_name_filters")[1] if f.span.start_line == line]
+    assert [f.code for f in static] == [f.code for f in runtime] == ["FRZ12"]
+    assert static[0].fix is None and runtime[0].fix is not None
+
+    both = check_source(source, reports=reports, path="c12_name_filters.py").findings
+    kept = [f for f in both if (f.code, f.span.start_line) == ("FRZ12", line)]
+    assert kept == runtime  # the real names' message and its checked fix, not the static guess
+    # Static findings that no runtime rule repeats are all still there.
+    repeated = {(f.code, f.span.start_line) for f in findings_of("c12_name_filters")[1]}
+    for finding in check_source(source).findings:
+        assert (finding in both) is ((finding.code, finding.span.start_line) not in repeated)

@@ -126,27 +126,23 @@ def check_source(
             gc.enable()
     findings = list(ctx.findings)
     if reports is not None:
-        findings.extend(_runtime_findings(tree, source, reports, path, findings))
+        runtime = _runtime_findings(tree, source, reports, path)
+        # One loop, one finding: where a runtime rule and a static one agree on (code, line),
+        # the runtime one wins (computed from the real names: the precise message, a checked fix).
+        taken = {(f.code, f.span.start_line) for f in runtime}
+        findings = [f for f in findings if (f.code, f.span.start_line) not in taken]
+        findings.extend(runtime)
     kept = keep(findings, lines, select, ignore)
     kept.sort(key=lambda f: (f.span, f.code))
     return CheckResult(tuple(kept), None)
 
 
 def _runtime_findings(
-    tree: ast.Module,
-    source: str,
-    reports: Sequence[ModelReport],
-    path: Optional[str],
-    static: Sequence[Finding],
+    tree: ast.Module, source: str, reports: Sequence[ModelReport], path: Optional[str]
 ) -> list[Finding]:
-    """The model-aware rules (FRZ11/12/14/15E from real names), minus what static rules said."""
+    """The model-aware rules (FRZ11/12/14/15E from real names)."""
     try:
         from paramlens.analysis.rules.runtime import runtime_findings
     except ImportError:
         return []
-    seen = {(f.code, f.span.start_line) for f in static}
-    return [
-        f
-        for f in runtime_findings(tree, source, reports, path)
-        if (f.code, f.span.start_line) not in seen
-    ]
+    return runtime_findings(tree, source, reports, path)
