@@ -387,6 +387,7 @@ def find_candidates(
         if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
     }
     chosen: list[tuple[str, Any]] = []
+    calls = sites.call_sites(tree)
     if objects:
         for name in objects:
             value = namespace.get(name)
@@ -399,7 +400,8 @@ def find_candidates(
             function = namespace.get(name)
             if isinstance(node, ast.ClassDef) or not inspect.isfunction(function):
                 continue
-            if _required_parameters(function):
+            # A factory with parameters counts only when the file calls it (build_model(50)).
+            if _required_parameters(function) and name not in calls:
                 continue
             for callee in sites.returned_callees(node):
                 value = _resolve(callee, namespace)
@@ -407,7 +409,6 @@ def find_candidates(
                     chosen.append((name, function))
                     break
 
-    calls = sites.call_sites(tree)
     candidates = []
     for name, value in chosen:
         definition = definitions.get(name)

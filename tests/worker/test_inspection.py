@@ -456,3 +456,31 @@ def test_explicit_devices_stay_on_meta(session: WorkerSession, tmp_path: Path) -
         "half.bias": "float16",
     }
     assert report["buffers"][0]["shape"] == [4, 4]
+
+
+def test_factories_with_parameters_are_built_from_their_call_site(
+    session: WorkerSession, tmp_path: Path
+) -> None:
+    script = write(
+        tmp_path / "factory_call.py",
+        """
+        from torch import nn
+
+
+        def mlp(width, depth=2):
+            layers = [nn.Linear(width, width) for _ in range(depth)]
+            return nn.Sequential(*layers)
+
+
+        def unused_helper(width):
+            return nn.Linear(width, 1)
+
+
+        model = mlp(8, depth=3)
+        """,
+    )
+    result = session.inspect(script)
+    assert [r["object"] for r in result["reports"]] == ["mlp"]
+    report = only(result, "mlp")
+    assert report["built_as"] == "mlp(8, depth=3)"
+    assert report["totals"]["parameters"] == 3 * (8 * 8 + 8)
