@@ -175,6 +175,30 @@ def test_a_rebinding_holds_only_from_its_line() -> None:
     assert sm.binding_at("m", 7, "").object == "B"  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize(
+    "store",
+    [
+        "model.requires_grad = False",
+        "model.fc.weight = None",
+        "model[0] = nn.Linear(2, 2)",
+        "model.fc, x = nn.Linear(2, 2), 1",
+        "model.training: bool = False",
+    ],
+)
+def test_a_store_into_the_model_does_not_rebind_it(store: str) -> None:
+    sm = smap(f"class A(nn.Module): pass\nmodel = A()\n{store}\nprint(model.fc)\n")
+    binding = sm.binding_at("model", 6, "")
+    assert binding is not None and binding.object == "A"
+    assert any(t.kind == "attribute_chain" and t.span.start_line == 5 for t in sm.targets)
+
+
+@pytest.mark.parametrize("rebind", ["model = 1", "model, x = 1, 2", "[x, *model] = 1, 2"])
+def test_a_plain_assignment_rebinds(rebind: str) -> None:
+    sm = smap(f"class A(nn.Module): pass\nmodel = A()\n{rebind}\nprint(model.fc)\n")
+    binding = sm.binding_at("model", 6, "")
+    assert binding is not None and binding.object is None
+
+
 def only_loop(body: str) -> FreezeLoop:
     loops = smap("class Net(nn.Module): pass\n" + textwrap.dedent(body)).loops
     assert len(loops) == 1, loops

@@ -838,8 +838,8 @@ class _Builder:
                         )
                     )
                     continue
-            for name in ast.walk(target):
-                if isinstance(name, ast.Name) and self.bindings.at(name.id, line + 1, scope):
+            for name in _bound_names(target):
+                if self.bindings.at(name.id, line + 1, scope):
                     self.bindings.add(ModelBinding(name.id, None, "", self.span(name), line, scope))
 
     def _receiver(
@@ -1302,6 +1302,19 @@ def _assigned(stmt: ast.stmt) -> tuple[list[ast.expr], Optional[ast.expr]]:
     if isinstance(stmt, ast.AnnAssign):
         return [stmt.target], stmt.value
     return [], None
+
+
+def _bound_names(target: ast.expr) -> Iterator[ast.Name]:
+    """The names an assignment target rebinds: ``model`` in ``model = ...`` or
+    ``model, opt = ...``, never in ``model.requires_grad = ...`` or ``model[0] = ...`` (those
+    store into the object the name is bound to)."""
+    if isinstance(target, ast.Name):
+        yield target
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            yield from _bound_names(element)
+    elif isinstance(target, ast.Starred):
+        yield from _bound_names(target.value)
 
 
 def _jumps(body: Sequence[ast.stmt]) -> bool:

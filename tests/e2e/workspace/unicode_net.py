@@ -10,5 +10,5 @@ class Tiny(nn.Module):
 
 
 model = Tiny()
-note = "模型🙂"; print(model.head.weight)
 label = "模型🙂"; model.requires_grad = False
+note = "模型🙂"; print(model.head.weight)
