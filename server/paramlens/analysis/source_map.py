@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from paramlens.analysis.findings import Span, span_of
+from paramlens.analysis.rules.facts import child_nodes
 from paramlens_worker.protocol import ModelReport
 
 COLLECTION_METHODS = (
@@ -494,7 +495,7 @@ class _Builder:
         )
 
     def _collect_imports(self) -> None:
-        for node in ast.walk(self.tree):
+        for node in _statements_breadth_first(self.tree):
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname:
@@ -924,6 +925,9 @@ class _Builder:
         return None
 
     def _hover_targets(self, node: ast.AST, scope: str, owner: Optional[str]) -> None:
+        cls = type(node)
+        if cls is not ast.Name and cls is not ast.Attribute and cls is not ast.Call:
+            return  # nothing else makes a target (checked before any other work: most nodes)
         line = getattr(node, "lineno", 1) - 1
         call = self._collection_call(node)
         if call is not None:
@@ -1323,26 +1327,45 @@ def _jumps(body: Sequence[ast.stmt]) -> bool:
 
 def _statements(body: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
     """Statements of a scope in order, entering compound statements but not defs/classes."""
-    for stmt in body:
+    stack = list(reversed(body))
+    while stack:
+        stmt = stack.pop()
         yield stmt
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
+        inner: list[ast.stmt] = []
         for name in ("body", "orelse", "finalbody"):
-            yield from _statements(getattr(stmt, name, []) or [])
+            inner.extend(getattr(stmt, name, []) or [])
         for handler in getattr(stmt, "handlers", []) or []:
-            yield from _statements(handler.body)
+            inner.extend(handler.body)
         for case in getattr(stmt, "cases", []) or []:
-            yield from _statements(case.body)
+            inner.extend(case.body)
+        stack.extend(reversed(inner))
+
+
+_BLOCK_NODES = (ast.stmt, ast.excepthandler, ast.match_case)
+
+
+def _statements_breadth_first(tree: ast.AST) -> Iterator[ast.stmt]:
+    """Every statement of ``tree``, defs and classes entered, in :func:`ast.walk` order
+    (only statements, handlers and match cases hold statements: expressions are skipped)."""
+    todo = [tree]
+    for node in todo:
+        if isinstance(node, ast.stmt):
+            yield node
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                todo.extend(item for item in value if isinstance(item, _BLOCK_NODES))
 
 
 def _own_nodes(stmt: ast.stmt) -> Iterator[ast.AST]:
-    """The expression nodes of one statement, without those of nested statements/defs."""
-    stack: list[ast.AST] = [
-        child for child in ast.iter_child_nodes(stmt) if not isinstance(child, ast.stmt)
-    ]
+    """The expression nodes of one statement, without those of nested statements/defs
+    (nor contexts and operators)."""
+    stack = [child for child in child_nodes(stmt) if not isinstance(child, ast.stmt)]
     while stack:
         node = stack.pop()
         if isinstance(node, (ast.stmt, ast.Lambda)):
             continue
         yield node
-        stack.extend(ast.iter_child_nodes(node))
+        stack.extend(child_nodes(node))

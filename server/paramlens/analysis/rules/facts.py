@@ -167,29 +167,36 @@ _OPERATOR_FIELDS = frozenset({"ctx", "op", "ops"})
 _WALK_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
+def child_fields(cls: type) -> tuple[str, ...]:
+    """The fields of a node class that may hold nodes other than contexts and operators."""
+    fields = _WALK_FIELDS.get(cls)
+    if fields is None:
+        fields = tuple(f for f in getattr(cls, "_fields", ()) if f not in _OPERATOR_FIELDS)
+        _WALK_FIELDS[cls] = fields
+    return fields
+
+
+def child_nodes(node: ast.AST) -> list[ast.AST]:
+    """:func:`ast.iter_child_nodes` without contexts and operators, as a list."""
+    children: list[ast.AST] = []
+    for name in child_fields(type(node)):
+        value: Any = getattr(node, name, None)
+        if type(value) is list:
+            children.extend(item for item in value if type(item) in NODE_CLASSES)
+        elif type(value) in NODE_CLASSES:
+            children.append(value)
+    return children
+
+
 def walk(node: ast.AST) -> Iterator[ast.AST]:
     """The nodes of ``node`` in :func:`ast.walk` order (breadth first), without the contexts
     and operators (``Load``, ``Add``, ``Eq``...), and about twice as fast."""
-    todo: deque[Any] = deque([node])
+    todo = deque([node])
     pop = todo.popleft
-    push = todo.append
-    classes = NODE_CLASSES
-    fields_of = _WALK_FIELDS
+    push = todo.extend
     while todo:
         node = pop()
-        cls = type(node)
-        fields = fields_of.get(cls)
-        if fields is None:
-            fields = tuple(f for f in cls._fields if f not in _OPERATOR_FIELDS)
-            fields_of[cls] = fields
-        for name in fields:
-            value = getattr(node, name, None)
-            if type(value) is list:
-                for item in value:
-                    if type(item) in classes:
-                        push(item)
-            elif type(value) in classes:
-                push(value)
+        push(child_nodes(node))
         yield node
 
 

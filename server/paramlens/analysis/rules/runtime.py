@@ -38,6 +38,7 @@ from paramlens.analysis.filters import (
     sink_filters,
 )
 from paramlens.analysis.findings import Finding, Fix, Severity, Span, TextEdit, span_of
+from paramlens.analysis.rules import facts
 from paramlens.analysis.source_map import (
     COMPILE_PREFIX,
     FreezeCall,
@@ -101,7 +102,7 @@ def runtime_findings(
 def _eval_receivers(tree: ast.Module) -> set[str]:
     """Dotted receivers of every ``X.eval()`` / ``X.train(False)`` call in the file."""
     receivers: set[str] = set()
-    for node in ast.walk(tree):
+    for node in facts.walk(tree):
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
