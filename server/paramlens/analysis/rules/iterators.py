@@ -146,18 +146,21 @@ class IteratorRules(Family):
 
     def call(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
         func = node.func
+        optimizer = self.ctx.facts.optimizer_name(node)
         called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-        if called == "len":  # a sized result: a list after all (GradBucket.parameters())
+        if not self.generators:
+            pass  # no one-shot iterator to consume or forget
+        elif called == "len":  # a sized result: a list after all (GradBucket.parameters())
             for arg in node.args:
                 b = env.get(arg.id) if isinstance(arg, ast.Name) else None
                 self.generators.pop(id(b), None)
-        elif called in _CONSUMING or self.ctx.facts.optimizer_name(node) is not None:
+        elif called in _CONSUMING or optimizer is not None:
             for arg in node.args:
                 self._consume(arg, env, scope)
             params = keyword(node, "params")
             if params is not None:
                 self._consume(params, env, scope)
-        if self.ctx.facts.optimizer_name(node) is not None:
+        if optimizer is not None:
             first = keyword(node, "params", 0)
             if (
                 isinstance(first, ast.Attribute)

@@ -10,6 +10,13 @@ from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope, Sink, 
 from paramlens.analysis.rules.fixes import call_method_instead, replace_node
 
 
+def _is_freeze_function(node: ast.AST) -> bool:
+    """``def freeze_backbone(...)``: a function whose name says it freezes."""
+    return isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.lower().lstrip(
+        "_"
+    ).startswith("freeze")
+
+
 class ModeRules(Family):
     """``.training =``, ``.train =``/``.eval =``, bare ``.eval``, no_grad + backward."""
 
@@ -63,7 +70,7 @@ class ModeRules(Family):
         node = scope.node
         if (
             not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            or not node.name.lower().lstrip("_").startswith("freeze")
+            or not _is_freeze_function(node)
             or scope.state.get("mode_sink")
             or not scope.state.get("mode_only")
             or scope.state.get("mode_calls_helper")
@@ -94,7 +101,12 @@ class ModeRules(Family):
 
     def call(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
         func = node.func
-        if (
+        freeze = scope.state.get("mode_freeze_function")
+        if freeze is None:
+            freeze = scope.state["mode_freeze_function"] = _is_freeze_function(scope.node)
+        if not freeze:
+            pass  # what the calls of other scopes do to modes is never reported
+        elif (
             isinstance(func, ast.Attribute)
             and (func.attr == "eval" or (func.attr == "train" and node.args))
         ) or self.ctx.walker.is_no_grad(node):

@@ -60,6 +60,8 @@ class _State:
     loop_roots: dict[int, str] = field(default_factory=dict)  # sink node -> blanket root
 
 
+# The methods whose calls order rules follow.
+_ORDER_METHODS = frozenset({"backward", "step", "add_param_group", "load_state_dict"})
 _MOMENTUM_OPTIMIZERS = frozenset({"Adam", "AdamW", "Adamax", "NAdam", "RAdam", "SparseAdam"})
 
 
@@ -145,7 +147,6 @@ class OrderingRules(Family):
 
     def call(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
         func = node.func
-        state = self._state(scope)
         if isinstance(func, ast.Name):
             summary = self.ctx.summary(func.id)
             if summary is not None:
@@ -162,9 +163,10 @@ class OrderingRules(Family):
                     if owner is not None:
                         self._stepped(owner, node, scope)
             return
-        if not isinstance(func, ast.Attribute):
+        if not isinstance(func, ast.Attribute) or func.attr not in _ORDER_METHODS:
             return
         method = func.attr
+        state = self._state(scope)
         if method == "backward":
             state.after_backward = True
         elif method == "step":
