@@ -14,7 +14,7 @@ import gc
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
 from paramlens.analysis.findings import Finding, Severity, Span
 from paramlens.analysis.rules.api_calls import ApiRules
@@ -70,6 +70,8 @@ class CheckResult:
 
 def source_lines(source: str) -> list[str]:
     """The lines as Python and LSP count them (``\\n``, ``\\r\\n``, ``\\r`` only)."""
+    if "\r" not in source:
+        return source.split("\n")  # the same, without the regular expression
     return _LINE_BREAK.split(source)
 
 
@@ -107,24 +109,47 @@ def check_source(
     lines = source_lines(source)
     # Parsing and the walk allocate many small objects next to a large tree: cyclic
     # collections would traverse the whole tree again and again for nothing (about a fifth of
-    # the parse, a tenth of the walk).
+    # the parse, a tenth of the walk). Collection resumes once the tree is freed.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        try:
-            tree = ast.parse(source, filename=path or "<unknown>")
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
-            return CheckResult((), _syntax_error(error, lines))
-        facts = collect_facts(tree, module_classes)
-        ctx = Context(source, lines, facts)
-        ctx.families.extend(family(ctx) for family in _FAMILIES)
-        # A pathological nesting depth: keep what was found before it.
-        with contextlib.suppress(RecursionError):
-            Walker(ctx).run(tree)
+        found = _findings(source, lines, path, reports, module_classes)
     finally:
         if collecting:
             gc.enable()
+    if isinstance(found, Finding):
+        return CheckResult((), found)
+    kept = keep(found, lines, select, ignore)
+    kept.sort(key=lambda f: (f.span, f.code))
+    return CheckResult(tuple(kept), None)
+
+
+def _findings(
+    source: str,
+    lines: Sequence[str],
+    path: Optional[str],
+    reports: Optional[Sequence[ModelReport]],
+    module_classes: Collection[str],
+) -> Union[list[Finding], Finding]:
+    """Every finding of the rules, before noqa and select/ignore; the syntax error instead
+    when the source does not parse."""
+    try:
+        tree = ast.parse(source, filename=path or "<unknown>")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+        return _syntax_error(error, lines)
+    facts = collect_facts(tree, module_classes)
+    ctx = Context(source, lines, facts)
+    ctx.families.extend(family(ctx) for family in _FAMILIES)
+    walker = Walker(ctx)
+    # A pathological nesting depth: keep what was found before it.
+    with contextlib.suppress(RecursionError):
+        walker.run(tree)
     findings = list(ctx.findings)
+    # The families and the walker refer to the context and it to them: untie them, so that
+    # all of it (and the tree) is freed at once, not left to the cyclic collector.
+    ctx.families.clear()
+    walker.hooks.clear()
+    del ctx.walker
     if reports is not None:
         runtime = _runtime_findings(tree, source, reports, path)
         # One loop, one finding: where a runtime rule and a static one agree on (code, line),
@@ -132,9 +157,7 @@ def check_source(
         taken = {(f.code, f.span.start_line) for f in runtime}
         findings = [f for f in findings if (f.code, f.span.start_line) not in taken]
         findings.extend(runtime)
-    kept = keep(findings, lines, select, ignore)
-    kept.sort(key=lambda f: (f.span, f.code))
-    return CheckResult(tuple(kept), None)
+    return findings
 
 
 def _runtime_findings(
