@@ -84,8 +84,8 @@ class DocumentState:
     inspection: Optional[Inspection] = None
     inspecting: bool = False
     analysis_cache: dict[Any, Any] = field(default_factory=dict)
-    # The last findings computed, static-only and full, with the text they were computed on;
-    # the workspace classes with the import lines they were computed from.
+    # The findings only the last report gave, with the text and rules they were computed for;
+    # the workspace classes with the import lines (and save count) they were computed from.
     last_results: dict[str, tuple[Any, tuple[Any, ...]]] = field(default_factory=dict)
     _tree: Optional[ast.Module] = None  # last good parse (kept through syntax errors)
     _tree_source: str = ""  # the text ``_tree`` was parsed from
@@ -223,6 +223,7 @@ class ParamlensLanguageServer(LanguageServer):
         self.runtime_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runtime")
         self.map_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="source-map")
         self._settings_problems: set[str] = set()
+        self.saves = 0  # files saved so far: what workspace files define may have changed
         self._report_listeners: list[Callable[[str], None]] = []
         self._cache: Any = None
 
@@ -550,10 +551,11 @@ class ParamlensLanguageServer(LanguageServer):
                 logger.exception("report listener failed for %s", uri)
 
     def refresh_diagnostics(self, uri: str) -> None:
-        """Recompute and deliver the diagnostics of ``uri`` (settings changed)."""
+        """Recompute and deliver the diagnostics of ``uri`` (settings changed); a pull client
+        is told to pull again."""
         from paramlens.features import diagnostics
 
-        diagnostics.refresh(self, uri)
+        diagnostics.refresh(self, uri, repull=True)
 
     def stop_analysis(self) -> None:
         """Drop queued analyses and let the running ones end with the process."""

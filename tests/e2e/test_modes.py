@@ -21,6 +21,7 @@ from .helpers import (
     initialize,
     lens_titles,
     open_document,
+    pushed,
     token_position,
     wait_for_diagnostic,
     wait_for_lens,
@@ -268,3 +269,66 @@ async def test_emacs_profile_gets_utf32_positions(client: LanguageClient, root: 
     await wait_for_lens(client, uri, "params")
     head = token_position(path, 'note = "模型🙂"', "head", "utf-32")
     assert "[2, 3]" in await hover_text(client, uri, head.line, head.character)
+
+
+@pytest.mark.parametrize("mode", ["push", "pull", "pull-untrusted"])
+async def test_changing_ignore_updates_diagnostics_without_an_edit(
+    client: LanguageClient, root: Path, mode: str
+) -> None:
+    untrusted = mode == "pull-untrusted"
+    capabilities = pull_and_plaintext() if mode.startswith("pull") else None
+    await initialize(client, root, capabilities=capabilities, untrusted=untrusted)
+    uri = open_document(client, root / "net.py")
+    wanted = {"FRZ01"} if untrusted else {"FRZ01", "FRZ12"}  # FRZ12: a runtime finding
+
+    async def codes() -> set[str]:
+        if capabilities is None:
+            return {str(d.code) for d in pushed(client, uri)}
+        return {str(d.code) for d in await pull(client, uri)}
+
+    async def all_there() -> bool:
+        return wanted <= await codes()
+
+    await eventually(all_there, timeout=30)
+    await asyncio.sleep(0.5)  # nothing left in flight
+    refreshes = client.diagnostic_refresh_count
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"ignore": sorted(wanted)})
+    )
+
+    async def gone() -> bool:
+        if capabilities is not None and client.diagnostic_refresh_count == refreshes:
+            return False  # a pull client must be told to pull again
+        return not wanted & await codes()
+
+    await eventually(gone, timeout=10)
+    await asyncio.sleep(1.0)  # and they do not come back (a runtime analysis, a carry-over)
+    assert not wanted & await codes()
+
+
+async def test_module_classes_imported_from_workspace_files(
+    client: LanguageClient, root: Path
+) -> None:
+    layers = root / "layers.py"
+    layers.write_text("from torch import nn\n\n\nclass Block(nn.Module):\n    pass\n", "utf-8")
+    script = root / "script.py"
+    script.write_text(
+        "from layers import Block, Head\n\nblock = Block()\nblock.requires_grad = False\n"
+        "head = Head()\nhead.requires_grad = False\n",
+        "utf-8",
+    )
+    await initialize(client, root, untrusted=True)  # no worker: the static rules alone
+    uri = open_document(client, script)
+    found = await wait_for_diagnostic(client, uri, "FRZ03", timeout=10)
+    assert found.range.start.line == 3 and len(pushed(client, uri, "FRZ03")) == 1
+    # Head becomes a Module class in the imported file: saving it counts
+    layers.write_text(layers.read_text("utf-8") + "\n\nclass Head(nn.Module):\n    pass\n", "utf-8")
+    layers_uri = open_document(client, layers)
+    client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=layers_uri))
+    )
+
+    async def both() -> bool:
+        return sorted(d.range.start.line for d in pushed(client, uri, "FRZ03")) == [3, 5]
+
+    await eventually(both, timeout=10)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, cast
 
 from lsprotocol import types
 
@@ -33,6 +34,9 @@ IMPORT_FAILED = "PLM002"  # the file could not be loaded at all
 NEEDS_ARGUMENTS = "PLM003"  # a model needs constructor arguments nobody gave
 DEBOUNCE_SECONDS = 0.02
 FULL_AFTER_EDIT_SECONDS = 0.3
+# In a text's analysis cache: its full findings are on their way to a pull client (pulls of
+# the same text do not postpone them again).
+FULL_SCHEDULED = "full_scheduled"
 
 _SEVERITY = {
     Severity.ERROR: types.DiagnosticSeverity.Error,
@@ -162,13 +166,15 @@ class Snapshot:
     inspection: Optional[Inspection] = None  # None: static rules only
 
 
+# The statements `workspace_module_classes` follows: top-level `from X import ...`, parenthesised
+# lists included.
+_FROM_IMPORT = re.compile(r"^from[ \t]+[\w.]+[ \t]+import[ \t]+(?:\([^)]*\)|[^\n]*)", re.MULTILINE)
+
+
 def import_lines(source: str) -> tuple[str, ...]:
-    """The lines that can change what a file imports (a cache key for its workspace classes)."""
-    return tuple(
-        line.strip()
-        for line in source.splitlines()
-        if line.lstrip().startswith(("import ", "from ")) or line.rstrip().endswith(("(", ","))
-    )
+    """The statements that can change what a file imports from the workspace (a cache key for
+    its workspace classes)."""
+    return tuple(_FROM_IMPORT.findall(source))
 
 
 def workspace_classes(path: Optional[Path], source: str, root: Optional[str]) -> tuple[str, ...]:
@@ -185,12 +191,13 @@ def workspace_classes(path: Optional[Path], source: str, root: Optional[str]) ->
 async def known_workspace_classes(
     ls: ParamlensLanguageServer, state: DocumentState
 ) -> tuple[str, ...]:
-    """:func:`workspace_classes`, recomputed only when the import lines change."""
-    key = import_lines(state.source)
+    """:func:`workspace_classes`, recomputed only when the import lines change or a file of
+    the workspace was saved (the imported files may define other classes now)."""
+    root = ls.folder_for(state.path) if state.path is not None else None
+    key = (ls.saves, root, import_lines(state.source))
     cached = state.last_results.get("workspace_classes")
     if cached is not None and cached[0] == key:
-        return cached[1]
-    root = ls.folder_for(state.path) if state.path is not None else None
+        return cast("tuple[str, ...]", cached[1])
     classes = await asyncio.get_running_loop().run_in_executor(
         ls.analysis_executor, workspace_classes, state.path, state.source, root
     )
@@ -198,12 +205,28 @@ async def known_workspace_classes(
     return classes
 
 
+# What the findings of one text depend on besides the text and its report: the settings that
+# select rules and the Module classes imported from the workspace.
+RulesKey = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+async def rules_key(ls: ParamlensLanguageServer, state: DocumentState) -> RulesKey:
+    """``select``, ``ignore`` and the workspace classes of a document, as they are now."""
+    settings = ls.settings_for(state.path)
+    classes = await known_workspace_classes(ls, state)
+    return settings.select, settings.ignore, classes
+
+
+def findings_key(inspection: Optional[Inspection], rules: RulesKey) -> tuple[Any, ...]:
+    """The cache key of the findings of the current text (``inspection``: None for static)."""
+    return ("findings", inspection.serial if inspection is not None else 0, rules)
+
+
 async def snapshot(ls: ParamlensLanguageServer, state: DocumentState, runtime: bool) -> Snapshot:
     """The document as the rules should see it now (``runtime``: with its last report)."""
-    settings = ls.settings_for(state.path)
     source, inspection = state.source, state.inspection if runtime else None
-    classes = await known_workspace_classes(ls, state)
-    return Snapshot(source, state.path, settings.select, settings.ignore, classes, inspection)
+    select, ignore, classes = await rules_key(ls, state)
+    return Snapshot(source, state.path, select, ignore, classes, inspection)
 
 
 def module_classes(snap: Snapshot) -> list[str]:
@@ -269,23 +292,27 @@ async def _analysed(
     ls: ParamlensLanguageServer, state: DocumentState, runtime: bool
 ) -> list[Finding]:
     """The findings of the current text, static-only or full, computed off the event loop and
-    cached per (text, inspection)."""
-    inspection = state.inspection if runtime else None
-    key = ("findings", inspection.serial if inspection is not None else 0)
+    cached per (text, inspection, settings and workspace classes)."""
+    snap = await snapshot(ls, state, runtime)
+    inspection = snap.inspection
+    rules = (snap.select, snap.ignore, snap.workspace_classes)
+    key = findings_key(inspection, rules)
     cached = state.analysis_cache.get(key)
     if cached is not None:
         return list(cached)
-    snap = await snapshot(ls, state, runtime)
     # One thread for static and one for runtime analysis: edits in quick succession queue
     # instead of competing for the GIL, and static rules never wait behind runtime ones.
     executor = ls.runtime_executor if inspection is not None else ls.analysis_executor
     findings = await asyncio.get_running_loop().run_in_executor(executor, analyse, snap)
     if state.source == snap.source:
         state.analysis_cache[key] = tuple(findings)
-        state.last_results["full" if inspection is not None else "static"] = (
-            snap.source,
-            tuple(findings),
-        )
+        static = state.analysis_cache.get(findings_key(None, rules))
+        if inspection is not None and static is not None:
+            # What only the report found, to show on unchanged lines of the next texts.
+            state.last_results["runtime_only"] = (
+                (snap.source, rules),
+                tuple(carried_over(findings, static, snap.source, snap.source)),
+            )
     return findings
 
 
@@ -297,22 +324,18 @@ async def findings_for(ls: ParamlensLanguageServer, state: DocumentState) -> lis
 async def quick_findings(ls: ParamlensLanguageServer, state: DocumentState) -> list[Finding]:
     """What to show at once after an edit: the full findings if they are known for this text,
     else its static findings plus the runtime findings of unchanged lines."""
-    serial = state.inspection.serial if state.inspection is not None else 0
-    full = state.analysis_cache.get(("findings", serial))
+    rules = await rules_key(ls, state)
+    full = state.analysis_cache.get(findings_key(state.inspection, rules))
     if full is not None:
         return list(full)
     static = await _analysed(ls, state, runtime=False)
-    if state.inspection is None:
+    runtime_only = state.last_results.get("runtime_only")
+    if state.inspection is None or runtime_only is None:
         return static
-    previous_full = state.last_results.get("full")
-    previous_static = state.last_results.get("static")
-    if previous_full is None or previous_static is None:
-        return static
-    if previous_full[0] != previous_static[0]:
-        return static
-    return static + carried_over(
-        previous_full[1], previous_static[1], previous_full[0], state.source
-    )
+    (old_source, old_rules), found = runtime_only
+    if old_rules != rules:
+        return static  # other settings: the old runtime findings may not apply
+    return static + carried_over(found, static, old_source, state.source)
 
 
 def to_diagnostics(
@@ -327,8 +350,11 @@ def to_diagnostics(
     return diagnostics
 
 
-async def _deliver(ls: ParamlensLanguageServer, uri: str, full_wanted_after: float = 0.0) -> None:
-    """Push (or have pulled) the quick findings, then the full ones when a report exists."""
+async def _deliver(
+    ls: ParamlensLanguageServer, uri: str, full_wanted_after: float = 0.0, repull: bool = False
+) -> None:
+    """Push (or have pulled) the quick findings, then the full ones when a report exists.
+    ``repull``: a pull client must pull even if there is no report (the settings changed)."""
     state = ls.document(uri)
     if state is None:
         return
@@ -339,6 +365,8 @@ async def _deliver(ls: ParamlensLanguageServer, uri: str, full_wanted_after: flo
     if not ls.pull_diagnostics:
         _publish(ls, state, version, quick)
     if state.inspection is None:
+        if ls.pull_diagnostics and repull:
+            _ask_to_pull(ls)
         return
     if full_wanted_after:
         await asyncio.sleep(full_wanted_after)  # runtime rules wait for a pause in typing
@@ -372,26 +400,33 @@ def _ask_to_pull(ls: ParamlensLanguageServer) -> None:
 
 
 def refresh(
-    ls: ParamlensLanguageServer, uri: str, debounce: bool = False, after_pull: bool = False
+    ls: ParamlensLanguageServer,
+    uri: str,
+    debounce: bool = False,
+    after_pull: bool = False,
+    repull: bool = False,
 ) -> None:
     """The diagnostics of ``uri`` may have changed: deliver them (debounced after edits).
 
     A newer delivery replaces one still computing. A pull client pulls by itself after edits;
     it is told to pull again once the runtime findings are ready (``after_pull``: it just
-    pulled the quick ones) or a report lands."""
+    pulled the quick ones), a report lands, or at once with ``repull`` (settings changed)."""
     if ls.pull_diagnostics and debounce:
         return  # the client pulls after each edit
     tasks = ls.diagnostic_tasks
     previous = tasks.pop(uri, None)
     if previous is not None:
         previous.cancel()
+    state = ls.documents.get(uri)
+    if after_pull and state is not None:
+        state.analysis_cache[FULL_SCHEDULED] = True
 
     async def deliver() -> None:
         if debounce:
             await asyncio.sleep(DEBOUNCE_SECONDS)
         try:
             pause = FULL_AFTER_EDIT_SECONDS if debounce or after_pull else 0.0
-            await _deliver(ls, uri, pause)
+            await _deliver(ls, uri, pause, repull)
         except asyncio.CancelledError:
             raise
         except Exception:  # a rule bug must not take the server down: the log has it
@@ -399,9 +434,26 @@ def refresh(
         finally:
             if tasks.get(uri) is task:
                 del tasks[uri]
+                if state is not None:
+                    state.analysis_cache.pop(FULL_SCHEDULED, None)
 
     task = asyncio.ensure_future(deliver())
     tasks[uri] = task
+
+
+async def workspace_saved(ls: ParamlensLanguageServer) -> None:
+    """A file was saved: the Module classes each open document imports from the workspace may
+    differ now; deliver the diagnostics of those whose classes changed."""
+    ls.saves += 1
+    for uri, state in list(ls.documents.items()):
+        before = state.last_results.get("workspace_classes")
+        try:
+            classes = await known_workspace_classes(ls, state)
+        except Exception:  # a bug here must not take the server down: the log has it
+            logger.exception("workspace classes of %s failed", uri)
+            continue
+        if before is not None and before[1] != classes:
+            refresh(ls, uri, repull=True)
 
 
 def clear(ls: ParamlensLanguageServer, uri: str) -> None:
@@ -431,19 +483,16 @@ def register_pull(server: ParamlensLanguageServer) -> None:
         state = ls.document(uri)
         items: list[types.Diagnostic] = []
         if state is not None:
+            full_known = True
             try:
                 items = to_diagnostics(ls, state, await quick_findings(ls, state))
+                full_known = state.inspection is None or (
+                    findings_key(state.inspection, await rules_key(ls, state))
+                    in state.analysis_cache
+                )
             except Exception:  # a rule bug must not fail the request: the log has it
                 logger.exception("diagnostics of %s failed", uri)
-            full_known = (
-                state.inspection is None
-                or (
-                    "findings",
-                    state.inspection.serial,
-                )
-                in state.analysis_cache
-            )
-            if not full_known:
+            if not full_known and FULL_SCHEDULED not in state.analysis_cache:
                 refresh(ls, uri, after_pull=True)  # the full findings, then a re-pull
         return types.RelatedFullDocumentDiagnosticReport(items=items)
 

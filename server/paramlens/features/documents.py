@@ -48,13 +48,16 @@ def register(server: ParamlensLanguageServer) -> None:
         _inspect_on(ls, uri, "change")
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
-    def did_save(ls: ParamlensLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+    async def did_save(
+        ls: ParamlensLanguageServer, params: types.DidSaveTextDocumentParams
+    ) -> None:
         uri = params.text_document.uri
         ls.document(uri)
         # Every open file: one may import the saved one. Unaffected files come back from the
         # report cache unchanged and land silently.
         for other in [uri, *(u for u in ls.documents if u != uri)]:
             _inspect_on(ls, other, "save")
+        await diagnostics.workspace_saved(ls)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: ParamlensLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
