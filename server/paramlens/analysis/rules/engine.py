@@ -757,75 +757,90 @@ class Walker:
 
     def stmt(self, s: ast.stmt, scope: Scope) -> None:
         """Walk one statement."""
+        visit = _STATEMENT_VISITS.get(type(s), Walker._other_statement)
+        visit(self, s, scope)
+
+    def _function_statement(self, s: Any, scope: Scope) -> None:
+        for dec in s.decorator_list:
+            self.expr(dec, scope.env, scope)
+        self.function(s, scope)
+
+    def _class_statement(self, s: Any, scope: Scope) -> None:
         env = scope.env
-        if isinstance(s, _FUNCS):
-            for dec in s.decorator_list:
-                self.expr(dec, env, scope)
-            self.function(s, scope)
-        elif isinstance(s, ast.ClassDef):
-            for base in s.bases:
-                self.expr(base, env, scope)
-            inner = Scope(s, dict(env), scope, class_name=s.name)
-            self.block(s.body, inner)
-            self.exit_scope(inner)
-        elif isinstance(s, (ast.Assign, ast.AnnAssign)):
-            self.assign(s, scope)
-        elif isinstance(s, ast.AugAssign):
-            self.expr(s.value, env, scope)
-            self.expr(s.target, env, scope)
-            if isinstance(s.target, ast.Name):
-                env.pop(s.target.id, None)
-        elif isinstance(s, ast.Expr):
-            self.statement_calls.add(id(s.value))
-            for hook in self.hooks["expr_stmt"]:
-                hook(s, scope)
-            self.expr(s.value, env, scope)
-        elif isinstance(s, (ast.For, ast.AsyncFor)):
-            self.expr(s.iter, env, scope)
-            self.bind_target(s.target, self.iteration(s.iter, env, scope), env, scope)
-            for hook in self.hooks["for_loop"]:
-                hook(s, scope)
-            scope.loop_depth += 1
-            self.block(s.body, scope)
-            scope.loop_depth -= 1
-            self.block(s.orelse, scope)
-        elif isinstance(s, ast.While):
-            self.expr(s.test, env, scope)
-            scope.loop_depth += 1
-            self.block(s.body, scope)
-            scope.loop_depth -= 1
-            self.block(s.orelse, scope)
-        elif isinstance(s, ast.If):
-            self.expr(s.test, env, scope)
-            self.block(s.body, scope)
-            self.block(s.orelse, scope)
-        elif isinstance(s, (ast.With, ast.AsyncWith)):
-            no_grad = 0
-            for item in s.items:
-                self.expr(item.context_expr, env, scope)
-                if self.is_no_grad(item.context_expr):
-                    no_grad += 1
-                if item.optional_vars is not None:
-                    self.bind_target(item.optional_vars, None, env, scope)
-            scope.no_grad_depth += no_grad
-            self.block(s.body, scope)
-            scope.no_grad_depth -= no_grad
-        elif isinstance(s, ast.Try) or type(s).__name__ == "TryStar":
-            self.block(s.body, scope)  # type: ignore[attr-defined]
-            for handler in s.handlers:  # type: ignore[attr-defined]
-                if handler.name:
-                    env.pop(handler.name, None)
-                self.block(handler.body, scope)
-            self.block(s.orelse, scope)  # type: ignore[attr-defined]
-            self.block(s.finalbody, scope)  # type: ignore[attr-defined]
-        elif type(s).__name__ == "Match":
-            self.expr(s.subject, env, scope)  # type: ignore[attr-defined]
-            for case in s.cases:  # type: ignore[attr-defined]
-                self.block(case.body, scope)
-        else:
-            for child in ast.iter_child_nodes(s):
-                if isinstance(child, ast.expr):
-                    self.expr(child, env, scope)
+        for base in s.bases:
+            self.expr(base, env, scope)
+        inner = Scope(s, dict(env), scope, class_name=s.name)
+        self.block(s.body, inner)
+        self.exit_scope(inner)
+
+    def _augassign_statement(self, s: Any, scope: Scope) -> None:
+        env = scope.env
+        self.expr(s.value, env, scope)
+        self.expr(s.target, env, scope)
+        if isinstance(s.target, ast.Name):
+            env.pop(s.target.id, None)
+
+    def _expr_statement(self, s: Any, scope: Scope) -> None:
+        self.statement_calls.add(id(s.value))
+        for hook in self.hooks["expr_stmt"]:
+            hook(s, scope)
+        self.expr(s.value, scope.env, scope)
+
+    def _for_statement(self, s: Any, scope: Scope) -> None:
+        env = scope.env
+        self.expr(s.iter, env, scope)
+        self.bind_target(s.target, self.iteration(s.iter, env, scope), env, scope)
+        for hook in self.hooks["for_loop"]:
+            hook(s, scope)
+        scope.loop_depth += 1
+        self.block(s.body, scope)
+        scope.loop_depth -= 1
+        self.block(s.orelse, scope)
+
+    def _while_statement(self, s: Any, scope: Scope) -> None:
+        self.expr(s.test, scope.env, scope)
+        scope.loop_depth += 1
+        self.block(s.body, scope)
+        scope.loop_depth -= 1
+        self.block(s.orelse, scope)
+
+    def _if_statement(self, s: Any, scope: Scope) -> None:
+        self.expr(s.test, scope.env, scope)
+        self.block(s.body, scope)
+        self.block(s.orelse, scope)
+
+    def _with_statement(self, s: Any, scope: Scope) -> None:
+        env = scope.env
+        no_grad = 0
+        for item in s.items:
+            self.expr(item.context_expr, env, scope)
+            if self.is_no_grad(item.context_expr):
+                no_grad += 1
+            if item.optional_vars is not None:
+                self.bind_target(item.optional_vars, None, env, scope)
+        scope.no_grad_depth += no_grad
+        self.block(s.body, scope)
+        scope.no_grad_depth -= no_grad
+
+    def _try_statement(self, s: Any, scope: Scope) -> None:
+        self.block(s.body, scope)
+        for handler in s.handlers:
+            if handler.name:
+                scope.env.pop(handler.name, None)
+            self.block(handler.body, scope)
+        self.block(s.orelse, scope)
+        self.block(s.finalbody, scope)
+
+    def _match_statement(self, s: Any, scope: Scope) -> None:
+        self.expr(s.subject, scope.env, scope)
+        for case in s.cases:
+            self.block(case.body, scope)
+
+    def _other_statement(self, s: ast.stmt, scope: Scope) -> None:
+        env = scope.env
+        for child in ast.iter_child_nodes(s):
+            if isinstance(child, ast.expr):
+                self.expr(child, env, scope)
 
     def is_no_grad(self, node: ast.AST) -> bool:
         """``torch.no_grad()``, ``inference_mode()``, ``set_grad_enabled(False)``."""
@@ -992,6 +1007,27 @@ class Walker:
             args = [self.classify(a, env, scope) for a in node.args]
             self.ctx.call_sites.setdefault(func.id, []).append(args)
 
+
+# How each statement class is walked (any other: its expressions, in order).
+_STATEMENT_VISITS: dict[type, Any] = {
+    ast.FunctionDef: Walker._function_statement,
+    ast.AsyncFunctionDef: Walker._function_statement,
+    ast.ClassDef: Walker._class_statement,
+    ast.Assign: Walker.assign,
+    ast.AnnAssign: Walker.assign,
+    ast.AugAssign: Walker._augassign_statement,
+    ast.Expr: Walker._expr_statement,
+    ast.For: Walker._for_statement,
+    ast.AsyncFor: Walker._for_statement,
+    ast.While: Walker._while_statement,
+    ast.If: Walker._if_statement,
+    ast.With: Walker._with_statement,
+    ast.AsyncWith: Walker._with_statement,
+    ast.Try: Walker._try_statement,
+}
+for _name, _visit in (("TryStar", Walker._try_statement), ("Match", Walker._match_statement)):
+    if hasattr(ast, _name):
+        _STATEMENT_VISITS[getattr(ast, _name)] = _visit
 
 _NOT_CHILDREN = frozenset(
     {"ctx", "op", "ops", "id", "attr", "arg", "kind", "conversion", "is_async", "type_comment"}

@@ -58,6 +58,7 @@ class _State:
     unfrozen: set[str] = field(default_factory=set)  # roots unfrozen somewhere in the scope
     direct_loop_body: set[int] = field(default_factory=set)
     loop_roots: dict[int, str] = field(default_factory=dict)  # sink node -> blanket root
+    frz09_roots: set[str] = field(default_factory=set)  # roots of every FRZ09 ever pending
 
 
 # The methods whose calls order rules follow.
@@ -267,7 +268,7 @@ class OrderingRules(Family):
                 state.stale.add((id(opt), name.id))
                 state.held.append(opt)
                 state.rebound.append((opt_name, name.id, name, self.ctx.line_of(name)))
-        for p in state.pending:
+        for p in state.pending if name.id in state.frz09_roots else ():
             if p.frz09 and p.root == name.id:
                 p.optimizer = None  # a rebuild after the model changed is not a fix of this one
         state.heads.pop(name.id, None)
@@ -351,6 +352,7 @@ class OrderingRules(Family):
             if opt.filtered:
                 continue
             between = state.after_backward
+            state.frz09_roots.add(root)
             state.pending.append(
                 _Pending(
                     "FRZ09",
