@@ -792,13 +792,13 @@ class Walker:
         self.bind_target(s.target, self.iteration(s.iter, env, scope), env, scope)
         for hook in self.hooks["for_loop"]:
             hook(s, scope)
-        scope.loop_depth += 1
-        self.block(s.body, scope)
-        scope.loop_depth -= 1
-        self.block(s.orelse, scope)
+        self._loop_body(s, scope)
 
     def _while_statement(self, s: Any, scope: Scope) -> None:
         self.expr(s.test, scope.env, scope)
+        self._loop_body(s, scope)
+
+    def _loop_body(self, s: Any, scope: Scope) -> None:
         scope.loop_depth += 1
         self.block(s.body, scope)
         scope.loop_depth -= 1
