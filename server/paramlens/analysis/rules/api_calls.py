@@ -54,6 +54,12 @@ class _WeightState:
 class ApiRules(Family):
     """Rules keyed on a torch function or method."""
 
+    # Attribute calls: what call() tests, and the last segment of every qualified name it looks for.
+    call_methods = frozenset(
+        {"named_parameters", "from_pretrained"}
+        | {name.rsplit(".", 1)[-1] for name in (*_CHECKPOINTS, *_PARAMETRIZATIONS, _REGISTER)}
+    )
+
     def __init__(self, ctx: object) -> None:
         super().__init__(ctx)  # type: ignore[arg-type]
         self.checkpoints: list[tuple[ast.Call, Optional[ast.expr], Optional[Fix]]] = []

@@ -172,6 +172,13 @@ _EVENTS = (
 class Family:
     """A rule family: override the events it needs. Families are created per checked file."""
 
+    # The ``call`` event for calls of a method (``x.attr(...)``) comes only for these attribute
+    # names (None: for every call); for calls of a plain name (``f(...)``) only when
+    # ``call_names``; for other calls (``f()(...)``, ``x[0](...)``) only when ``call_methods``
+    # is None.
+    call_methods: Optional[frozenset[str]] = None
+    call_names: bool = True
+
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
@@ -480,6 +487,17 @@ class Walker:
             ]
             for event in _EVENTS
         }
+        calls = [(h, type(h.__self__)) for h in self.hooks["call"]]
+        self.name_call_hooks = [h for h, f in calls if f.call_names or f.call_methods is None]
+        self.other_call_hooks = [h for h, f in calls if f.call_methods is None]
+        self.method_call_hooks: dict[str, list[Any]] = {}
+        self._calls = calls
+
+    def method_hooks(self, method: str) -> list[Any]:
+        """The ``call`` hooks for calls of the method ``method`` (in family order)."""
+        hooks = [h for h, f in self._calls if f.call_methods is None or method in f.call_methods]
+        self.method_call_hooks[method] = hooks
+        return hooks
 
     # -- classification -------------------------------------------------------------------
 
@@ -931,7 +949,9 @@ class Walker:
         stack: list[tuple[Any, dict[str, Binding]]] = [(root, env)]
         pop = stack.pop
         push = stack.append
-        call_hooks = self.hooks["call"]
+        method_hooks = self.method_call_hooks
+        name_hooks = self.name_call_hooks
+        other_hooks = self.other_call_hooks
         read_hooks = self.hooks["read"]
         functions = self.facts.functions
         fields_of = _FIELDS
@@ -946,9 +966,16 @@ class Walker:
                     method = func.attr
                     if method in _NOTED_METHODS:
                         note_call(self.facts, node)
-                elif func_cls is ast.Name and func.id in functions:
-                    self.note_call_site(node, local, scope)
-                for hook in call_hooks:
+                    hooks = method_hooks.get(method)
+                    if hooks is None:
+                        hooks = self.method_hooks(method)
+                elif func_cls is ast.Name:
+                    if func.id in functions:
+                        self.note_call_site(node, local, scope)
+                    hooks = name_hooks
+                else:
+                    hooks = other_hooks
+                for hook in hooks:
                     hook(node, local, scope)
                 if func_cls is ast.Attribute and method == "requires_grad_":
                     sink = as_sink(node)

@@ -16,7 +16,7 @@ from paramlens.analysis.rules.engine import (
     Scope,
     keyword,
 )
-from paramlens.analysis.rules.facts import walk
+from paramlens.analysis.rules.facts import OPTIMIZERS, walk
 from paramlens.analysis.rules.fixes import rename_attribute, replace_node
 
 _Loop = Union[ast.For, ast.AsyncFor]
@@ -60,6 +60,8 @@ def _sets_flag_on_target(loop: _Loop) -> bool:
 
 class IteratorRules(Family):
     """One-shot generators, uncalled methods, unpacking slips, lazy statements."""
+
+    call_methods = _CONSUMING | OPTIMIZERS | {"len"}
 
     def __init__(self, ctx: object) -> None:
         super().__init__(ctx)  # type: ignore[arg-type]

@@ -92,6 +92,8 @@ def _mentions(value: Optional[ast.expr], name: str) -> bool:
 class OrderingRules(Family):
     """Rules about what happens before and after an optimizer, a wrapper or a new head."""
 
+    call_methods = _ORDER_METHODS
+
     def __init__(self, ctx: object) -> None:
         super().__init__(ctx)  # type: ignore[arg-type]
         self.frz09: list[_Pending] = []

@@ -17,6 +17,9 @@ _FACTORIES = frozenset(
 class RegistrationRules(Family):
     """Attributes a Module subclass sets in its methods, and register_buffer calls."""
 
+    call_methods = frozenset({"register_buffer"})
+    call_names = False
+
     def _requires_grad_tensor(self, node: ast.AST) -> bool:
         if not isinstance(node, ast.Call):
             return False

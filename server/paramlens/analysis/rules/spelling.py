@@ -46,6 +46,9 @@ def _bool_for(value: ast.expr) -> Optional[str]:
 class SpellingRules(Family):
     """Slips in writing ``requires_grad`` itself."""
 
+    call_methods = frozenset({"requires_grad"})
+    call_names = False
+
     def attr_store(
         self, target: ast.Attribute, value: ast.expr, stmt: ast.stmt, scope: Scope
     ) -> None:
