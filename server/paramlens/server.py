@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, cast
+from typing import Any, Callable, Optional, Union, cast
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -53,6 +53,7 @@ logger = get_logger("server")
 SERVER_NAME = "paramlens"
 CHANGE_DEBOUNCE_SECONDS = 0.6
 CONFIGURATION_TIMEOUT_SECONDS = 3.0
+START_KINDS = ("no_torch", "start_failed")  # the worker cannot run in this interpreter at all
 
 
 _SERIALS = itertools.count(1)
@@ -83,6 +84,9 @@ class DocumentState:
     source: str = ""
     inspection: Optional[Inspection] = None
     inspecting: bool = False
+    # Why the last inspection gave no report and none is coming (no torch in the interpreter,
+    # a worker that cannot start, a crash): what lenses and hovers say instead of numbers.
+    unavailable: Optional[str] = None
     analysis_cache: dict[Any, Any] = field(default_factory=dict)
     # The findings only the last report gave, with the text and rules they were computed for;
     # the workspace classes with the import lines (and save count) they were computed from.
@@ -182,6 +186,23 @@ class DocumentState:
             if source_map is not None:
                 self.analysis_cache[key] = source_map
         return source_map
+
+
+def unavailable_text(kind: str, subject: str, detail: str) -> str:
+    """Why an inspection gave no numbers, in a few words (lenses, hovers, the message)."""
+    if kind == "no_torch":
+        if "needs torch" in detail:
+            return f"the torch in {subject} is too old (2.0 or later needed) — static checks only"
+        return f"no torch in {subject} — static checks only"
+    if kind == "start_failed":
+        return f"the worker cannot start with {subject} — static checks only"
+    if kind == "crashed":
+        return "the inspection crashed (details in the paramlens log)"
+    if kind == "timeout":
+        return "the inspection timed out (details in the paramlens log)"
+    if kind == "memory":
+        return "the inspection ran out of memory (details in the paramlens log)"
+    return f"the inspection failed: {detail}"
 
 
 def _parse_and_map(
@@ -336,8 +357,13 @@ class ParamlensLanguageServer(LanguageServer):
             logger.warning("could not show message: %s", message)
 
     def environment_problem(self, kind: str, subject: str, message: str) -> None:
-        """An environment problem (no torch, crash, timeout): shown once, always logged."""
+        """An environment problem (no torch, crash, timeout): shown once, always logged.
+
+        A worker that cannot start is one problem whoever meets it first (the pre-warm or an
+        inspection) and whatever the start said (``no_torch`` or ``start_failed``)."""
         logger.warning("%s", message)
+        if kind in START_KINDS:
+            kind = "start"
         if self.environment.should_show(kind, subject):
             self.show_message(
                 f"paramlens: {message} (details in the paramlens log)", types.MessageType.Error
@@ -435,8 +461,12 @@ class ParamlensLanguageServer(LanguageServer):
             )
         finally:
             state.inspecting = False
-        if inspection is None:
+        if isinstance(inspection, str) or inspection is None:
+            if inspection != state.unavailable and self.documents.get(uri) is state:
+                state.unavailable = inspection
+                self.report_landed(uri)  # the lenses say why there are no numbers
             return
+        state.unavailable = None
         current = self.documents.get(uri)
         if current is not state or current.version != version:
             logger.info(
@@ -464,7 +494,9 @@ class ParamlensLanguageServer(LanguageServer):
         folder: str,
         version: Optional[int],
         force: bool = False,
-    ) -> Optional[Inspection]:
+    ) -> Union[Inspection, str, None]:
+        """The new inspection; else why there are no numbers (a text for the lenses), or None
+        when nothing changed (keep what is shown)."""
         from paramlens.worker_client import build_inspect_params
 
         interpreter = settings.interpreter_command()
@@ -518,14 +550,15 @@ class ParamlensLanguageServer(LanguageServer):
 
     def _inspection_failed(
         self, error: Exception, path: Path, subject: str, version: Optional[int]
-    ) -> Optional[Inspection]:
+    ) -> Union[Inspection, str, None]:
         kind = error_kind(error)
         info = getattr(error, "info", None)
         detail = str(error) or kind
+        if kind in START_KINDS:
+            self.start_problem(error, subject)
+            return unavailable_text(kind, subject, detail)
         if kind in ENVIRONMENT_KINDS:
             messages = {
-                "no_torch": f"torch is not importable in {subject}",
-                "start_failed": f"the worker could not start in {subject}: {detail}",
                 "crashed": f"the worker crashed while inspecting {path.name}: {detail}",
                 "timeout": f"inspecting {path.name} timed out: {detail}",
                 "memory": f"inspecting {path.name} ran out of memory: {detail}",
@@ -535,8 +568,15 @@ class ParamlensLanguageServer(LanguageServer):
             logger.info("inspecting %s failed: %s", path.name, detail)
         if not isinstance(info, Mapping) or not info.get("file"):
             # Nothing points into user code: keep showing the last good report.
-            return None
+            return unavailable_text(kind, subject, detail) if kind in ENVIRONMENT_KINDS else None
         return Inspection(version=version, reports=[], error=dict(info), error_kind=kind)
+
+    def start_problem(self, error: BaseException, subject: str) -> None:
+        """The worker cannot start in ``subject`` (no torch, a bad path): one message."""
+        kind = error_kind(error)
+        kind = kind if kind in START_KINDS else "start_failed"
+        text = unavailable_text(kind, subject, str(error) or kind)
+        self.environment_problem(kind, subject, f"{text} ({error})")
 
     def on_report(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(uri)`` whenever a new inspection lands for a document."""

@@ -46,6 +46,8 @@ def pending_title(state: DocumentState, never: Optional[str], mode: str) -> str:
     """What a class lens says before its numbers arrive (``never``: why they never will)."""
     if never is not None:
         return f"paramlens: {never}"
+    if state.unavailable is not None:
+        return f"paramlens: {state.unavailable}"
     if state.inspecting or (state.inspection is None and mode == "onOpen"):
         return "paramlens: inspecting…"
     if state.inspection is not None and state.inspection.error is not None:

@@ -57,6 +57,8 @@ def register(server: ParamlensLanguageServer) -> None:
                 text = f"`{object_name}.{module_path}` is a {entry.get('class')}.\n\n{text}"
         if text:
             return text
+        if state.unavailable is not None:
+            return f"paramlens: {state.unavailable}."
         if state.inspecting:
             return f"paramlens: {state.name} is being inspected; try again in a moment."
         return f"paramlens: no report for {object_name or state.name} yet."

@@ -24,6 +24,8 @@ def waiting_text(state: DocumentState, target: HoverTarget, never: Optional[str]
     why there will be none."""
     if target.object is None:
         return None
+    if never is None:
+        never = state.unavailable
     if never is not None:
         return f"{target.object}: {never}"
     if state.inspecting or state.inspection is None:

@@ -118,14 +118,7 @@ async def prewarm(ls: ParamlensLanguageServer) -> None:
             try:
                 await ls.workers.ensure_started(str(folder.resolve()), interpreter)
             except Exception as error:
-                ls.environment_problem(
-                    _kind(error), " ".join(interpreter), f"the worker could not start: {error}"
-                )
-
-
-def _kind(error: BaseException) -> str:
-    kind = str(getattr(error, "kind", "start_failed"))
-    return kind if kind in ("no_torch", "start_failed") else "start_failed"
+                ls.start_problem(error, " ".join(interpreter))
 
 
 def register(server: ParamlensLanguageServer) -> None:
