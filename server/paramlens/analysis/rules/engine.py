@@ -984,10 +984,24 @@ class Walker:
                             sink = replace(sink, used=True)
                         for hook in self.hooks["sink"]:
                             hook(sink, local, scope)
+                # The children, as below (a keyword's value in place of the keyword, which
+                # raises no event): calls and attributes are most of the nodes.
+                if type(func) in walkable:
+                    push((func, local))
+                for item in node.args:
+                    if type(item) in walkable:
+                        push((item, local))
+                for kw in node.keywords:
+                    if type(kw.value) in walkable:
+                        push((kw.value, local))
+                continue
             elif cls is ast.Attribute:
                 if node.attr == "requires_grad" and type(node.ctx) is ast.Load:
                     for hook in read_hooks:
                         hook(node, local, scope)
+                if type(node.value) in walkable:
+                    push((node.value, local))
+                continue
             elif cls is ast.Lambda:
                 inner = dict(local)
                 for arg in _lambda_args(node.args):
