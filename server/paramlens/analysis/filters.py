@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from paramlens.analysis.rules.facts import walk
 from paramlens.analysis.source_map import FreezeLoop, Sink, dotted_name
 from paramlens_worker.protocol import ModelReport, module_class
 
@@ -221,6 +222,10 @@ def compile_filter(
     return NameFilter(expr, name_var, consts, item_var, bases, index_var)
 
 
+# The evaluator's method for each node class (``_Name`` for ast.Name...), found once.
+_EVAL_METHODS: dict[type, Callable[..., Any]] = {}
+
+
 class _Evaluator:
     """A tiny interpreter for filter expressions. ``strict`` evaluates every operand (no
     short-circuit) so that a validation run meets every node."""
@@ -233,10 +238,14 @@ class _Evaluator:
         self.bases: Mapping[str, tuple[str, ...]] = bases or {}
 
     def eval(self, node: ast.AST) -> Any:
-        method = getattr(self, "_" + type(node).__name__, None)
+        cls = type(node)
+        method = _EVAL_METHODS.get(cls)
         if method is None:
-            raise NotStatic(type(node).__name__)
-        return method(node)
+            method = getattr(_Evaluator, "_" + cls.__name__, None)
+            if method is None:
+                raise NotStatic(cls.__name__)
+            _EVAL_METHODS[cls] = method
+        return method(self, node)
 
     def _Constant(self, node: ast.Constant) -> Any:
         return node.value
@@ -393,7 +402,7 @@ class _Evaluator:
         gen = node.generators[0]
         if gen.is_async:
             raise NotStatic("async comprehension")
-        target_names = [n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)]
+        target_names = [n.id for n in walk(gen.target) if isinstance(n, ast.Name)]
         if not isinstance(gen.target, (ast.Name, ast.Tuple)):
             raise NotStatic("comprehension target")
         iterable = list(self.eval(gen.iter))
