@@ -204,20 +204,30 @@ def _module_path(module: Optional[str], level: int) -> str:
     return "." * level + (module or "")
 
 
+_BLOCK_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def statements(body: Iterable[ast.stmt]) -> Iterable[ast.stmt]:
     """Every statement, nested ones included (expressions are not visited: cheap)."""
     stack: list[ast.stmt] = list(body)
     while stack:
         node = stack.pop()
         yield node
-        for name in ("body", "orelse", "finalbody"):
+        cls = type(node)
+        fields = _BLOCK_FIELDS.get(cls)
+        if fields is None:
+            names = ("body", "orelse", "finalbody", "handlers", "cases")
+            fields = tuple(name for name in names if name in cls._fields)
+            _BLOCK_FIELDS[cls] = fields
+        for name in fields:
             block = getattr(node, name, None)
-            if isinstance(block, list):
+            if not isinstance(block, list):
+                continue
+            if name == "handlers" or name == "cases":
+                for part in block:
+                    stack.extend(part.body)
+            else:
                 stack.extend(block)
-        for handler in getattr(node, "handlers", ()):
-            stack.extend(handler.body)
-        for case in getattr(node, "cases", ()):
-            stack.extend(case.body)
 
 
 def collect_facts(tree: ast.Module, extra_module_classes: Collection[str] = ()) -> FileFacts:
