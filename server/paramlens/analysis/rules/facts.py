@@ -39,6 +39,10 @@ OPTIMIZERS = frozenset(
 )  # fmt: skip
 
 
+_OPTIMIZER_ENDINGS = tuple(OPTIMIZERS)
+_UNSEEN: Any = object()
+
+
 @dataclass
 class ClassFacts:
     """One class of the file."""
@@ -71,8 +75,9 @@ class FileFacts:
     def qualname(self, node: ast.AST) -> Optional[str]:
         """``nn.Linear`` -> ``torch.nn.Linear`` through the file's imports; None if unknown."""
         key = id(node)
-        if key in self._qualnames:
-            return self._qualnames[key]
+        name = self._qualnames.get(key, _UNSEEN)
+        if name is not _UNSEEN:
+            return name
         name = self._qualname(node)
         self._qualnames[key] = name
         return name
@@ -145,7 +150,7 @@ class FileFacts:
         if not isinstance(call, ast.Call):
             return None
         name = self.qualname(call.func)
-        if name is None:
+        if name is None or not name.endswith(_OPTIMIZER_ENDINGS):  # most calls: at once
             return None
         last = name.rsplit(".", 1)[-1]
         if last in OPTIMIZERS and (name.startswith("torch.optim.") or name == last):
