@@ -184,7 +184,7 @@ class Family:
 
     def classify(self, e: ast.AST, env: dict[str, Binding], scope: Scope) -> Optional[Binding]:
         """What ``e`` holds (see :meth:`Walker.classify`)."""
-        return self.ctx.walker.classify(e, env, scope)
+        return self.ctx.walker._classify(e, env, scope, 0)
 
     def sink(self, sink: Sink, env: dict[str, Binding], scope: Scope) -> None:
         """``requires_grad`` set on ``sink.receiver``."""

@@ -6,7 +6,15 @@ from __future__ import annotations
 import ast
 
 from paramlens.analysis.findings import Severity, Span
-from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope, Sink, root_of
+from paramlens.analysis.rules.engine import (
+    NO_GRAD_CONTEXTS,
+    Binding,
+    Family,
+    Kind,
+    Scope,
+    Sink,
+    root_of,
+)
 from paramlens.analysis.rules.fixes import call_method_instead, replace_node
 
 
@@ -19,6 +27,12 @@ def _is_freeze_function(node: ast.AST) -> bool:
 
 class ModeRules(Family):
     """``.training =``, ``.train =``/``.eval =``, bare ``.eval``, no_grad + backward."""
+
+    # eval() / train(...) / backward(), and the last segments of what is_no_grad() recognizes.
+    call_methods = frozenset(
+        {"eval", "train", "backward"}
+        | {name.rsplit(".", 1)[-1] for name in (*NO_GRAD_CONTEXTS, "torch.set_grad_enabled")}
+    )
 
     def _is_plain_self(self, target: ast.Attribute, scope: Scope) -> bool:
         """``self.<attr>`` inside a non-Module class, or inside Module.train/eval overrides."""
