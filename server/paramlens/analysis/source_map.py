@@ -342,12 +342,14 @@ class _BindingIndex:
     def __init__(self, bindings: Sequence[ModelBinding] = ()) -> None:
         self.all: list[ModelBinding] = []
         self.by_key: dict[tuple[str, str], list[ModelBinding]] = {}
+        self.names: set[str] = set()  # every name bound in some scope
         for binding in bindings:
             self.add(binding)
 
     def add(self, binding: ModelBinding) -> None:
         self.all.append(binding)
         self.by_key.setdefault((binding.name, binding.scope), []).append(binding)
+        self.names.add(binding.name)
 
     def _latest(self, name: str, scope: str, before: int) -> Optional[ModelBinding]:
         found = None
@@ -358,6 +360,8 @@ class _BindingIndex:
 
     def at(self, name: str, line: int, scope: str) -> Optional[ModelBinding]:
         """The binding of ``name`` in effect at ``line`` of ``scope``."""
+        if name not in self.names:
+            return None  # most names of a file: bound to no model anywhere
         if scope:
             local = self._latest(name, scope, line)
             if local is not None or (name, scope) in self.by_key:
@@ -844,10 +848,17 @@ class _Builder:
                     self.bindings.add(ModelBinding(name.id, None, "", self.span(name), line, scope))
 
     def _receiver(
-        self, node: ast.expr, scope: str, owner: Optional[str], line: int
+        self,
+        node: ast.expr,
+        scope: str,
+        owner: Optional[str],
+        line: int,
+        chain: Optional[tuple[ast.Name, list[tuple[str, ast.AST]]]] = None,
     ) -> Optional[tuple[str, str, Optional[str], str, bool]]:
-        """(variable, path, object, prefix, imported) of a model receiver chain."""
-        chain = _chain(node)
+        """(variable, path, object, prefix, imported) of a model receiver chain (``chain``:
+        ``_chain(node)`` when already known)."""
+        if chain is None:
+            chain = _chain(node)
         if chain is None:
             return None
         root, segments = chain
@@ -961,7 +972,7 @@ class _Builder:
         # Every sub-chain is visited too, so each node makes the target of its own token.
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             line += 1  # the variable an assignment binds: the binding made on this line
-        receiver = self._receiver(node, scope, owner, line)
+        receiver = self._receiver(node, scope, owner, line, chain)
         if receiver is None:
             return
         variable, path, obj, prefix, imported = receiver
