@@ -184,7 +184,10 @@ def child_fields(cls: type) -> tuple[str, ...]:
 def child_nodes(node: ast.AST) -> list[ast.AST]:
     """:func:`ast.iter_child_nodes` without contexts and operators, as a list."""
     children: list[ast.AST] = []
-    for name in child_fields(type(node)):
+    fields = _WALK_FIELDS.get(type(node))
+    if fields is None:
+        fields = child_fields(type(node))
+    for name in fields:
         value: Any = getattr(node, name, None)
         if type(value) is list:
             children.extend(item for item in value if type(item) in NODE_CLASSES)
