@@ -240,9 +240,11 @@ class ParamlensLanguageServer(LanguageServer):
         self.configured: Optional[asyncio.Event] = None
         self.log_handler = ClientLogHandler(self)
         self.diagnostic_tasks: dict[str, asyncio.Future[None]] = {}
+        # One thread for what an edit makes the editor wait for: the static rules, then the
+        # source map of lenses and hovers, in the order asked (threads only share the GIL: a
+        # second thread would slow the diagnostics down, never speed anything up).
         self.analysis_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="static")
         self.runtime_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runtime")
-        self.map_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="source-map")
         self._settings_problems: set[str] = set()
         self.saves = 0  # files saved so far: what workspace files define may have changed
         self._report_listeners: list[Callable[[str], None]] = []
@@ -602,7 +604,7 @@ class ParamlensLanguageServer(LanguageServer):
         for task in self.diagnostic_tasks.values():
             task.cancel()
         self.diagnostic_tasks.clear()
-        for executor in (self.analysis_executor, self.runtime_executor, self.map_executor):
+        for executor in (self.analysis_executor, self.runtime_executor):
             executor.shutdown(wait=False, cancel_futures=True)
 
     def report_server_error(self, error: Exception, source: Any) -> None:

@@ -32,7 +32,8 @@ SOURCE = "paramlens"
 MODEL_FAILED = "PLM001"  # a model class could not be built
 IMPORT_FAILED = "PLM002"  # the file could not be loaded at all
 NEEDS_ARGUMENTS = "PLM003"  # a model needs constructor arguments nobody gave
-DEBOUNCE_SECONDS = 0.02
+# No debounce: the static rules start as soon as an edit arrives (an edit that arrives while
+# they run replaces the delivery; its analysis starts when the thread is free).
 FULL_AFTER_EDIT_SECONDS = 0.3
 # In a text's analysis cache: its full findings are on their way to a pull client (pulls of
 # the same text do not postpone them again).
@@ -222,10 +223,16 @@ def findings_key(inspection: Optional[Inspection], rules: RulesKey) -> tuple[Any
     return ("findings", inspection.serial if inspection is not None else 0, rules)
 
 
-async def snapshot(ls: ParamlensLanguageServer, state: DocumentState, runtime: bool) -> Snapshot:
-    """The document as the rules should see it now (``runtime``: with its last report)."""
+async def snapshot(
+    ls: ParamlensLanguageServer,
+    state: DocumentState,
+    runtime: bool,
+    rules: Optional[RulesKey] = None,
+) -> Snapshot:
+    """The document as the rules should see it now (``runtime``: with its last report;
+    ``rules``: its :func:`rules_key`, when the caller has it)."""
     source, inspection = state.source, state.inspection if runtime else None
-    select, ignore, classes = await rules_key(ls, state)
+    select, ignore, classes = rules if rules is not None else await rules_key(ls, state)
     return Snapshot(source, state.path, select, ignore, classes, inspection)
 
 
@@ -289,11 +296,14 @@ def carried_over(
 
 
 async def _analysed(
-    ls: ParamlensLanguageServer, state: DocumentState, runtime: bool
+    ls: ParamlensLanguageServer,
+    state: DocumentState,
+    runtime: bool,
+    rules: Optional[RulesKey] = None,
 ) -> list[Finding]:
     """The findings of the current text, static-only or full, computed off the event loop and
     cached per (text, inspection, settings and workspace classes)."""
-    snap = await snapshot(ls, state, runtime)
+    snap = await snapshot(ls, state, runtime, rules)
     inspection = snap.inspection
     rules = (snap.select, snap.ignore, snap.workspace_classes)
     key = findings_key(inspection, rules)
@@ -328,7 +338,7 @@ async def quick_findings(ls: ParamlensLanguageServer, state: DocumentState) -> l
     full = state.analysis_cache.get(findings_key(state.inspection, rules))
     if full is not None:
         return list(full)
-    static = await _analysed(ls, state, runtime=False)
+    static = await _analysed(ls, state, runtime=False, rules=rules)
     runtime_only = state.last_results.get("runtime_only")
     if state.inspection is None or runtime_only is None:
         return static
@@ -423,7 +433,7 @@ def refresh(
 
     async def deliver() -> None:
         if debounce:
-            await asyncio.sleep(DEBOUNCE_SECONDS)
+            await asyncio.sleep(0)  # edits already read in the same batch: only the last one
         try:
             pause = FULL_AFTER_EDIT_SECONDS if debounce or after_pull else 0.0
             await _deliver(ls, uri, pause, repull)
