@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any, Optional
 
 import pytest
 import pytest_lsp
@@ -342,3 +343,34 @@ async def test_module_classes_imported_from_workspace_files(
         return sorted(d.range.start.line for d in pushed(client, uri, "FRZ03")) == [3, 5]
 
     await eventually(both, timeout=10)
+
+
+async def test_runtime_findings_of_unchanged_lines_stay_through_an_edit(
+    client: LanguageClient, root: Path
+) -> None:
+    published: list[tuple[Optional[int], list[str]]] = []
+
+    features = client.protocol.fm.features
+    default = features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS]
+
+    def record(*args: Any) -> None:
+        params = args[-1]
+        published.append((params.version, [str(d.code) for d in params.diagnostics]))
+        default(*args)
+
+    features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = record
+
+    await initialize(client, root)
+    path = root / "net.py"
+    uri = open_document(client, path)
+    await wait_for_diagnostic(client, uri, "FRZ12")
+    await asyncio.sleep(0.5)
+    change_document(client, uri, path.read_text("utf-8") + "\n# an edit below it all\n", 2)
+
+    async def first_of_the_edit() -> Optional[list[str]]:
+        return next((codes for version, codes in published if version == 2), None)
+
+    # at once, before the runtime rules run again: the static findings of the new text and
+    # the runtime findings of the lines that did not change
+    codes = await eventually(first_of_the_edit, timeout=10, every=0.01)
+    assert "FRZ01" in codes and "FRZ12" in codes, published
