@@ -88,7 +88,8 @@ async def test_hanging_model_keeps_the_server_responsive(
     assert any("inspecting" in title for title in waiting), waiting
     diagnostic = await wait_for_diagnostic(client, uri, "PLM002", timeout=TIMEOUT_SECONDS + 30)
     assert "timed out" in diagnostic.message
-    assert diagnostic.range.start.line == 9  # the `while True:` line of __init__
+    # The timeout's stack dump lands on either line of the endless loop in __init__.
+    assert diagnostic.range.start.line in (9, 10)
     timeouts = [m for m in client.messages if "timed out" in m.message]
     assert len(timeouts) == 1 and timeouts[0].type == types.MessageType.Error
     await assert_healthy_hover_answers(client, root, healthy)
