@@ -23,3 +23,10 @@ def test_apply_edits_is_order_independent_and_multiline() -> None:
         TextEdit(Span(2, 0, 2, 5), "c = 4"),
     ]
     assert apply_edits(source, edits) == "alpha = 1\nb = 2\nc = 4\n"
+
+
+def test_apply_edits_counts_lines_as_python_does() -> None:
+    # A form feed is a line break for str.splitlines but not for Python's tokenizer (nor ast).
+    source = "a = 1\x0c  # page\r\nb == 2\rc = 3\n"
+    edits = [TextEdit(Span(1, 2, 1, 4), "="), TextEdit(Span(2, 0, 2, 1), "d")]
+    assert apply_edits(source, edits) == "a = 1\x0c  # page\r\nb = 2\rd = 3\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import enum
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Optional
@@ -87,17 +88,22 @@ def span_of(node: ast.AST, lines: Sequence[str]) -> Span:
     return Span(start_line, start_col, end_line, end_col)
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def apply_edits(source: str, edits: Sequence[TextEdit]) -> str:
-    """Apply non-overlapping edits to ``source`` (positions as in :class:`Span`)."""
-    lines = source.splitlines(keepends=True)
-    offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line))
+    """Apply non-overlapping edits to ``source`` (positions as in :class:`Span`).
+
+    Lines are counted as Python counts them (``\n``, ``\r\n``, ``\r``): unlike ``str.splitlines``,
+    form feeds and other separators inside a line do not start a new one, so positions from
+    ``ast`` stay right in files that contain them.
+    """
+    starts = [0] + [match.end() for match in _LINE_BREAK.finditer(source)]
 
     def offset(line: int, col: int) -> int:
-        if line >= len(lines):
+        if line >= len(starts):
             return len(source)
-        return offsets[line] + col
+        return min(starts[line] + col, len(source))
 
     result = source
     for edit in sorted(edits, key=lambda e: (e.span.start_line, e.span.start_col), reverse=True):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from paramlens.analysis.findings import Finding, Fix, Span, TextEdit
+from paramlens.analysis.findings import Finding, Fix, Span, TextEdit, apply_edits
 
 if TYPE_CHECKING:
     from paramlens.analysis.rules.engine import Context
@@ -56,28 +55,4 @@ def fix_all(source: str, findings: Sequence[Finding]) -> str:
             continue
         accepted.extend(edits)
         seen.update(edits)
-    return _apply(source, accepted) if accepted else source
-
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-def _apply(source: str, edits: Sequence[TextEdit]) -> str:
-    """Apply non-overlapping edits, counting lines as Python does (``\n``, ``\r\n``, ``\r``).
-
-    Unlike ``str.splitlines``, form feeds and other separators inside a line do not start a new
-    line, so positions from ``ast`` stay right in files that contain them.
-    """
-    starts = [0] + [m.end() for m in _LINE_BREAK.finditer(source)]
-
-    def offset(line: int, col: int) -> int:
-        if line >= len(starts):
-            return len(source)
-        return min(starts[line] + col, len(source))
-
-    result = source
-    for edit in sorted(edits, key=lambda e: (e.span.start_line, e.span.start_col), reverse=True):
-        start = offset(edit.span.start_line, edit.span.start_col)
-        end = offset(edit.span.end_line, edit.span.end_col)
-        result = result[:start] + edit.new_text + result[end:]
-    return result
+    return apply_edits(source, accepted) if accepted else source
