@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from paramlens.analysis.findings import Severity
 from paramlens.analysis.rules import RULES, check_source, fix_all
+from paramlens.analysis.rules.facts import import_bindings
 from paramlens.analysis.rules.registry import is_enabled
 from paramlens.analysis.rules.suppression import noqa_codes
 
@@ -475,3 +476,26 @@ def test_workspace_relative_imports_and_src_layout(tmp_path: Path) -> None:
         "Net",
         "Head",
     }
+
+
+@pytest.mark.parametrize(
+    ("statement", "bindings"),
+    [
+        ("import torch", [("torch", "torch", False)]),
+        ("import torch.nn", [("torch", "torch", False)]),
+        ("import torch.nn as nn", [("nn", "torch.nn", False)]),
+        (
+            "from torch import nn, optim as o",
+            [("nn", "torch.nn", True), ("o", "torch.optim", True)],
+        ),
+        ("from ..pkg import Net as N", [("N", "..pkg.Net", True)]),
+        ("from . import layers", [("layers", "..layers", True)]),
+        ("from torch.nn import *", []),
+    ],
+)
+def test_import_bindings_name_what_each_import_binds(
+    statement: str, bindings: list[tuple[str, str, bool]]
+) -> None:
+    node = ast.parse(statement).body[0]
+    assert isinstance(node, (ast.Import, ast.ImportFrom))
+    assert list(import_bindings(node)) == bindings

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from paramlens.analysis.findings import Span, span_of
-from paramlens.analysis.rules.facts import child_nodes
+from paramlens.analysis.rules.facts import child_nodes, import_bindings
 from paramlens_worker.protocol import ModelReport
 
 COLLECTION_METHODS = (
@@ -500,24 +500,10 @@ class _Builder:
 
     def _collect_imports(self) -> None:
         for node in _statements_breadth_first(self.tree):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.asname:
-                        self.imports[alias.asname] = alias.name
-                    else:
-                        root = alias.name.split(".")[0]
-                        self.imports[root] = root
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                for alias in node.names:
-                    if alias.name != "*":
-                        local = alias.asname or alias.name
-                        self.imports[local] = f"{node.module}.{alias.name}"
-                        self.from_imported.add(local)
-            elif isinstance(node, ast.ImportFrom):
-                for alias in node.names:
-                    if alias.name != "*":
-                        local = alias.asname or alias.name
-                        self.imports[local] = f"{'.' * node.level}{node.module or ''}.{alias.name}"
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                for local, dotted, from_import in import_bindings(node):
+                    self.imports[local] = dotted
+                    if from_import:
                         self.from_imported.add(local)
 
     def qualname(self, node: ast.AST) -> Optional[str]:

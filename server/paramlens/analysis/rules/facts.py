@@ -13,7 +13,7 @@ import ast
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 MODULE_BASES = frozenset(
     {
@@ -208,8 +208,23 @@ def walk(node: ast.AST) -> Iterator[ast.AST]:
         yield node
 
 
-def _module_path(module: Optional[str], level: int) -> str:
-    return "." * level + (module or "")
+def import_bindings(node: Union[ast.Import, ast.ImportFrom]) -> Iterator[tuple[str, str, bool]]:
+    """The names one import statement binds: ``(local name, dotted name it stands for, bound by a
+    from-import)``. ``import torch.nn as nn`` -> ``nn``: ``torch.nn``; ``import torch.nn`` ->
+    ``torch``: ``torch``; ``from ..pkg import Net as N`` -> ``N``: ``..pkg.Net``. Star imports
+    bind nothing that can be named."""
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                yield alias.asname, alias.name, False
+            else:
+                head = alias.name.split(".", 1)[0]
+                yield head, head, False
+        return
+    base = "." * node.level + (node.module or "")
+    for alias in node.names:
+        if alias.name != "*":
+            yield alias.asname or alias.name, f"{base}.{alias.name}", True
 
 
 _BLOCK_FIELDS: dict[type, tuple[str, ...]] = {}
@@ -244,18 +259,9 @@ def collect_facts(tree: ast.Module, extra_module_classes: Collection[str] = ()) 
     facts = FileFacts()
     class_nodes: list[ast.ClassDef] = []
     for node in statements(tree.body):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.asname:
-                    facts.imports[alias.asname] = alias.name
-                else:
-                    head = alias.name.split(".", 1)[0]
-                    facts.imports[head] = head
-        elif isinstance(node, ast.ImportFrom):
-            base = _module_path(node.module, node.level)
-            for alias in node.names:
-                if alias.name != "*":
-                    facts.imports[alias.asname or alias.name] = f"{base}.{alias.name}"
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for bound, dotted, _ in import_bindings(node):
+                facts.imports[bound] = dotted
         elif isinstance(node, ast.ClassDef):
             class_nodes.append(node)
         elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
