@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import dataclasses
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,8 +49,9 @@ def _shape(shape: Optional[Sequence[int]]) -> str:
 def _location(file: Optional[str], line: Optional[int], relative_to: Optional[Path]) -> str:
     shown = file or "?"
     if file and relative_to is not None:
-        with contextlib.suppress(ValueError):  # another drive on Windows
-            shown = os.path.relpath(file, relative_to)
+        # Outside relative_to (or on another drive) the absolute path says more than "../..".
+        with contextlib.suppress(ValueError):
+            shown = Path(file).relative_to(relative_to).as_posix()
     return f"{shown}:{line}" if line else shown
 
 

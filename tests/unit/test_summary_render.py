@@ -84,6 +84,13 @@ def test_table_rows_mark_tied_frozen_lazy_and_non_persistent() -> None:
     ]
 
 
+def test_files_outside_the_working_folder_keep_their_absolute_path() -> None:
+    inside = summary.render_report(report(), relative_to=Path("/proj")).splitlines()[0]
+    outside = summary.render_report(report(), relative_to=Path("/elsewhere")).splitlines()[0]
+    assert inside.startswith("TiedLM — lm.py:7 ")
+    assert outside.startswith("TiedLM — /proj/lm.py:7 ")
+
+
 def test_render_report_has_title_rows_and_totals() -> None:
     text = summary.render_report(report(), relative_to=Path("/proj"))
     lines = text.splitlines()
