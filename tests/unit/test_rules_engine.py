@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from paramlens.analysis.findings import Severity
 from paramlens.analysis.rules import RULES, check_source, fix_all
-from paramlens.analysis.rules.facts import import_bindings
+from paramlens.analysis.rules.facts import collect_facts, import_bindings
 from paramlens.analysis.rules.registry import is_enabled
 from paramlens.analysis.rules.suppression import noqa_codes
 
@@ -499,3 +499,45 @@ def test_import_bindings_name_what_each_import_binds(
     node = ast.parse(statement).body[0]
     assert isinstance(node, (ast.Import, ast.ImportFrom))
     assert list(import_bindings(node)) == bindings
+
+
+REGISTERING_CLASS = """\
+import torch
+import torch.nn as nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+        if True:
+            self.head = nn.Linear(2, 2)
+        self.head.weight = self.fc.weight
+        {call}("stats", torch.zeros(2))
+
+    @staticmethod
+    def helper():
+        return [m.register_parameter("scale", None) for m in ()]
+"""
+
+
+@pytest.mark.parametrize(
+    ("call", "buffer"),
+    [
+        ("self.register_buffer", True),
+        # The parser folds the full-width letter into "r": the text never says register_.
+        ("self.\uff52egister_buffer", True),
+        ("self.registered", False),
+    ],
+)
+def test_facts_with_the_source_are_the_facts_of_the_tree(call: str, buffer: bool) -> None:
+    source = REGISTERING_CLASS.format(call=call)
+    tree = ast.parse(source)
+    with_source, tree_only = collect_facts(tree, (), source), collect_facts(tree, ())
+    assert ("stats" in with_source.buffer_attrs) is buffer
+    assert with_source.parameter_attrs == tree_only.parameter_attrs == {"scale"}
+    assert with_source.buffer_attrs == tree_only.buffer_attrs
+    assert list(with_source.submodule_attrs) == list(tree_only.submodule_attrs) == ["fc", "head"]
+    assert with_source.ties == tree_only.ties == {
+        "head.weight": ("fc.weight", 10),
+        "fc.weight": ("head.weight", 10),
+    }

@@ -88,7 +88,14 @@ def span_of(node: ast.AST, lines: Sequence[str]) -> Span:
     return Span(start_line, start_col, end_line, end_col)
 
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # the line breaks of Python (and of LSP)
+
+
+def source_lines(source: str) -> list[str]:
+    """The lines as Python and LSP count them (``\\n``, ``\\r\\n``, ``\\r`` only)."""
+    if "\r" not in source:
+        return source.split("\n")  # the same, without the regular expression
+    return _LINE_BREAK.split(source)
 
 
 def apply_edits(source: str, edits: Sequence[TextEdit]) -> str:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import ast
 import contextlib
 import gc
-import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Optional, Union
 
-from paramlens.analysis.findings import Finding, Severity, Span
+from paramlens.analysis.findings import Finding, Severity, Span, source_lines
 from paramlens.analysis.rules.api_calls import ApiRules
 from paramlens.analysis.rules.engine import Context, Walker
 from paramlens.analysis.rules.facts import collect_facts
@@ -57,7 +56,6 @@ _FAMILIES = (
     NameFilterRules,
     RegistrationRules,
 )
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -66,13 +64,6 @@ class CheckResult:
 
     findings: tuple[Finding, ...]  # sorted by position; noqa and select/ignore applied
     syntax_error: Optional[Finding]  # code FRZ000, at the error; then ``findings`` is empty
-
-
-def source_lines(source: str) -> list[str]:
-    """The lines as Python and LSP count them (``\\n``, ``\\r\\n``, ``\\r`` only)."""
-    if "\r" not in source:
-        return source.split("\n")  # the same, without the regular expression
-    return _LINE_BREAK.split(source)
 
 
 def _syntax_error(error: Exception, lines: Sequence[str]) -> Finding:
@@ -137,7 +128,7 @@ def _findings(
         tree = ast.parse(source, filename=path or "<unknown>")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
         return _syntax_error(error, lines)
-    facts = collect_facts(tree, module_classes)
+    facts = collect_facts(tree, module_classes, source)
     ctx = Context(source, lines, facts)
     ctx.families.extend(family(ctx) for family in _FAMILIES)
     walker = Walker(ctx)

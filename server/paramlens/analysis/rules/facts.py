@@ -10,10 +10,13 @@ keystroke and need only this statement-level subset.
 from __future__ import annotations
 
 import ast
+import bisect
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
+
+from paramlens.analysis.findings import source_lines
 
 MODULE_BASES = frozenset(
     {
@@ -253,10 +256,16 @@ def statements(body: Iterable[ast.stmt]) -> Iterable[ast.stmt]:
                 stack.extend(block)
 
 
-def collect_facts(tree: ast.Module, extra_module_classes: Collection[str] = ()) -> FileFacts:
+def collect_facts(
+    tree: ast.Module, extra_module_classes: Collection[str] = (), source: Optional[str] = None
+) -> FileFacts:
     """Gather the statement-level :class:`FileFacts` of ``tree`` (imports, classes, defs,
-    attribute stores); call-level facts are noted during the ordered walk (:func:`note_call`)."""
+    attribute stores); call-level facts are noted during the ordered walk (:func:`note_call`).
+
+    ``source``, the text of ``tree``, only makes it cheaper: methods whose lines cannot name
+    ``register_buffer`` / ``register_parameter`` are not searched for those calls."""
     facts = FileFacts()
+    register_lines = _register_lines(source)
     class_nodes: list[ast.ClassDef] = []
     for node in statements(tree.body):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -284,7 +293,7 @@ def collect_facts(tree: ast.Module, extra_module_classes: Collection[str] = ()) 
     _resolve_module_classes(facts)
     for node in class_nodes:
         if node.name in facts.module_classes:
-            _collect_class_attrs(facts, facts.classes[node.name], node)
+            _collect_class_attrs(facts, facts.classes[node.name], node, register_lines)
     _collect_factories(facts, tree.body)
     return facts
 
@@ -366,11 +375,79 @@ def _tie(stmt: ast.Assign) -> Optional[tuple[str, str]]:
     return (first, second) if first and second else None
 
 
-def _collect_class_attrs(facts: FileFacts, cls: ClassFacts, node: ast.ClassDef) -> None:
+def _register_lines(source: Optional[str]) -> Optional[list[int]]:
+    """The 1-based lines that may hold a ``register_buffer`` / ``register_parameter`` call
+    (None: any line, without the source). Non-ASCII lines may: the parser folds look-alike
+    letters of identifiers into ASCII ones."""
+    if source is None:
+        return None
+    if source.isascii():
+        if "register_" not in source:
+            return []
+        return [n for n, text in enumerate(source_lines(source), 1) if "register_" in text]
+    return [
+        n
+        for n, text in enumerate(source_lines(source), 1)
+        if "register_" in text or not text.isascii()
+    ]
+
+
+def _may_register(
+    node: Union[ast.FunctionDef, ast.AsyncFunctionDef], register_lines: Optional[list[int]]
+) -> bool:
+    """Can ``node`` (a function, decorators included) hold a register_* call?"""
+    if register_lines is None:
+        return True
+    if not register_lines:
+        return False
+    first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])
+    last = getattr(node, "end_lineno", None) or node.lineno
+    at = bisect.bisect_left(register_lines, first)
+    return at < len(register_lines) and register_lines[at] <= last
+
+
+def _block_statements(node: ast.AST) -> Iterator[ast.AST]:
+    """The statements under ``node`` (itself first) in :func:`walk` order, visiting no
+    expression: breadth first over statements, ``except`` handlers and ``case`` clauses, the
+    only nodes a statement can be nested in."""
+    todo = deque([node])
+    pop = todo.popleft
+    while todo:
+        node = pop()
+        yield node
+        for name in _block_fields(type(node)):
+            todo.extend(item for item in getattr(node, name) if isinstance(item, _BLOCK_NODES))
+
+
+_BLOCK_NODES = (
+    ast.stmt,
+    ast.excepthandler,
+    *((ast.match_case,) if hasattr(ast, "match_case") else ()),
+)
+_BLOCK_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _block_fields(cls: type) -> tuple[str, ...]:
+    fields = _BLOCK_CHILD_FIELDS.get(cls)
+    if fields is None:
+        names = ("body", "handlers", "orelse", "finalbody", "cases")
+        # In the class's own field order: the order of :func:`walk`.
+        fields = tuple(f for f in getattr(cls, "_fields", ()) if f in names)
+        _BLOCK_CHILD_FIELDS[cls] = fields
+    return fields
+
+
+def _collect_class_attrs(
+    facts: FileFacts,
+    cls: ClassFacts,
+    node: ast.ClassDef,
+    register_lines: Optional[list[int]],
+) -> None:
     for method in node.body:
         if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
-        for stmt in walk(method):
+        # Assignments are statements: the statement walk finds them in the same order.
+        for stmt in _block_statements(method):
             if isinstance(stmt, ast.Assign):
                 value = stmt.value
                 tie = _tie(stmt)
@@ -387,16 +464,20 @@ def _collect_class_attrs(facts: FileFacts, cls: ClassFacts, node: ast.ClassDef) 
                     elif facts.is_parameter_ctor(value):
                         cls.parameters.add(attr)
                         facts.parameter_attrs.add(attr)
-            elif (
-                isinstance(stmt, ast.Call)
-                and isinstance(stmt.func, ast.Attribute)
-                and stmt.func.attr in ("register_buffer", "register_parameter")
-                and stmt.args
-                and isinstance(stmt.args[0], ast.Constant)
-                and isinstance(stmt.args[0].value, str)
+        if not _may_register(method, register_lines):
+            continue
+        # Registration calls only fill sets: their order does not matter.
+        for call in walk(method):
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and call.func.attr in ("register_buffer", "register_parameter")
+                and call.args
+                and isinstance(call.args[0], ast.Constant)
+                and isinstance(call.args[0].value, str)
             ):
-                name = stmt.args[0].value
-                if stmt.func.attr == "register_buffer":
+                name = call.args[0].value
+                if call.func.attr == "register_buffer":
                     facts.buffer_attrs.add(name)
                 else:
                     cls.parameters.add(name)
