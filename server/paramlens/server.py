@@ -27,6 +27,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from paramlens import __version__
+from paramlens.analysis.incremental import IncrementalParser
 from paramlens.analysis.source_map import SourceMap, build_source_map
 from paramlens.log import ClientLogHandler, get_logger, setup_logging
 from paramlens.positions import normalize_encoding
@@ -91,10 +92,14 @@ class DocumentState:
     # The findings only the last report gave, with the text and rules they were computed for;
     # the workspace classes with the import lines (and save count) they were computed from.
     last_results: dict[str, tuple[Any, tuple[Any, ...]]] = field(default_factory=dict)
+    parser: IncrementalParser = field(default_factory=IncrementalParser)
     _tree: Optional[ast.Module] = None  # last good parse (kept through syntax errors)
     _tree_source: str = ""  # the text ``_tree`` was parsed from
     _parsed: Optional[str] = None  # the text the last parse attempt saw
     _syntax_error: Optional[SyntaxError] = None
+
+    def __post_init__(self) -> None:
+        self.parser.filename = str(self.path or self.uri)
 
     def update(self, source: str, version: Optional[int]) -> None:
         """New text. Parsing waits until a feature needs the tree: diagnostics parse on their
@@ -109,7 +114,7 @@ class DocumentState:
             return
         self._parsed = self.source
         try:
-            self._tree = ast.parse(self.source, filename=str(self.path or self.uri))
+            self._tree = self.parser.parse(self.source)
             self._tree_source = self.source
             self._syntax_error = None
         except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
@@ -171,7 +176,7 @@ class DocumentState:
             executor,
             _parse_and_map,
             source,
-            str(self.path or self.uri),
+            self.parser,
             self._parsed == source,
             (self._tree, self._tree_source),
             key[1],
@@ -207,18 +212,19 @@ def unavailable_text(kind: str, subject: str, detail: str) -> str:
 
 def _parse_and_map(
     source: str,
-    filename: str,
+    parser: IncrementalParser,
     parsed: bool,
     last_good: tuple[Optional[ast.Module], str],
     names: tuple[str, ...],
 ) -> tuple[Optional[ast.Module], Optional[SyntaxError], Optional[SourceMap]]:
     """Parse ``source`` unless ``parsed`` (then ``last_good`` is its tree), falling back to the
-    last good tree on a syntax error, and map the tree. Pure: runs in a thread."""
+    last good tree on a syntax error, and map the tree. Runs in a thread (the document's parser
+    is thread-safe)."""
     tree, tree_source = last_good
     error: Optional[SyntaxError] = None
     if not parsed:
         try:
-            tree, tree_source = ast.parse(source, filename=filename), source
+            tree, tree_source = parser.parse(source), source
         except (SyntaxError, ValueError, RecursionError, MemoryError) as problem:
             error = problem if isinstance(problem, SyntaxError) else SyntaxError(str(problem))
     source_map = build_source_map(tree, tree_source, names) if tree is not None else None

@@ -9,6 +9,7 @@ from typing import Optional
 
 import pytest
 
+from paramlens.analysis.incremental import IncrementalParser
 from paramlens.server import DocumentState, _parse_and_map
 
 GOOD = """from torch import nn
@@ -58,7 +59,7 @@ def test_parse_and_map(
     import ast
 
     good = (ast.parse(GOOD), GOOD) if last_good[0] == "good" else (None, "")
-    tree, error, source_map = _parse_and_map(source, "m.py", parsed, good, ())
+    tree, error, source_map = _parse_and_map(source, IncrementalParser("m.py"), parsed, good, ())
     assert (tree is not None) is has_tree and (error is not None) is has_error
     if classes is None:
         assert source_map is None

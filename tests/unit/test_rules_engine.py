@@ -537,7 +537,5 @@ def test_facts_with_the_source_are_the_facts_of_the_tree(call: str, buffer: bool
     assert with_source.parameter_attrs == tree_only.parameter_attrs == {"scale"}
     assert with_source.buffer_attrs == tree_only.buffer_attrs
     assert list(with_source.submodule_attrs) == list(tree_only.submodule_attrs) == ["fc", "head"]
-    assert with_source.ties == tree_only.ties == {
-        "head.weight": ("fc.weight", 10),
-        "fc.weight": ("head.weight", 10),
-    }
+    tied = {"head.weight": ("fc.weight", 10), "fc.weight": ("head.weight", 10)}
+    assert with_source.ties == tree_only.ties == tied

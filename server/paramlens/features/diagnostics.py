@@ -11,13 +11,14 @@ import asyncio
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, cast
 
 from lsprotocol import types
 
 from paramlens.analysis.findings import Finding, Severity, Span
+from paramlens.analysis.incremental import IncrementalParser
 from paramlens.analysis.rules import check_source, workspace_module_classes
 from paramlens.log import get_logger
 from paramlens.positions import span_to_range
@@ -165,6 +166,8 @@ class Snapshot:
     ignore: tuple[str, ...]
     workspace_classes: tuple[str, ...]  # Module classes imported from workspace files
     inspection: Optional[Inspection] = None  # None: static rules only
+    # The document's parser: re-parses only what changed since the last text it saw.
+    parser: Optional[IncrementalParser] = field(default=None, compare=False)
 
 
 # The statements `workspace_module_classes` follows: top-level `from X import ...`, parenthesised
@@ -233,7 +236,7 @@ async def snapshot(
     ``rules``: its :func:`rules_key`, when the caller has it)."""
     source, inspection = state.source, state.inspection if runtime else None
     select, ignore, classes = rules if rules is not None else await rules_key(ls, state)
-    return Snapshot(source, state.path, select, ignore, classes, inspection)
+    return Snapshot(source, state.path, select, ignore, classes, inspection, state.parser)
 
 
 def module_classes(snap: Snapshot) -> list[str]:
@@ -255,6 +258,7 @@ def analyse(snap: Snapshot) -> list[Finding]:
         select=snap.select,
         ignore=snap.ignore,
         module_classes=module_classes(snap),
+        parser=snap.parser,
     )
     findings = list(result.findings)
     if result.syntax_error is not None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 from paramlens.analysis.findings import Finding, Severity, Span, source_lines
+from paramlens.analysis.incremental import IncrementalParser
 from paramlens.analysis.rules.api_calls import ApiRules
 from paramlens.analysis.rules.engine import Context, Walker
 from paramlens.analysis.rules.facts import collect_facts
@@ -90,12 +91,14 @@ def check_source(
     select: Sequence[str] = (),
     ignore: Sequence[str] = (),
     module_classes: Collection[str] = (),
+    parser: Optional[IncrementalParser] = None,
 ) -> CheckResult:
     """Run every rule on ``source``.
 
     ``module_classes`` names classes (and model factories) known to be ``nn.Module`` from other
     workspace files (see :func:`workspace_module_classes`). ``reports`` (from the worker) turns
-    on the runtime-aware rules. Never raises on any input text.
+    on the runtime-aware rules. ``parser``, the document's own, parses only what changed since
+    its last text (an editor's keystrokes). Never raises on any input text.
     """
     lines = source_lines(source)
     # Parsing and the walk allocate many small objects next to a large tree: cyclic
@@ -104,7 +107,7 @@ def check_source(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        found = _findings(source, lines, path, reports, module_classes)
+        found = _findings(source, lines, path, reports, module_classes, parser)
     finally:
         if collecting:
             gc.enable()
@@ -121,11 +124,15 @@ def _findings(
     path: Optional[str],
     reports: Optional[Sequence[ModelReport]],
     module_classes: Collection[str],
+    parser: Optional[IncrementalParser],
 ) -> Union[list[Finding], Finding]:
     """Every finding of the rules, before noqa and select/ignore; the syntax error instead
     when the source does not parse."""
     try:
-        tree = ast.parse(source, filename=path or "<unknown>")
+        if parser is not None:
+            tree = parser.parse(source)
+        else:
+            tree = ast.parse(source, filename=path or "<unknown>")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
         return _syntax_error(error, lines)
     facts = collect_facts(tree, module_classes, source)

@@ -1,0 +1,138 @@
+"""The incremental parser gives exactly the tree (or the error) of ``ast.parse``, whatever the
+edits, while reading only the lines an edit touched."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Optional
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paramlens.analysis.incremental import IncrementalParser
+
+# Typed text may hold invalid escapes: each parse warns about them, as ``ast.parse`` does.
+pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning", "ignore::DeprecationWarning")
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+SOURCES = sorted(
+    [*(FIXTURES / "freeze_cases").glob("c*.py"), *(FIXTURES / "must_not_flag").glob("*.py")]
+)
+# Pieces an editor may type: code, dedents, decorators, brackets and strings left open,
+# statements on one line, and line breaks of every kind.
+PIECES = [
+    "x = 1",
+    "    y = 2",
+    "@decorator",
+    "def f(a):",
+    "class C:",
+    "(",
+    ")",
+    '"""',
+    "'",
+    "; z = 3",
+    "\\",
+    "# comment",
+    "\n",
+    "\r\n",
+    "\r",
+    "for p in model.parameters():\n    p.requires_grad = False\n",
+    "",
+]
+
+
+def dumped(tree: ast.AST) -> str:
+    return ast.dump(tree, include_attributes=True)
+
+
+def expected(source: str) -> tuple[Optional[str], Optional[tuple[object, ...]]]:
+    """(tree dump, None) or (None, the error's kind and position) for a full parse."""
+    try:
+        return dumped(ast.parse(source)), None
+    except (SyntaxError, ValueError) as error:
+        return None, error_key(error)
+
+
+def error_key(error: Exception) -> tuple[object, ...]:
+    return (type(error), getattr(error, "msg", str(error)), getattr(error, "lineno", None))
+
+
+def incremental(parser: IncrementalParser, source: str) -> tuple[Optional[str], object]:
+    try:
+        return dumped(parser.parse(source)), None
+    except (SyntaxError, ValueError) as error:
+        return None, error_key(error)
+
+
+@st.composite
+def edit_sequences(draw: st.DrawFn) -> tuple[str, list[tuple[int, int, str]]]:
+    source = draw(st.sampled_from(SOURCES)).read_text("utf-8")
+    edits = draw(
+        st.lists(
+            st.tuples(
+                st.floats(0, 1), st.integers(0, 40), st.sampled_from(PIECES) | st.text(max_size=3)
+            ),
+            min_size=1,
+            max_size=6,
+        )
+    )
+    return source, [(int(where * len(source)), cut, text) for where, cut, text in edits]
+
+
+@settings(max_examples=300, deadline=None)
+@given(edit_sequences())
+def test_every_edit_gives_the_tree_or_the_error_of_a_full_parse(
+    case: tuple[str, list[tuple[int, int, str]]],
+) -> None:
+    source, edits = case
+    parser = IncrementalParser()
+    assert incremental(parser, source) == expected(source)
+    for where, cut, text in edits:
+        where = min(where, len(source))
+        source = source[:where] + text + source[where + cut :]
+        assert incremental(parser, source) == expected(source)
+
+
+def test_an_edit_inside_a_function_reparses_that_function_only() -> None:
+    source = "".join(path.read_text("utf-8") for path in SOURCES)
+    parser = IncrementalParser()
+    tree = parser.parse(source)
+    target = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.lineno > 100)
+    lines = source.split("\n")
+    row = target.body[0].lineno - 1
+    lines[row] += "  # edited"
+    edited = parser.parse("\n".join(lines))
+    assert parser.reparsed_lines < 60 < len(lines)
+    assert dumped(edited) == dumped(ast.parse("\n".join(lines)))
+    # The untouched statements are the very same nodes.
+    assert edited.body[0] is tree.body[0] and edited.body[-1] is tree.body[-1]
+
+
+def test_a_new_line_reparses_from_the_edit_to_the_end() -> None:
+    source = "a = 1\n\ndef f():\n    return 2\n\nb = 3\n"
+    parser = IncrementalParser()
+    tree = parser.parse(source)
+    edited = parser.parse(source.replace("return 2", "x = 1\n    return 2"))
+    assert edited.body[0] is tree.body[0]
+    assert [n.lineno for n in edited.body] == [1, 3, 7]
+    assert parser.reparsed_lines == 7  # line 2 to the end (the empty line after the last break)
+
+
+@pytest.mark.parametrize(
+    ("source", "edited"),
+    [
+        ("a = 1; b = 2\nc = 3\n", "a = 1; b = 22\nc = 3\n"),  # statements sharing a line
+        ("@dec\ndef f():\n    pass\nx = 1\n", "@dec2\ndef f():\n    pass\nx = 1\n"),
+        ('x = 1\ns = """\nkeep\n"""\ny = 2\n', 'x = 1\ns = """\nkept\n"""\ny = 2\n'),
+        ("x = 1\ny = 2\n", 'x = 1\n"""\ny = 2\n'),  # opens a string that never closes
+        ("x = 1\ny = 2\n", "x = 1\n    y = 2\n"),  # an unexpected indent
+        ("x = 1\n", "x = 1\n\0\n"),
+    ],
+)
+def test_edge_cases_match_a_full_parse(source: str, edited: str) -> None:
+    parser = IncrementalParser()
+    parser.parse(source)
+    assert incremental(parser, edited) == expected(edited)
+    assert incremental(parser, source) == expected(source)  # and back, from the last good tree
