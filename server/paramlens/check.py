@@ -10,10 +10,8 @@ is a notice on stderr, never a crash, and the static findings are still reported
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import fnmatch
-import json
 import os
 import sys
 import tokenize
@@ -21,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from paramlens.analysis.findings import Finding
 from paramlens.analysis.rules import CheckResult, check_source, fix_all, workspace_module_classes
@@ -31,6 +29,9 @@ from paramlens.settings import (
     load_pyproject_settings,
     project_root,
 )
+
+if TYPE_CHECKING:
+    import argparse
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -366,10 +367,11 @@ def _report(results: Sequence[FileResult], output: str, fixing: bool) -> int:
     findings = [(r.path, f) for r in results for f in r.findings]
     fixed = sum(r.fixed for r in results)
     if output == "json":
-        print(json.dumps([finding_json(p, f) for p, f in findings], indent=2))
+        import json
+
+        lines = [json.dumps([finding_json(p, f) for p, f in findings], indent=2)]
     else:
-        for path, finding in findings:
-            print(finding_text(path, finding))
+        lines = [finding_text(path, finding) for path, finding in findings]
         fixable = sum(1 for _, f in findings if f.fix is not None)
         if findings or fixed:
             found = len(findings) + fixed  # as ruff: what was found, then what is left
@@ -379,7 +381,9 @@ def _report(results: Sequence[FileResult], output: str, fixing: bool) -> int:
                 line += f" ({fixed} fixed, {len(findings)} remaining)"
             elif fixable:
                 line += f" ({fixable} fixable with --fix)"
-            print(line + ".")
+            lines.append(line + ".")
         else:
-            print("All checks passed!")
+            lines.append("All checks passed!")
+    # One write: under PYTHONUNBUFFERED (common in CI) each print is a system call.
+    sys.stdout.write("\n".join(lines) + "\n")
     return EXIT_FINDINGS if findings else EXIT_OK

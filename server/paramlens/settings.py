@@ -15,11 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.9/3.10
-    import tomli as tomllib
-
 INSPECT_MODES = ("onOpen", "onSave", "onCommand")
 LOAD_MODES = ("definitions", "module")
 DEVICES = ("meta", "cpu")
@@ -162,6 +157,16 @@ def find_pyproject(start: Path) -> Optional[Path]:
     return first
 
 
+def _read_toml(path: Path) -> dict[str, Any]:
+    # Imported here: most runs of paramlens check meet no pyproject.toml.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.9/3.10
+        import tomli as tomllib
+    with open(path, "rb") as handle:
+        return tomllib.load(handle)
+
+
 def load_pyproject_settings(
     start: Path, base: Optional[Settings] = None
 ) -> tuple[Settings, list[str], Optional[Path]]:
@@ -171,9 +176,8 @@ def load_pyproject_settings(
     if path is None:
         return settings, [], None
     try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as error:
+        data = _read_toml(path)
+    except (OSError, ValueError) as error:  # TOMLDecodeError is a ValueError
         return settings, [f"{path}: cannot read [tool.paramlens]: {error}"], path
     table = data.get("tool", {}).get("paramlens", {})
     if not isinstance(table, dict):
