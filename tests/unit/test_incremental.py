@@ -82,12 +82,12 @@ def edit_sequences(draw: st.DrawFn) -> tuple[str, list[tuple[int, int, str]]]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(edit_sequences())
+@given(edit_sequences(), st.booleans())
 def test_every_edit_gives_the_tree_or_the_error_of_a_full_parse(
-    case: tuple[str, list[tuple[int, int, str]]],
+    case: tuple[str, list[tuple[int, int, str]]], owns_trees: bool
 ) -> None:
     source, edits = case
-    parser = IncrementalParser()
+    parser = IncrementalParser(owns_trees=owns_trees)
     assert incremental(parser, source) == expected(source)
     for where, cut, text in edits:
         where = min(where, len(source))
@@ -118,6 +118,18 @@ def test_a_new_line_reparses_from_the_edit_to_the_end() -> None:
     assert edited.body[0] is tree.body[0]
     assert [n.lineno for n in edited.body] == [1, 3, 7]
     assert parser.reparsed_lines == 7  # line 2 to the end (the empty line after the last break)
+    assert tree.body[2].lineno == 6  # the earlier tree is left as it was
+
+
+def test_a_parser_that_owns_its_trees_moves_the_lines_after_a_new_line() -> None:
+    source = "a = 1\n\ndef f():\n    return 2\n\nb = {**c, 'd': [e for e in f]}\n"
+    parser = IncrementalParser(owns_trees=True)
+    tree = parser.parse(source)
+    last = tree.body[-1]
+    edited = parser.parse(source.replace("return 2", "x = 1\n    return 2"))
+    assert edited.body[-1] is last and last.lineno == 7
+    assert parser.reparsed_lines == 5  # lines 2 to 6: the function and the blank lines
+    assert dumped(edited) == dumped(ast.parse(source.replace("return 2", "x = 1\n    return 2")))
 
 
 @pytest.mark.parametrize(
@@ -131,8 +143,9 @@ def test_a_new_line_reparses_from_the_edit_to_the_end() -> None:
         ("x = 1\n", "x = 1\n\0\n"),
     ],
 )
-def test_edge_cases_match_a_full_parse(source: str, edited: str) -> None:
-    parser = IncrementalParser()
+@pytest.mark.parametrize("owns_trees", [False, True])
+def test_edge_cases_match_a_full_parse(source: str, edited: str, owns_trees: bool) -> None:
+    parser = IncrementalParser(owns_trees=owns_trees)
     parser.parse(source)
     assert incremental(parser, edited) == expected(edited)
     assert incremental(parser, source) == expected(source)  # and back, from the last good tree

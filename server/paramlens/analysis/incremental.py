@@ -3,11 +3,13 @@
 Python's top-level statements parse independently of each other: ``ast.parse`` of a module is
 the concatenation of the parses of its top-level statements, each with its own line numbers.
 So after an edit, the statements entirely before the changed lines are kept as they are, and so
-are those entirely after them when the edit kept the number of lines (their positions did not
-move); only the lines in between are parsed, at their own line numbers. A typed character in a
-5,000-line file costs the parse of one function instead of the whole file.
+are those entirely after them; only the lines in between are parsed, at their own line numbers.
+A typed character in a 5,000-line file costs the parse of one function instead of the whole
+file.
 
-Nodes of the previous tree are shared with the next one and never modified.
+Nodes of the previous tree are shared with the next one. When an edit adds or removes lines,
+the statements after it have moved: a parser whose caller keeps no tree past the next parse
+(``owns_trees``) moves their line numbers in place, any other parses them again.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from paramlens.analysis.findings import source_lines
 class IncrementalParser:
     """Parses successive texts of one document (thread-safe); see the module docstring."""
 
-    def __init__(self, filename: str = "<unknown>") -> None:
+    def __init__(self, filename: str = "<unknown>", *, owns_trees: bool = False) -> None:
         self.filename = filename
+        self.owns_trees = owns_trees
         self._lock = threading.Lock()
         self._lines: list[str] = []
         self._tree: Optional[ast.Module] = None
@@ -71,14 +74,16 @@ class IncrementalParser:
         before = bisect.bisect_left(ends, first_changed)
         while 0 < before < len(body) and starts[before] <= ends[before - 1]:
             before -= 1
-        # Kept after: statements that start after the change, where lines did not move.
+        # Kept after: statements that start after the change (moved, if lines were added or
+        # removed and the trees are the parser's own; parsed again otherwise).
+        moved = len(lines) - len(old)
         after = len(body)
-        if len(lines) == len(old):
+        if moved == 0 or self.owns_trees:
             after = max(bisect.bisect_right(starts, last_changed), before)
             while 0 < after < len(body) and starts[after] <= ends[after - 1]:
                 after += 1
         first = ends[before - 1] + 1 if before > 0 else 1
-        last = starts[after] - 1 if after < len(body) else len(lines)
+        last = starts[after] - 1 + moved if after < len(body) else len(lines)
         # Blank lines in front give the region its own line numbers (cheaper than shifting).
         region = "\n" * (first - 1) + "\n".join(lines[first - 1 : last])
         try:
@@ -86,6 +91,8 @@ class IncrementalParser:
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return None
         self.reparsed_lines = last - first + 1
+        if moved and after < len(body):
+            _move(body[after:], moved)
         return ast.Module(body=[*body[:before], *parsed.body, *body[after:]], type_ignores=[])
 
     def _keep(self, tree: ast.Module, lines: list[str]) -> None:
@@ -99,3 +106,35 @@ def _first_line(node: ast.stmt) -> int:
     if decorators:
         return min(node.lineno, *(d.lineno for d in decorators))
     return node.lineno
+
+
+# Per node class: whether it has a position, and the fields that may hold nodes (contexts and
+# operators are shared leaves without positions).
+_PLANS: dict[type, tuple[bool, tuple[str, ...]]] = {}
+_LEAF_FIELDS = frozenset({"ctx", "op", "ops"})
+
+
+def _move(nodes: list[ast.stmt], lines: int) -> None:
+    """Move ``nodes`` and everything under them down by ``lines`` lines (up if negative)."""
+    stack: list[object] = list(nodes)
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    while stack:
+        node = pop()
+        if not isinstance(node, ast.AST):
+            continue  # None in a list (``{**d}`` keys, keyword-only defaults) or a name
+        cls = type(node)
+        plan = _PLANS.get(cls)
+        if plan is None:
+            fields = tuple(f for f in cls._fields if f not in _LEAF_FIELDS)
+            plan = _PLANS[cls] = ("lineno" in cls._attributes, fields)
+        positioned, fields = plan
+        if positioned:
+            node.lineno += lines  # type: ignore[attr-defined]
+            if node.end_lineno is not None:  # type: ignore[attr-defined]
+                node.end_lineno += lines  # type: ignore[attr-defined]
+        for name in fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                extend(value)
+            elif isinstance(value, ast.AST):
+                push(value)

@@ -166,7 +166,7 @@ class Snapshot:
     ignore: tuple[str, ...]
     workspace_classes: tuple[str, ...]  # Module classes imported from workspace files
     inspection: Optional[Inspection] = None  # None: static rules only
-    # The document's parser: re-parses only what changed since the last text it saw.
+    # The static rules' parser: re-parses only what changed since the last text it saw.
     parser: Optional[IncrementalParser] = field(default=None, compare=False)
 
 
@@ -236,7 +236,10 @@ async def snapshot(
     ``rules``: its :func:`rules_key`, when the caller has it)."""
     source, inspection = state.source, state.inspection if runtime else None
     select, ignore, classes = rules if rules is not None else await rules_key(ls, state)
-    return Snapshot(source, state.path, select, ignore, classes, inspection, state.parser)
+    # Only the static rules run one after another on one thread: they alone may use the
+    # parser that moves the nodes of its last tree.
+    parser = state.rules_parser if inspection is None else None
+    return Snapshot(source, state.path, select, ignore, classes, inspection, parser)
 
 
 def module_classes(snap: Snapshot) -> list[str]:
