@@ -46,25 +46,20 @@ RUNTIME_HINTS = ("named_parameters", "parameters(", "named_children", "named_mod
 
 @dataclass(frozen=True)
 class IgnoreRule:
-    """One ``.gitignore`` line, anchored at the folder of its file."""
+    """One ``.gitignore`` line."""
 
-    base: Path
     pattern: str
     negated: bool
     directory_only: bool
     anchored: bool
 
-    def matches(self, path: Path, is_dir: bool) -> bool:
-        """Does the rule match ``path`` (below ``base``)?"""
+    def matches(self, relative: str, name: str, is_dir: bool) -> bool:
+        """Does the rule match a path, given relative to the folder of its ``.gitignore``
+        (``/``-separated) and by its last part?"""
         if self.directory_only and not is_dir:
-            return False
-        try:
-            relative = path.relative_to(self.base).as_posix()
-        except ValueError:
             return False
         if self.anchored:
             return fnmatch.fnmatchcase(relative, self.pattern) or _globstar(relative, self.pattern)
-        name = path.name
         return fnmatch.fnmatchcase(name, self.pattern) or fnmatch.fnmatchcase(
             relative, "*/" + self.pattern
         )
@@ -76,12 +71,57 @@ def _globstar(relative: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(relative, pattern.replace("**/", "*").replace("/**", "/*"))
 
 
-def parse_gitignore(path: Path) -> list[IgnoreRule]:
-    """The rules of one ``.gitignore`` (comments, blanks and escapes handled; no errors)."""
+class IgnoreFile:
+    """The rules of one ``.gitignore``, anchored at its folder. The last rule that matches a
+    path decides, as in git.
+
+    Most lines name a file or folder (``build/``) or a suffix (``*.pyc``): such a rule can only
+    match a path of that name or suffix, so those are looked up by name instead of matched one
+    by one (a standard Python ``.gitignore`` has some eighty lines).
+    """
+
+    def __init__(self, folder: Path, rules: Sequence[IgnoreRule]) -> None:
+        self.prefix = folder.as_posix().rstrip("/") + "/"
+        self.rules = tuple(rules)
+        self._by_name: dict[str, list[int]] = {}
+        self._by_suffix: list[tuple[str, int]] = []
+        self._others: list[int] = []
+        for index, rule in enumerate(self.rules):
+            pattern = rule.pattern
+            if rule.anchored or _has_glob(pattern.removeprefix("*")):
+                self._others.append(index)
+            elif pattern.startswith("*"):
+                self._by_suffix.append((pattern[1:], index))
+            else:
+                self._by_name.setdefault(pattern, []).append(index)
+
+    def decision(self, resolved: str, is_dir: bool) -> Optional[bool]:
+        """True if ``resolved`` (``/``-separated) is ignored, False if re-included (``!``),
+        None if no rule speaks of it."""
+        if not resolved.startswith(self.prefix):
+            return None
+        relative = resolved[len(self.prefix) :]
+        name = relative.rpartition("/")[2]
+        candidates = [*self._by_name.get(name, ()), *self._others]
+        candidates += [index for suffix, index in self._by_suffix if name.endswith(suffix)]
+        for index in sorted(candidates, reverse=True):
+            rule = self.rules[index]
+            if rule.matches(relative, name, is_dir):
+                return not rule.negated
+        return None
+
+
+def _has_glob(pattern: str) -> bool:
+    return any(c in pattern for c in "*?[")
+
+
+def parse_gitignore(path: Path) -> Optional[IgnoreFile]:
+    """The rules of one ``.gitignore`` (comments, blanks and escapes handled; no errors); None
+    when there is no such file."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return []
+        return None
     rules = []
     for raw in text.splitlines():
         line = raw.rstrip()
@@ -96,12 +136,12 @@ def parse_gitignore(path: Path) -> list[IgnoreRule]:
         anchored = "/" in line
         line = line.lstrip("/")
         if line:
-            rules.append(IgnoreRule(path.parent.resolve(), line, negated, directory_only, anchored))
-    return rules
+            rules.append(IgnoreRule(line, negated, directory_only, anchored))
+    return IgnoreFile(path.parent.resolve(), rules)
 
 
-def _repository_rules(folder: Path) -> list[IgnoreRule]:
-    """``.gitignore`` rules of the folders above ``folder``, up to the repository root."""
+def _repository_rules(folder: Path) -> list[IgnoreFile]:
+    """``.gitignore`` files of the folders above ``folder``, up to the repository root."""
     chain = []
     for parent in folder.parents:
         chain.append(parent)
@@ -109,60 +149,64 @@ def _repository_rules(folder: Path) -> list[IgnoreRule]:
             break
     else:
         return []
-    rules: list[IgnoreRule] = []
-    for parent in reversed(chain):
-        rules.extend(parse_gitignore(parent / ".gitignore"))
-    return rules
+    parsed = (parse_gitignore(parent / ".gitignore") for parent in reversed(chain))
+    return [rules for rules in parsed if rules is not None]
 
 
-def _ignored(path: Path, is_dir: bool, rules: Sequence[IgnoreRule]) -> bool:
-    ignored = False
-    for rule in rules:
-        if rule.matches(path, is_dir):
-            ignored = not rule.negated
-    return ignored
+def _ignored(resolved: Path, is_dir: bool, ignore_files: Sequence[IgnoreFile]) -> bool:
+    text = resolved.as_posix()
+    for ignore_file in reversed(ignore_files):  # the deepest file speaks last, so it decides
+        decision = ignore_file.decision(text, is_dir)
+        if decision is not None:
+            return decision
+    return False
 
 
-def discover(paths: Sequence[str]) -> tuple[list[Path], list[str]]:
-    """The Python files to check, and one problem per path that does not exist."""
-    files: list[Path] = []
+def discover(paths: Sequence[str]) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """The Python files to check, each as given or found and resolved, and one problem per
+    path that does not exist."""
+    files: list[tuple[Path, Path]] = []
     problems: list[str] = []
     for given in paths:
         path = Path(given)
         if path.is_file():
-            files.append(path)
+            files.append((path, path.resolve()))
         elif path.is_dir():
-            files.extend(_walk(path, _repository_rules(path.resolve())))
+            resolved = path.resolve()
+            files.extend(_walk(path, resolved, _repository_rules(resolved)))
         else:
             problems.append(f"{given}: no such file or directory")
     seen: set[Path] = set()
     unique = []
-    for file in files:
-        key = file.resolve()
-        if key not in seen:
-            seen.add(key)
-            unique.append(file)
+    for path, resolved in files:
+        if resolved not in seen:
+            seen.add(resolved)
+            unique.append((path, resolved))
     return unique, problems
 
 
-def _walk(folder: Path, inherited: list[IgnoreRule]) -> Iterator[Path]:
-    rules = inherited + parse_gitignore(folder / ".gitignore")
+def _walk(folder: Path, resolved: Path, inherited: list[IgnoreFile]) -> Iterator[tuple[Path, Path]]:
+    own = parse_gitignore(resolved / ".gitignore")
+    ignore_files = inherited if own is None else [*inherited, own]
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError:
         return
     for entry in entries:
         path = folder / entry.name
-        resolved = path.resolve()
+        # The folder was resolved once; only a link needs resolving again.
+        target = path.resolve() if entry.is_symlink() else resolved / entry.name
         if entry.is_dir(follow_symlinks=False):
             if entry.name in SKIPPED_DIRS or entry.name.endswith(".egg-info"):
                 continue
-            if not _ignored(resolved, True, rules):
-                yield from _walk(path, rules)
+            if not _ignored(target, True, ignore_files):
+                yield from _walk(path, target, ignore_files)
         elif (
-            entry.name.endswith(".py") and entry.is_file() and not _ignored(resolved, False, rules)
+            entry.name.endswith(".py")
+            and entry.is_file()
+            and not _ignored(target, False, ignore_files)
         ):
-            yield path
+            yield path, target
 
 
 @dataclass
@@ -249,41 +293,57 @@ def _settings(args: argparse.Namespace, first: Path) -> tuple[Settings, list[str
     return dataclasses.replace(settings, **changes), problems
 
 
-def check_file(path: Path, settings: Settings, runtime: Optional[Runtime], fix: bool) -> FileResult:
-    """Check (and with ``fix``, rewrite) one file."""
-    source, notice = read_source(path)
-    notices = [notice] if notice else []
-    root = project_root(path.resolve())
-    classes = workspace_module_classes(str(path), source, str(root))
-    reports = None
-    if runtime is not None:
-        reports, runtime_notice = runtime.reports(path, source)
-        if runtime_notice and runtime_notice not in notices:
-            notices.append(runtime_notice)
+@dataclass
+class Checker:
+    """What the files of one run share: the settings, the worker, and the project root of each
+    folder (looked up once per folder)."""
 
-    def run(text: str) -> CheckResult:
-        return check_source(
-            text,
-            path=str(path.resolve()),
-            reports=reports,
-            select=settings.select,
-            ignore=settings.ignore,
-            module_classes=classes,
-        )
+    settings: Settings
+    fix: bool = False
+    runtime: Optional[Runtime] = None
+    roots: dict[Path, Path] = field(default_factory=dict)
 
-    result = run(source)
-    before = len(result.findings)
-    if fix and notice is None and result.syntax_error is None:
-        text = source
-        for _ in range(MAX_FIX_PASSES):
-            new = fix_all(text, result.findings)
-            if new == text:
-                break
-            text = new
-            result = run(text)
-        if text != source:
-            path.write_text(text, encoding="utf-8", newline="")
-    return FileResult(path, result, notices, max(before - len(result.findings), 0))
+    def project_root(self, folder: Path) -> Path:
+        """:func:`~paramlens.settings.project_root` of a resolved folder."""
+        if folder not in self.roots:
+            self.roots[folder] = project_root(folder)
+        return self.roots[folder]
+
+    def check(self, path: Path, resolved: Path) -> FileResult:
+        """Check (and with ``fix``, rewrite) one file, shown as ``path``."""
+        source, notice = read_source(path)
+        notices = [notice] if notice else []
+        root = self.project_root(resolved.parent)
+        classes = workspace_module_classes(str(resolved), source, str(root))
+        reports = None
+        if self.runtime is not None:
+            reports, runtime_notice = self.runtime.reports(path, source)
+            if runtime_notice and runtime_notice not in notices:
+                notices.append(runtime_notice)
+
+        def run(text: str) -> CheckResult:
+            return check_source(
+                text,
+                path=str(resolved),
+                reports=reports,
+                select=self.settings.select,
+                ignore=self.settings.ignore,
+                module_classes=classes,
+            )
+
+        result = run(source)
+        before = len(result.findings)
+        if self.fix and notice is None and result.syntax_error is None:
+            text = source
+            for _ in range(MAX_FIX_PASSES):
+                new = fix_all(text, result.findings)
+                if new == text:
+                    break
+                text = new
+                result = run(text)
+            if text != source:
+                path.write_text(text, encoding="utf-8", newline="")
+        return FileResult(path, result, notices, max(before - len(result.findings), 0))
 
 
 def finding_json(path: Path, finding: Finding) -> dict[str, Any]:
@@ -338,16 +398,17 @@ def run_check(args: argparse.Namespace) -> int:
     if not files:
         print("paramlens: no Python files to check", file=sys.stderr)
         return EXIT_OK
-    settings, setting_problems = _settings(args, files[0])
+    settings, setting_problems = _settings(args, files[0][1])
     for problem in setting_problems:
         print(f"paramlens: {problem}", file=sys.stderr)
     runtime = None if args.no_runtime or settings.untrusted else Runtime(settings)
+    checker = Checker(settings, args.fix, runtime)
     results: list[FileResult] = []
     internal_error = False
     try:
-        for path in files:
+        for path, resolved in files:
             try:
-                results.append(check_file(path, settings, runtime, args.fix))
+                results.append(checker.check(path, resolved))
             except OSError as error:
                 print(f"paramlens: {path}: cannot read or write: {error}", file=sys.stderr)
             except Exception as error:  # a bug of ours: report it, check the other files

@@ -106,6 +106,43 @@ def test_directories_respect_gitignore_and_go_on_after_a_syntax_error(
     assert "latin.py: not valid utf-8" in err
 
 
+def test_gitignore_negation_anchors_and_nested_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".gitignore").write_text(
+        "# generated\n*_pb2.py\n!keep_pb2.py\n/top.py\nout/\ndata/**/*.py\n"
+    )
+    for rel in (
+        "a_pb2.py", "keep_pb2.py", "top.py", "pkg/top.py", "out/x.py", "pkg/out.py",
+        "data/raw/y.py", "pkg/data/z.py", "pkg/local.py", "pkg/sub/local.py", "pkg/sub/c.py",
+    ):  # fmt: skip
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("model.training = False\n")
+    (tmp_path / "pkg" / ".gitignore").write_text("local.py\n")
+    (tmp_path / "pkg" / "sub" / ".gitignore").write_text("!local.py\n")
+    code, out, _ = run(capsys, "--no-runtime", str(tmp_path))
+    assert code == 1
+    reported = sorted(
+        Path(line.split(":")[0]).relative_to(tmp_path).as_posix() for line in out.splitlines()[:-1]
+    )
+    assert reported == [
+        "keep_pb2.py", "pkg/data/z.py", "pkg/out.py", "pkg/sub/c.py", "pkg/sub/local.py",
+        "pkg/top.py",
+    ]  # fmt: skip
+
+
+def test_pyproject_above_the_working_folder_is_found_for_a_relative_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.paramlens]\nignore = ["FRZ10"]\n')
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train.py").write_text("model.training = False\n")
+    monkeypatch.chdir(tmp_path / "src")
+    assert run(capsys, "--no-runtime", "train.py")[:2] == (0, "All checks passed!\n")
+
+
 def test_pyproject_select_and_cli_ignore(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
