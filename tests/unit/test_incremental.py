@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paramlens.analysis.incremental import IncrementalParser
+from paramlens.analysis.rules import check_source
 
 # Typed text may hold invalid escapes: each parse warns about them, as ``ast.parse`` does.
 pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning", "ignore::DeprecationWarning")
@@ -149,3 +150,17 @@ def test_edge_cases_match_a_full_parse(source: str, edited: str, owns_trees: boo
     parser.parse(source)
     assert incremental(parser, edited) == expected(edited)
     assert incremental(parser, source) == expected(source)  # and back, from the last good tree
+
+
+@settings(max_examples=60, deadline=None)
+@given(edit_sequences())
+def test_the_rules_find_the_same_with_the_parser_that_moves_nodes(
+    case: tuple[str, list[tuple[int, int, str]]],
+) -> None:
+    source, edits = case
+    parser = IncrementalParser(owns_trees=True)
+    assert check_source(source, parser=parser) == check_source(source)
+    for where, cut, text in edits:
+        where = min(where, len(source))
+        source = source[:where] + text + source[where + cut :]
+        assert check_source(source, parser=parser) == check_source(source)
