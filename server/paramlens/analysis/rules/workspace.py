@@ -6,84 +6,109 @@ from __future__ import annotations
 import ast
 import os
 import re
-from pathlib import Path
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from paramlens.analysis.rules.facts import module_names_defined
 
 _MAX_DEPTH = 4
 # Top-level `from X import ...` statements, parenthesized lists included.
 _FROM_IMPORT = re.compile(r"^from[ \t]+[\w.]+[ \t]+import[ \t]+(?:\([^)]*\)|[^\n]*)", re.MULTILINE)
-_cache: dict[tuple[str, int, int], frozenset[str]] = {}
 
 
-def _resolve(module: str, level: int, here: Path, root: Path) -> Optional[Path]:
-    """The workspace file of an import, or None (installed packages are not followed)."""
+class WorkspaceImports(NamedTuple):
+    """What a file imports from its workspace, and every path that answer depends on."""
+
+    classes: frozenset[str]  # nn.Module subclasses and model factories
+    files: frozenset[str]  # the workspace files read, and the candidates looked for and missing
+
+
+_cache: dict[tuple[str, int, int], WorkspaceImports] = {}
+
+
+def _resolve(module: str, level: int, here: str, root: str, consulted: set[str]) -> Optional[str]:
+    """The workspace file of an import, or None (installed packages are not followed). Every
+    candidate looked at goes into ``consulted``: a file created there later changes the answer."""
     parts = module.split(".") if module else []
+    if not parts:
+        return None
     if level:
-        base = here.parent
+        base = os.path.dirname(here)
         for _ in range(level - 1):
-            base = base.parent
+            base = os.path.dirname(base)
         bases = [base]
     else:
-        bases = [here.parent, root, root / "src"]
+        bases = [os.path.dirname(here), root, os.path.join(root, "src")]
     for base in bases:
-        candidate = base.joinpath(*parts)
-        for path in (candidate.with_suffix(".py"), candidate / "__init__.py"):
-            if parts and path.is_file():
+        candidate = os.path.join(base, *parts)
+        for path in (candidate + ".py", os.path.join(candidate, "__init__.py")):
+            consulted.add(path)
+            if os.path.isfile(path):
                 return path
     return None
 
 
-def _defined(path: Path, root: Path, depth: int, seen: set[Path]) -> frozenset[str]:
+def _defined(path: str, root: str, depth: int, seen: set[str]) -> WorkspaceImports:
     try:
-        stat = path.stat()
+        stat = os.stat(path)
     except OSError:
-        return frozenset()
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
+        return WorkspaceImports(frozenset(), frozenset({path}))
+    key = (path, stat.st_mtime_ns, stat.st_size)
     if key in _cache:
         return _cache[key]
     if path in seen or depth > _MAX_DEPTH:
-        return frozenset()
+        return WorkspaceImports(frozenset(), frozenset({path}))
     seen.add(path)
     try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
+        with open(path, "rb") as handle:
+            tree = ast.parse(handle.read(), filename=path)
     except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
-        return frozenset()
+        return WorkspaceImports(frozenset(), frozenset({path}))
     imported = _imported(tree, path, root, depth, seen)
-    names = frozenset(module_names_defined(tree, imported) | imported)
-    _cache[key] = names
-    return names
+    names = frozenset(module_names_defined(tree, imported.classes) | imported.classes)
+    found = WorkspaceImports(names, imported.files | {path})
+    _cache[key] = found
+    return found
 
 
-def _imported(tree: ast.Module, path: Path, root: Path, depth: int, seen: set[Path]) -> set[str]:
+def _imported(
+    tree: ast.Module, path: str, root: str, depth: int, seen: set[str]
+) -> WorkspaceImports:
     names: set[str] = set()
+    consulted: set[str] = set()
     for node in tree.body:
         if not isinstance(node, ast.ImportFrom):
             continue
-        target = _resolve(node.module or "", node.level, path, root)
+        target = _resolve(node.module or "", node.level, path, root, consulted)
         if target is None:
             continue
         defined = _defined(target, root, depth + 1, seen)
+        consulted |= defined.files
         for alias in node.names:
             if alias.name == "*":
-                names |= {n for n in defined if not n.startswith("_")}
-            elif alias.name in defined:
+                names |= {n for n in defined.classes if not n.startswith("_")}
+            elif alias.name in defined.classes:
                 names.add(alias.asname or alias.name)
-    return names
+    return WorkspaceImports(frozenset(names), frozenset(consulted))
+
+
+def workspace_imports(path: str, source: str, root: Optional[str] = None) -> WorkspaceImports:
+    """The names that the file at ``path`` imports from workspace files and that are nn.Module
+    subclasses or model factories there, with the paths they depend on. ``root`` defaults to the
+    file's folder."""
+    here = os.path.realpath(path)
+    base = os.path.realpath(root) if root else os.path.dirname(here)
+    imports = "\n".join(_FROM_IMPORT.findall(source))  # parse only the import statements
+    try:
+        tree = ast.parse(imports, filename=here)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        try:
+            tree = ast.parse(source, filename=here)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return WorkspaceImports(frozenset(), frozenset())
+    return _imported(tree, here, base, 0, {here})
 
 
 def workspace_module_classes(path: str, source: str, root: Optional[str] = None) -> frozenset[str]:
     """Names that the file at ``path`` imports from workspace files and that are nn.Module
     subclasses or model factories there. ``root`` defaults to the file's folder."""
-    here = Path(path).resolve()
-    base = Path(root).resolve() if root else here.parent
-    imports = "\n".join(_FROM_IMPORT.findall(source))  # parse only the import statements
-    try:
-        tree = ast.parse(imports, filename=os.fspath(here))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        try:
-            tree = ast.parse(source, filename=os.fspath(here))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return frozenset()
-    return frozenset(_imported(tree, here, base, 0, {here}))
+    return workspace_imports(path, source, root).classes

@@ -1,0 +1,47 @@
+"""workspace_imports: the Module classes a file imports from its workspace, and every path that
+answer depends on (what paramlens check's results cache compares on each run)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from paramlens.analysis.rules.workspace import workspace_imports
+
+SCRIPT = "from models import Net\nfrom helpers import *\nfrom torch import nn\n"
+
+
+def write_workspace(root: Path) -> None:
+    (root / "layers.py").write_text("import torch.nn as nn\nclass Block(nn.Module):\n    pass\n")
+    (root / "models.py").write_text("from layers import Block\nclass Net(Block):\n    pass\n")
+
+
+def test_files_read_and_places_looked_at_are_reported(tmp_path: Path) -> None:
+    write_workspace(tmp_path)
+    root = os.path.realpath(tmp_path)
+    found = workspace_imports(str(tmp_path / "train.py"), SCRIPT, str(tmp_path))
+    assert found.classes == {"Net"}
+    # models.py and, through it, layers.py were read
+    assert {f"{root}/models.py", f"{root}/layers.py"} <= found.files
+    # helpers.py does not exist (yet): each place it was looked for is part of the answer
+    assert {f"{root}/helpers.py", f"{root}/helpers/__init__.py", f"{root}/src/helpers.py"} <= (
+        found.files
+    )
+    assert f"{root}/torch/__init__.py" in found.files
+    assert f"{root}/train.py" not in found.files  # the file itself is hashed by its caller
+
+
+def test_the_files_of_a_remembered_import_are_reported_again(tmp_path: Path) -> None:
+    write_workspace(tmp_path)
+    first = workspace_imports(str(tmp_path / "a.py"), SCRIPT, str(tmp_path))
+    second = workspace_imports(str(tmp_path / "b.py"), SCRIPT, str(tmp_path))
+    assert second == first
+
+
+def test_a_created_file_changes_the_answer(tmp_path: Path) -> None:
+    write_workspace(tmp_path)
+    before = workspace_imports(str(tmp_path / "train.py"), SCRIPT, str(tmp_path))
+    (tmp_path / "helpers.py").write_text("from torch import nn\nclass Head(nn.Module):\n    pass\n")
+    after = workspace_imports(str(tmp_path / "train.py"), SCRIPT, str(tmp_path))
+    assert after.classes == {"Net", "Head"} and before.classes == {"Net"}
+    assert os.path.realpath(tmp_path / "helpers.py") in before.files
