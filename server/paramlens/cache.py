@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import collections
 import hashlib
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
-from paramlens_worker.protocol import InspectResult
+if TYPE_CHECKING:
+    from paramlens_worker.protocol import InspectResult
 
 DEFAULT_MAX_ENTRIES = 256
 
@@ -24,15 +25,33 @@ def content_hash(data: Union[str, bytes]) -> str:
 def file_hash(path: Union[str, Path]) -> Optional[str]:
     """sha256 of a file on disk; None when it cannot be read."""
     try:
-        return content_hash(Path(path).read_bytes())
+        with open(path, "rb") as handle:
+            return content_hash(handle.read())
     except OSError:
         return None
+
+
+FileHashes = tuple[tuple[str, Optional[str]], ...]
+
+
+def file_hashes(paths: Iterable[Union[str, Path]]) -> FileHashes:
+    """Each file with the hash of its content now (None: missing or unreadable), for
+    :func:`unchanged` to tell later whether any of them changed."""
+    return tuple((str(path), file_hash(path)) for path in paths)
+
+
+def unchanged(
+    hashes: Iterable[tuple[str, Optional[str]]],
+    hash_of: Callable[[str], Optional[str]] = file_hash,
+) -> bool:
+    """Does every file still hash as it did (and every missing one still miss)?"""
+    return all(hash_of(name) == digest for name, digest in hashes)
 
 
 @dataclass(frozen=True)
 class _Entry:
     source_hash: str
-    imports: tuple[tuple[str, Optional[str]], ...]
+    imports: FileHashes
     result: InspectResult
 
 
@@ -66,9 +85,7 @@ class ReportCache:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if entry.source_hash != content_hash(source_text) or any(
-            file_hash(name) != digest for name, digest in entry.imports
-        ):
+        if entry.source_hash != content_hash(source_text) or not unchanged(entry.imports):
             del self._entries[key]
             return None
         self._entries.move_to_end(key)
@@ -85,7 +102,7 @@ class ReportCache:
     ) -> None:
         """Remember ``result`` for this exact content of the file and of its imports."""
         key = self._key(interpreter, path, variant)
-        imports = tuple((name, file_hash(name)) for name in result.get("imported_files", []))
+        imports = file_hashes(result.get("imported_files", []))
         self._entries[key] = _Entry(content_hash(source_text), imports, result)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:

@@ -6,6 +6,10 @@ Folders are walked for ``*.py`` files, skipping what ``.gitignore`` files (the f
 parents' up to the repository root) and the usual tool folders exclude. Runtime-aware rules ask
 the worker for model reports (definitions-only loading) unless ``--no-runtime``; a worker failure
 is a notice on stderr, never a crash, and the static findings are still reported.
+
+Static findings are kept in ``.paramlens_cache/`` (:mod:`paramlens.check_cache`) unless
+``--no-cache`` or ``cache = false``: a run in which every file comes from the cache never imports
+the rule engine.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from paramlens.analysis.findings import Finding
-from paramlens.analysis.rules import CheckResult, check_source, fix_all, workspace_module_classes
 from paramlens.settings import (
     Settings,
     environment_interpreter,
@@ -33,13 +36,16 @@ from paramlens.settings import (
 if TYPE_CHECKING:
     import argparse
 
+    from paramlens.check_cache import CheckCache
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 MAX_FIX_PASSES = 10
 SKIPPED_DIRS = frozenset(
     {".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "__pycache__", "node_modules",
-     ".mypy_cache", ".ruff_cache", ".pytest_cache", "site-packages", "__pypackages__", ".eggs"}
+     ".mypy_cache", ".ruff_cache", ".pytest_cache", "site-packages", "__pypackages__", ".eggs",
+     ".paramlens_cache"}
 )  # fmt: skip
 RUNTIME_HINTS = ("named_parameters", "parameters(", "named_children", "named_modules")
 
@@ -214,20 +220,14 @@ class FileResult:
     """One checked file."""
 
     path: Path
-    result: CheckResult
+    findings: list[Finding]  # the syntax error first
     notices: list[str] = field(default_factory=list)
     fixed: int = 0
 
-    @property
-    def findings(self) -> list[Finding]:
-        """Every finding, the syntax error first."""
-        error = [self.result.syntax_error] if self.result.syntax_error else []
-        return error + list(self.result.findings)
 
-
-def read_source(path: Path) -> tuple[str, Optional[str]]:
-    """The text of a file and a notice when it is not valid in its declared encoding."""
-    data = path.read_bytes()
+def decode_source(path: Path, data: bytes) -> tuple[str, Optional[str]]:
+    """The text of a file's bytes and a notice when they are not valid in its declared
+    encoding."""
     try:
         encoding, _ = tokenize.detect_encoding(BytesIO(data).readline)
     except SyntaxError:
@@ -278,8 +278,8 @@ class Runtime:
             self.session.close()
 
 
-def _settings(args: argparse.Namespace, first: Path) -> tuple[Settings, list[str]]:
-    settings, problems, _ = load_pyproject_settings(first)
+def _settings(args: argparse.Namespace, first: Path) -> tuple[Settings, list[str], Optional[Path]]:
+    settings, problems, pyproject = load_pyproject_settings(first)
     changes: dict[str, Any] = {}
     if getattr(args, "interpreter", None):
         changes["interpreter"] = (args.interpreter,)
@@ -290,17 +290,18 @@ def _settings(args: argparse.Namespace, first: Path) -> tuple[Settings, list[str
         changes["ignore"] = tuple(c.upper() for c in args.ignore or ())
     elif args.ignore:
         changes["ignore"] = (*settings.ignore, *(c.upper() for c in args.ignore))
-    return dataclasses.replace(settings, **changes), problems
+    return dataclasses.replace(settings, **changes), problems, pyproject
 
 
 @dataclass
 class Checker:
-    """What the files of one run share: the settings, the worker, and the project root of each
-    folder (looked up once per folder)."""
+    """What the files of one run share: the settings, the worker, the results cache, and the
+    project root of each folder (looked up once per folder)."""
 
     settings: Settings
     fix: bool = False
     runtime: Optional[Runtime] = None
+    cache: Optional[CheckCache] = None
     roots: dict[Path, Path] = field(default_factory=dict)
 
     def project_root(self, folder: Path) -> Path:
@@ -311,39 +312,55 @@ class Checker:
 
     def check(self, path: Path, resolved: Path) -> FileResult:
         """Check (and with ``fix``, rewrite) one file, shown as ``path``."""
-        source, notice = read_source(path)
+        data = path.read_bytes()
+        source, notice = decode_source(path, data)
         notices = [notice] if notice else []
-        root = self.project_root(resolved.parent)
-        classes = workspace_module_classes(str(resolved), source, str(root))
         reports = None
         if self.runtime is not None:
             reports, runtime_notice = self.runtime.reports(path, source)
             if runtime_notice and runtime_notice not in notices:
                 notices.append(runtime_notice)
+        root = self.project_root(resolved.parent)
+        entry = None
+        if self.cache is not None and reports is None:  # findings from reports are not kept
+            entry = self.cache.entry(path, resolved, root, self.settings, data)
+            cached = entry.load()
+            # --fix looks again at a file it may rewrite
+            if cached is not None and not (self.fix and any(f.fix is not None for f in cached)):
+                return FileResult(path, cached, notices)
+        # Imported here: a run in which every file comes from the cache never loads the engine.
+        from paramlens.analysis import rules
+        from paramlens.analysis.rules.workspace import workspace_imports
 
-        def run(text: str) -> CheckResult:
-            return check_source(
+        imports = workspace_imports(str(resolved), source, str(root))
+
+        def run(text: str) -> rules.CheckResult:
+            return rules.check_source(
                 text,
                 path=str(resolved),
                 reports=reports,
                 select=self.settings.select,
                 ignore=self.settings.ignore,
-                module_classes=classes,
+                module_classes=imports.classes,
             )
 
         result = run(source)
         before = len(result.findings)
+        text = source
         if self.fix and notice is None and result.syntax_error is None:
-            text = source
             for _ in range(MAX_FIX_PASSES):
-                new = fix_all(text, result.findings)
+                new = rules.fix_all(text, result.findings)
                 if new == text:
                     break
                 text = new
                 result = run(text)
             if text != source:
                 path.write_text(text, encoding="utf-8", newline="")
-        return FileResult(path, result, notices, max(before - len(result.findings), 0))
+        findings = [result.syntax_error] if result.syntax_error else []
+        findings.extend(result.findings)
+        if entry is not None and text == source:
+            entry.store(imports.files, findings)
+        return FileResult(path, findings, notices, max(before - len(result.findings), 0))
 
 
 def finding_json(path: Path, finding: Finding) -> dict[str, Any]:
@@ -398,11 +415,16 @@ def run_check(args: argparse.Namespace) -> int:
     if not files:
         print("paramlens: no Python files to check", file=sys.stderr)
         return EXIT_OK
-    settings, setting_problems = _settings(args, files[0][1])
+    settings, setting_problems, pyproject = _settings(args, files[0][1])
     for problem in setting_problems:
         print(f"paramlens: {problem}", file=sys.stderr)
     runtime = None if args.no_runtime or settings.untrusted else Runtime(settings)
-    checker = Checker(settings, args.fix, runtime)
+    cache = None
+    if settings.cache and not args.no_cache:
+        from paramlens.check_cache import CheckCache
+
+        cache = CheckCache.open(pyproject.parent if pyproject else Path.cwd())
+    checker = Checker(settings, args.fix, runtime, cache)
     results: list[FileResult] = []
     internal_error = False
     try:

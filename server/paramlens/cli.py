@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-runtime", action="store_true", help="static rules only; never run user code"
     )
     check.add_argument("--fix", action="store_true", help="apply the fixes that are certain")
+    check.add_argument(
+        "--no-cache", action="store_true", help="neither read nor write .paramlens_cache/"
+    )
     check.add_argument("--interpreter", help="the Python (with torch) for runtime-aware rules")
     return parser
 

@@ -35,6 +35,7 @@ class Settings:
     ignore: tuple[str, ...] = ()
     models: dict[str, str] = field(default_factory=dict)
     untrusted: bool = False  # static rules only: never run user code
+    cache: bool = True  # paramlens check: keep static findings in .paramlens_cache/
 
     def interpreter_command(self) -> list[str]:
         """The command that starts the worker's Python."""
@@ -112,6 +113,7 @@ _CONVERTERS = {
     "ignore": _codes,
     "models": _models,
     "untrusted": _boolean,
+    "cache": _boolean,
 }
 
 

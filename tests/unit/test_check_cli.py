@@ -37,6 +37,13 @@ FC2_SCRIPT = STATE_DICT_SCRIPT.replace(
 )
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run from tmp_path: without a pyproject.toml above, the results cache goes to the
+    current folder."""
+    monkeypatch.chdir(tmp_path)
+
+
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(["check", *argv])
     out, err = capsys.readouterr()
@@ -180,6 +187,7 @@ def test_filter_matching_no_parameter_through_the_real_worker(tmp_path: Path) ->
     script.write_text(FC2_SCRIPT)
     done = subprocess.run(
         [sys.executable, "-m", "paramlens", "check", "--format", "json", str(script)],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=120,
@@ -196,16 +204,16 @@ def test_filter_matching_no_parameter_through_the_real_worker(tmp_path: Path) ->
 def test_an_internal_error_is_exit_2_and_other_files_are_checked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import paramlens.check as check
+    from paramlens.analysis import rules
 
-    real = check.check_source
+    real = rules.check_source
 
-    def flaky(source: str, **kwargs: object) -> check.CheckResult:
+    def flaky(source: str, **kwargs: object) -> rules.CheckResult:
         if "boom" in source:
             raise RuntimeError("boom")
         return real(source, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(check, "check_source", flaky)
+    monkeypatch.setattr(rules, "check_source", flaky)
     (tmp_path / "a.py").write_text("# boom\n")
     (tmp_path / "b.py").write_text("model.training = False\n")
     code, out, err = run(capsys, "--no-runtime", str(tmp_path))
