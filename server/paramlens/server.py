@@ -28,6 +28,7 @@ from pygls.uris import to_fs_path
 
 from paramlens import __version__
 from paramlens.analysis.incremental import IncrementalParser
+from paramlens.analysis.rules import IncrementalRules
 from paramlens.analysis.source_map import SourceMap, build_source_map
 from paramlens.log import ClientLogHandler, get_logger, setup_logging
 from paramlens.positions import normalize_encoding
@@ -92,18 +93,15 @@ class DocumentState:
     # The findings only the last report gave, with the text and rules they were computed for;
     # the workspace classes with the import lines (and save count) they were computed from.
     last_results: dict[str, tuple[Any, tuple[Any, ...]]] = field(default_factory=dict)
-    parser: IncrementalParser = field(default_factory=IncrementalParser)  # trees kept, shared
-    # The static rules' own: they keep no tree, so lines that an edit moved are moved in place.
-    rules_parser: IncrementalParser = field(
-        default_factory=lambda: IncrementalParser(owns_trees=True)
-    )
+    parser: IncrementalParser = field(default_factory=IncrementalParser)  # its trees are kept
+    rules: IncrementalRules = field(default_factory=IncrementalRules)  # the static rules' own
     _tree: Optional[ast.Module] = None  # last good parse (kept through syntax errors)
     _tree_source: str = ""  # the text ``_tree`` was parsed from
     _parsed: Optional[str] = None  # the text the last parse attempt saw
     _syntax_error: Optional[SyntaxError] = None
 
     def __post_init__(self) -> None:
-        self.parser.filename = self.rules_parser.filename = str(self.path or self.uri)
+        self.parser.filename = self.rules.parser.filename = str(self.path or self.uri)
 
     def update(self, source: str, version: Optional[int]) -> None:
         """New text. Parsing waits until a feature needs the tree: diagnostics parse on their

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paramlens.analysis.incremental import IncrementalParser
-from paramlens.analysis.rules import check_source
+from paramlens.analysis.rules import IncrementalRules, check_source
 
 # Typed text may hold invalid escapes: each parse warns about them, as ``ast.parse`` does.
 pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning", "ignore::DeprecationWarning")
@@ -152,15 +152,84 @@ def test_edge_cases_match_a_full_parse(source: str, edited: str, owns_trees: boo
     assert incremental(parser, source) == expected(source)  # and back, from the last good tree
 
 
-@settings(max_examples=60, deadline=None)
-@given(edit_sequences())
-def test_the_rules_find_the_same_with_the_parser_that_moves_nodes(
+MODEL_FILES = [
+    Path(__file__).parent.parent.parent / "examples" / "darknet.py",
+    Path(__file__).parent.parent.parent / "examples" / "tied_lm.py",
+]
+
+
+@st.composite
+def long_edit_sequences(draw: st.DrawFn) -> tuple[str, list[tuple[int, int, str]]]:
+    """Model files and freeze scripts together, then edits anywhere (definitions, module code)."""
+    files = draw(st.lists(st.sampled_from(SOURCES + MODEL_FILES), min_size=2, max_size=4))
+    source = "\n".join(path.read_text("utf-8") for path in files)
+    edits = draw(
+        st.lists(
+            st.tuples(st.floats(0, 1), st.integers(0, 30), st.sampled_from(PIECES + MEMO_PIECES)),
+            min_size=2,
+            max_size=8,
+        )
+    )
+    return source, [(int(where * len(source)), cut, text) for where, cut, text in edits]
+
+
+# Edits that change what a definition depends on: module bindings, optimizers, helpers, facts.
+MEMO_PIECES = [
+    "\nmodel = nn.Linear(2, 2)\n",
+    "\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n",
+    "\nself = nn.Linear(2, 2)\n",
+    "\nx = torch.optim.Adam(self.parameters())\n",
+    "\ndef helper(m):\n    for p in m.parameters():\n        p.requires_grad = False\n",
+    "\nhelper(model)\n",
+    "\nimport torch.nn as nn\n",
+    "\nfrom torch import nn\n",
+    "\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+    "        self.fc1 = nn.Linear(2, 2, bias=False)\n",
+    "\nmodel.fc1.weight = model.fc2.weight\n",
+    "\nparametrize.register_parametrization(model.fc1, 'weight', P())\n",
+    "\nmodel.zero_grad(set_to_none=False)\n",
+]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.one_of(edit_sequences(), long_edit_sequences()))
+def test_the_rules_find_the_same_as_a_fresh_check_after_every_edit(
     case: tuple[str, list[tuple[int, int, str]]],
 ) -> None:
     source, edits = case
-    parser = IncrementalParser(owns_trees=True)
-    assert check_source(source, parser=parser) == check_source(source)
+    incremental = IncrementalRules()
+    assert check_source(source, incremental=incremental) == check_source(source)
     for where, cut, text in edits:
         where = min(where, len(source))
         source = source[:where] + text + source[where + cut :]
-        assert check_source(source, parser=parser) == check_source(source)
+        assert check_source(source, incremental=incremental) == check_source(source)
+        # The same text again: every definition that can be is reused now.
+        assert check_source(source, incremental=incremental) == check_source(source)
+
+
+def test_an_edit_in_one_class_reuses_the_walk_of_the_others() -> None:
+    text = (MODEL_FILES[0]).read_text("utf-8")
+    source = "\n".join([text, text.replace("DarkNet", "DarkNet2").replace("model", "model2")])
+    incremental = IncrementalRules()
+    check_source(source, incremental=incremental)
+    source += "\n"
+    check_source(source, incremental=incremental)  # each definition seen twice: kept
+    edited = source.replace("self.inplanes = 32", "self.inplanes = 33", 1)
+    assert check_source(edited, incremental=incremental) == check_source(edited)
+    definitions = sum(
+        isinstance(n, (ast.ClassDef, ast.FunctionDef)) for n in ast.parse(edited).body
+    )
+    assert incremental.walks.reused == definitions - 1
+
+
+def test_definitions_moved_by_a_new_line_are_reused_where_they_are_now() -> None:
+    text = MODEL_FILES[0].read_text("utf-8")
+    source = "\n".join([text, text.replace("DarkNet", "DarkNet2"), "freeze = 1\n"])
+    incremental = IncrementalRules()
+    check_source(source, incremental=incremental)
+    check_source(source, incremental=incremental)
+    moved = source.replace("BLOCKS = [1, 2, 8, 8, 4]", "BLOCKS = [1, 2, 8, 8, 4]\nDEPTH = 5", 1)
+    assert check_source(moved, incremental=incremental) == check_source(moved)
+    assert incremental.walks.reused > 0
+    back = check_source(source, incremental=incremental)
+    assert back == check_source(source) and incremental.walks.reused > 0

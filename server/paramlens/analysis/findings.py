@@ -36,6 +36,10 @@ class Span:
     end_line: int
     end_col: int
 
+    def moved(self, lines: int) -> Span:
+        """The same text ``lines`` lines further down (up if negative)."""
+        return Span(self.start_line + lines, self.start_col, self.end_line + lines, self.end_col)
+
 
 @dataclass(frozen=True)
 class TextEdit:
@@ -68,6 +72,20 @@ class Finding:
     def url(self) -> str:
         """The rule's documentation page."""
         return DOCS_URL.format(code=self.code)
+
+    def spans(self) -> tuple[Span, ...]:
+        """Every span it refers to: its own, related ones, its fix's edits."""
+        edits = self.fix.edits if self.fix is not None else ()
+        return (self.span, *(span for span, _ in self.related), *(e.span for e in edits))
+
+    def moved(self, lines: int) -> Finding:
+        """The same finding about the same code, ``lines`` lines further down."""
+        fix = self.fix
+        if fix is not None:
+            edits = tuple(TextEdit(e.span.moved(lines), e.new_text) for e in fix.edits)
+            fix = Fix(fix.title, edits)
+        related = tuple((span.moved(lines), text) for span, text in self.related)
+        return Finding(self.code, self.message, self.severity, self.span.moved(lines), fix, related)
 
 
 def byte_to_char_col(line_text: str, byte_col: int) -> int:

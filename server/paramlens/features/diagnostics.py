@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any, Optional, cast
 from lsprotocol import types
 
 from paramlens.analysis.findings import Finding, Severity, Span
-from paramlens.analysis.incremental import IncrementalParser
-from paramlens.analysis.rules import check_source, workspace_module_classes
+from paramlens.analysis.rules import IncrementalRules, check_source, workspace_module_classes
 from paramlens.log import get_logger
 from paramlens.positions import span_to_range
 from paramlens.server import Inspection
@@ -166,8 +165,8 @@ class Snapshot:
     ignore: tuple[str, ...]
     workspace_classes: tuple[str, ...]  # Module classes imported from workspace files
     inspection: Optional[Inspection] = None  # None: static rules only
-    # The static rules' parser: re-parses only what changed since the last text it saw.
-    parser: Optional[IncrementalParser] = field(default=None, compare=False)
+    # What the static rules keep between texts: only what changed is parsed and walked again.
+    incremental: Optional[IncrementalRules] = field(default=None, compare=False)
 
 
 # The statements `workspace_module_classes` follows: top-level `from X import ...`, parenthesised
@@ -236,10 +235,10 @@ async def snapshot(
     ``rules``: its :func:`rules_key`, when the caller has it)."""
     source, inspection = state.source, state.inspection if runtime else None
     select, ignore, classes = rules if rules is not None else await rules_key(ls, state)
-    # Only the static rules run one after another on one thread: they alone may use the
-    # parser that moves the nodes of its last tree.
-    parser = state.rules_parser if inspection is None else None
-    return Snapshot(source, state.path, select, ignore, classes, inspection, parser)
+    # Only the static rules run one after another on one thread: they alone may use what the
+    # rules keep between texts (a parser that moves the nodes of its last tree).
+    incremental = state.rules if inspection is None else None
+    return Snapshot(source, state.path, select, ignore, classes, inspection, incremental)
 
 
 def module_classes(snap: Snapshot) -> list[str]:
@@ -261,7 +260,7 @@ def analyse(snap: Snapshot) -> list[Finding]:
         select=snap.select,
         ignore=snap.ignore,
         module_classes=module_classes(snap),
-        parser=snap.parser,
+        incremental=snap.incremental,
     )
     findings = list(result.findings)
     if result.syntax_error is not None:

@@ -22,6 +22,7 @@ from paramlens.analysis.rules.engine import Context, Walker
 from paramlens.analysis.rules.facts import collect_facts
 from paramlens.analysis.rules.fixes import fix_all
 from paramlens.analysis.rules.iterators import IteratorRules
+from paramlens.analysis.rules.memo import WalkMemo
 from paramlens.analysis.rules.modes import ModeRules
 from paramlens.analysis.rules.name_filters import NameFilterRules
 from paramlens.analysis.rules.ordering import OrderingRules
@@ -38,6 +39,7 @@ __all__ = [
     "RULES",
     "SYNTAX_ERROR_CODE",
     "CheckResult",
+    "IncrementalRules",
     "RuleInfo",
     "check_source",
     "fix_all",
@@ -57,6 +59,16 @@ _FAMILIES = (
     NameFilterRules,
     RegistrationRules,
 )
+
+
+class IncrementalRules:
+    """What the rules keep of one document from one text to the next (an editor's keystrokes):
+    a parser that re-parses only what changed, and the walks of unchanged definitions. For one
+    thread at a time; the trees it parses are its own (see :class:`IncrementalParser`)."""
+
+    def __init__(self, filename: str = "<unknown>") -> None:
+        self.parser = IncrementalParser(filename, owns_trees=True)
+        self.walks = WalkMemo()
 
 
 @dataclass(frozen=True)
@@ -91,14 +103,14 @@ def check_source(
     select: Sequence[str] = (),
     ignore: Sequence[str] = (),
     module_classes: Collection[str] = (),
-    parser: Optional[IncrementalParser] = None,
+    incremental: Optional[IncrementalRules] = None,
 ) -> CheckResult:
     """Run every rule on ``source``.
 
     ``module_classes`` names classes (and model factories) known to be ``nn.Module`` from other
     workspace files (see :func:`workspace_module_classes`). ``reports`` (from the worker) turns
-    on the runtime-aware rules. ``parser``, the document's own, parses only what changed since
-    its last text (an editor's keystrokes). Never raises on any input text.
+    on the runtime-aware rules. ``incremental``, the document's own, re-parses and re-walks only
+    what changed since its last text (an editor's keystrokes). Never raises on any input text.
     """
     lines = source_lines(source)
     # Parsing and the walk allocate many small objects next to a large tree: cyclic
@@ -107,7 +119,7 @@ def check_source(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        found = _findings(source, lines, path, reports, module_classes, parser)
+        found = _findings(source, lines, path, reports, module_classes, incremental)
     finally:
         if collecting:
             gc.enable()
@@ -124,13 +136,13 @@ def _findings(
     path: Optional[str],
     reports: Optional[Sequence[ModelReport]],
     module_classes: Collection[str],
-    parser: Optional[IncrementalParser],
+    incremental: Optional[IncrementalRules],
 ) -> Union[list[Finding], Finding]:
     """Every finding of the rules, before noqa and select/ignore; the syntax error instead
     when the source does not parse."""
     try:
-        if parser is not None:
-            tree = parser.parse(source)
+        if incremental is not None:
+            tree = incremental.parser.parse(source)
         else:
             tree = ast.parse(source, filename=path or "<unknown>")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
@@ -141,7 +153,7 @@ def _findings(
     walker = Walker(ctx)
     # A pathological nesting depth: keep what was found before it.
     with contextlib.suppress(RecursionError):
-        walker.run(tree)
+        walker.run(tree, incremental.walks if incremental is not None else None)
     findings = list(ctx.findings)
     # The families and the walker refer to the context and it to them: untie them, so that
     # all of it (and the tree) is freed at once, not left to the cyclic collector.

@@ -25,6 +25,9 @@ from paramlens.analysis.rules.facts import (
     note_call,
     walk,
 )
+from paramlens.analysis.rules.memo import DEFINITIONS as _DEFINITIONS
+from paramlens.analysis.rules.memo import Definition as _Definition
+from paramlens.analysis.rules.memo import WalkMemo
 from paramlens.analysis.rules.registry import RULES
 
 
@@ -178,6 +181,11 @@ class Family:
     # is None.
     call_methods: Optional[frozenset[str]] = None
     call_names: bool = True
+    # Attributes that record what the bindings of the statement being walked lead to (keyed by
+    # their nodes or the bindings themselves): the statements after it never reach those
+    # entries (its bindings do not outlive it), so they are no state left for them. Every other
+    # list, dict or set attribute is (see ``Walker._shared_state``).
+    own_records: tuple[str, ...] = ()
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -251,6 +259,7 @@ class Context:
         # Every model an optimizer binding was built over: a name outside it is in no
         # optimizer's roots, so the order rules skip their scans of the scope's bindings.
         self.optimizer_roots: set[str] = set()
+        self.optimizer_calls = 0  # optimizers built so far (what a walk left for the rest)
         # Spans and texts by node (the node is kept in the value, so its id stays unique).
         self._spans: dict[int, tuple[ast.AST, Span]] = {}
         self._texts: dict[int, tuple[ast.AST, str]] = {}
@@ -306,6 +315,13 @@ class Context:
         self.findings.append(
             Finding(code, message, severity or RULES[code].severity, span, fix, related)
         )
+
+    def add(self, finding: Finding) -> None:
+        """Record a finding made earlier (once per code, span and message)."""
+        key = (finding.code, finding.span, finding.message)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.findings.append(finding)
 
     def summary(self, name: str) -> Optional[HelperSummary]:
         """What the top-level function ``name`` does to its parameters (memoized)."""
@@ -653,6 +669,7 @@ class Walker:
             params = keyword(e, "params", 0)
             roots = parameter_roots(params) if params is not None else frozenset()
             self.ctx.optimizer_roots.update(roots)
+            self.ctx.optimizer_calls += 1
             return Binding(
                 Kind.OPTIMIZER,
                 next(iter(sorted(roots)), None),
@@ -735,10 +752,21 @@ class Walker:
 
     # -- statements -------------------------------------------------------------------------
 
-    def run(self, tree: ast.Module) -> None:
-        """Walk the whole file, then the helpers again with their call-site bindings."""
+    def run(self, tree: ast.Module, memo: Optional[WalkMemo] = None) -> None:
+        """Walk the whole file, then the helpers again with their call-site bindings.
+
+        With the ``memo`` of the file's previous texts, top-level definitions it knows are not
+        walked again: their findings are reused (see :class:`WalkMemo`)."""
         scope = Scope(tree, {})
-        self.block(tree.body, scope)
+        if memo is None:
+            self.block(tree.body, scope)
+        else:
+            memo.begin(tree, self.facts)
+            for stmt in tree.body:
+                if isinstance(stmt, _DEFINITIONS):
+                    self._definition(stmt, scope, memo)
+                else:
+                    self.stmt(stmt, scope)
         self.exit_scope(scope)
         self.replay_helpers(scope)
         for hook in self.hooks["finish"]:
@@ -777,6 +805,62 @@ class Walker:
         """Walk one statement."""
         visit = _STATEMENT_VISITS.get(type(s), Walker._other_statement)
         visit(self, s, scope)
+
+    def _definition(self, s: _Definition, module: Scope, memo: WalkMemo) -> None:
+        """A top-level class or function: its findings from the memo when its walk cannot
+        differ from the recorded one, else walked (and recorded when nothing outside it took
+        part in the walk)."""
+        found = memo.lookup(s)
+        mentions = found[0].mentions if found is not None else memo.mentions_if_seen(s)
+        if mentions is None or not self._independent(mentions.names, module):
+            self.stmt(s, module)
+            return
+        facts = memo.facts_for(mentions)
+        if found is not None and found[0].facts == facts:
+            known, moved = found
+            memo.reused += 1
+            for finding in known.findings:
+                self.ctx.add(finding.moved(moved) if moved else finding)
+            return
+        before, first = self._shared_state(module), len(self.ctx.findings)
+        self.stmt(s, module)
+        if self._shared_state(module) == before:
+            memo.record(s, mentions, facts, tuple(self.ctx.findings[first:]))
+
+    def _independent(self, names: frozenset[str], module: Scope) -> bool:
+        """Can the walk of a definition naming only ``names`` depend on the other statements?
+        Only through a module-level binding it names, an optimizer over a model it names (the
+        order rules then look at every binding in scope), a helper function of the file it
+        names (what the helper does to its arguments), or module-level parametrizations and
+        untied weights (which the API rules look up). Facts are compared apart
+        (:meth:`WalkMemo.facts_for`)."""
+        return (
+            names.isdisjoint(module.env)
+            and names.isdisjoint(self.ctx.optimizer_roots)
+            and names.isdisjoint(self.facts.functions)
+            and not module.state.get("parametrized")
+            and not module.state.get("untied")
+        )
+
+    def _shared_state(self, module: Scope) -> tuple[Any, ...]:
+        """The size of everything a walk can leave for the statements after it: call sites,
+        optimizers, call-level facts, module bindings and state, the families' own records.
+        Unchanged by a walk: the walk left nothing but its findings."""
+        ctx, facts = self.ctx, self.facts
+        return (
+            len(ctx.call_sites),
+            sum(map(len, ctx.call_sites.values())),
+            ctx.optimizer_calls,
+            facts.noted_calls,
+            len(module.env),
+            len(module.state),
+            *(
+                len(value)
+                for family in self.families
+                for name, value in vars(family).items()
+                if isinstance(value, (list, dict, set)) and name not in family.own_records
+            ),
+        )
 
     def _function_statement(self, s: Any, scope: Scope) -> None:
         for dec in s.decorator_list:

@@ -73,6 +73,7 @@ class FileFacts:
     zero_grad_calls: int = 0
     zero_grad_keeps_grads: bool = False  # zero_grad(set_to_none=False) somewhere
     freezes: bool = False  # some requires_grad(_) is set to False somewhere
+    noted_calls: int = 0  # calls :func:`note_call` looked at (what a walk left for the rest)
     _qualnames: dict[int, Optional[str]] = field(default_factory=dict, repr=False)  # by node id
 
     def qualname(self, node: ast.AST) -> Optional[str]:
@@ -310,6 +311,7 @@ def _target_parts(target: ast.AST) -> Iterable[ast.AST]:
 
 def note_call(facts: FileFacts, node: ast.Call) -> None:
     """Call-level facts: how gradients are cleared, whether something is frozen."""
+    facts.noted_calls += 1
     func = node.func
     if isinstance(func, ast.Attribute):
         if func.attr == "zero_grad":

@@ -62,6 +62,7 @@ class IteratorRules(Family):
     """One-shot generators, uncalled methods, unpacking slips, lazy statements."""
 
     call_methods = _CONSUMING | OPTIMIZERS | {"len"}
+    own_records = ("generators",)  # by binding, in the scope that made it
 
     def __init__(self, ctx: object) -> None:
         super().__init__(ctx)  # type: ignore[arg-type]

@@ -16,6 +16,8 @@ _Loop = Union[ast.For, ast.AsyncFor]
 class StateDictRules(Family):
     """Sinks and reads whose receiver is a ``state_dict()`` value."""
 
+    own_records = ("loops",)  # the loop of a binding's iterable
+
     def __init__(self, ctx: object) -> None:
         super().__init__(ctx)  # type: ignore[arg-type]
         self.loops: dict[int, _Loop] = {}
