@@ -225,9 +225,9 @@ class FileResult:
     fixed: int = 0
 
 
-def decode_source(path: Path, data: bytes) -> tuple[str, Optional[str]]:
-    """The text of a file's bytes and a notice when they are not valid in its declared
-    encoding."""
+def decode_source(path: Path, data: bytes) -> tuple[str, str, Optional[str]]:
+    """The text of a file's bytes, the encoding they are in (the declared one; ``utf-8-sig``
+    for a byte-order mark, which it writes back), and a notice when they are not valid in it."""
     try:
         encoding, _ = tokenize.detect_encoding(BytesIO(data).readline)
     except SyntaxError:
@@ -237,9 +237,10 @@ def decode_source(path: Path, data: bytes) -> tuple[str, Optional[str]]:
     except (UnicodeDecodeError, LookupError):
         return (
             data.decode("utf-8", errors="replace"),
+            encoding,
             f"{path}: not valid {encoding}; undecodable bytes were replaced and --fix skips it",
         )
-    return text.removeprefix("\ufeff"), None
+    return text.removeprefix("\ufeff"), encoding, None
 
 
 class Runtime:
@@ -313,7 +314,7 @@ class Checker:
     def check(self, path: Path, resolved: Path) -> FileResult:
         """Check (and with ``fix``, rewrite) one file, shown as ``path``."""
         data = path.read_bytes()
-        source, notice = decode_source(path, data)
+        source, encoding, notice = decode_source(path, data)
         notices = [notice] if notice else []
         reports = None
         if self.runtime is not None:
@@ -355,7 +356,7 @@ class Checker:
                 text = new
                 result = run(text)
             if text != source:
-                path.write_text(text, encoding="utf-8", newline="")
+                path.write_bytes(text.encode(encoding))  # as it was: a latin-1 file stays one
         findings = [result.syntax_error] if result.syntax_error else []
         findings.extend(result.findings)
         if entry is not None and text == source:

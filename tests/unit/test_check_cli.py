@@ -67,6 +67,21 @@ def test_state_dict_loop_is_named_and_fixed(
     assert run(capsys, "--no-runtime", str(script))[0] == 0
 
 
+def test_fix_writes_a_file_back_in_its_own_encoding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = "import torch.nn as nn\nmodel = nn.Linear(2, 2)  # café\nmodel.requires_grad = False\n"
+    latin = tmp_path / "latin.py"
+    latin.write_bytes(("# -*- coding: latin-1 -*-\n" + body).encode("latin-1"))
+    bom = tmp_path / "bom.py"
+    bom.write_bytes(body.encode("utf-8-sig"))
+    code, out, _ = run(capsys, "--no-runtime", "--fix", str(tmp_path))
+    assert (code, out) == (0, "Found 2 findings (2 fixed, 0 remaining).\n")
+    fixed = body.replace("model.requires_grad = False", "model.requires_grad_(False)")
+    assert latin.read_bytes() == ("# -*- coding: latin-1 -*-\n" + fixed).encode("latin-1")
+    assert bom.read_bytes() == fixed.encode("utf-8-sig")
+
+
 def test_json_items_follow_ruffs_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     script = tmp_path / "train.py"
     script.write_text(STATE_DICT_SCRIPT)
