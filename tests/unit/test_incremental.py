@@ -4,6 +4,7 @@ edits, while reading only the lines an edit touched."""
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from paramlens.analysis.incremental import IncrementalParser
 from paramlens.analysis.rules import IncrementalRules, check_source
+from paramlens.analysis.rules.facts import FactsMemo, FileFacts, collect_facts
 
 # Typed text may hold invalid escapes: each parse warns about them, as ``ast.parse`` does.
 pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning", "ignore::DeprecationWarning")
@@ -82,17 +84,23 @@ def edit_sequences(draw: st.DrawFn) -> tuple[str, list[tuple[int, int, str]]]:
     return source, [(int(where * len(source)), cut, text) for where, cut, text in edits]
 
 
+def texts(case: tuple[str, list[tuple[int, int, str]]]) -> Iterator[str]:
+    """The text of a case, then its text after each edit."""
+    source, edits = case
+    yield source
+    for where, cut, text in edits:
+        where = min(where, len(source))
+        source = source[:where] + text + source[where + cut :]
+        yield source
+
+
 @settings(max_examples=300, deadline=None)
 @given(edit_sequences(), st.booleans())
 def test_every_edit_gives_the_tree_or_the_error_of_a_full_parse(
     case: tuple[str, list[tuple[int, int, str]]], owns_trees: bool
 ) -> None:
-    source, edits = case
     parser = IncrementalParser(owns_trees=owns_trees)
-    assert incremental(parser, source) == expected(source)
-    for where, cut, text in edits:
-        where = min(where, len(source))
-        source = source[:where] + text + source[where + cut :]
+    for source in texts(case):
         assert incremental(parser, source) == expected(source)
 
 
@@ -196,12 +204,8 @@ MEMO_PIECES = [
 def test_the_rules_find_the_same_as_a_fresh_check_after_every_edit(
     case: tuple[str, list[tuple[int, int, str]]],
 ) -> None:
-    source, edits = case
     incremental = IncrementalRules()
-    assert check_source(source, incremental=incremental) == check_source(source)
-    for where, cut, text in edits:
-        where = min(where, len(source))
-        source = source[:where] + text + source[where + cut :]
+    for source in texts(case):
         assert check_source(source, incremental=incremental) == check_source(source)
         # The same text again: every definition that can be is reused now.
         assert check_source(source, incremental=incremental) == check_source(source)
@@ -233,3 +237,30 @@ def test_definitions_moved_by_a_new_line_are_reused_where_they_are_now() -> None
     assert incremental.walks.reused > 0
     back = check_source(source, incremental=incremental)
     assert back == check_source(source) and incremental.walks.reused > 0
+
+
+def facts_values(facts: FileFacts) -> dict[str, object]:
+    """The facts as plain values (nodes by their dump and position)."""
+    values = {k: v for k, v in vars(facts).items() if not k.startswith("_")}
+    values["classes"] = {n: (c.bases, c.parameters) for n, c in facts.classes.items()}
+    values["functions"] = list(facts.functions)
+    values["submodule_attrs"] = {
+        attr: [dumped(call) for call in calls] for attr, calls in facts.submodule_attrs.items()
+    }
+    values["ties"] = list(facts.ties.items())
+    return values
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(edit_sequences(), long_edit_sequences()))
+def test_the_facts_memo_gives_the_facts_of_a_fresh_pass(
+    case: tuple[str, list[tuple[int, int, str]]],
+) -> None:
+    parser, memo = IncrementalParser(owns_trees=True), FactsMemo()
+    for source in texts(case):
+        try:
+            tree = parser.parse(source)
+        except (SyntaxError, ValueError):
+            continue
+        remembered = facts_values(collect_facts(tree, (), source, memo))
+        assert remembered == facts_values(collect_facts(ast.parse(source), (), source))

@@ -19,7 +19,7 @@ from paramlens.analysis.findings import Finding, Severity, Span, source_lines
 from paramlens.analysis.incremental import IncrementalParser
 from paramlens.analysis.rules.api_calls import ApiRules
 from paramlens.analysis.rules.engine import Context, Walker
-from paramlens.analysis.rules.facts import collect_facts
+from paramlens.analysis.rules.facts import FactsMemo, collect_facts
 from paramlens.analysis.rules.fixes import fix_all
 from paramlens.analysis.rules.iterators import IteratorRules
 from paramlens.analysis.rules.memo import WalkMemo
@@ -63,11 +63,13 @@ _FAMILIES = (
 
 class IncrementalRules:
     """What the rules keep of one document from one text to the next (an editor's keystrokes):
-    a parser that re-parses only what changed, and the walks of unchanged definitions. For one
+    a parser that re-parses only what changed, the facts of unchanged statements, and the walks
+    of unchanged definitions. For one
     thread at a time; the trees it parses are its own (see :class:`IncrementalParser`)."""
 
     def __init__(self, filename: str = "<unknown>") -> None:
         self.parser = IncrementalParser(filename, owns_trees=True)
+        self.facts = FactsMemo()
         self.walks = WalkMemo()
 
 
@@ -147,7 +149,8 @@ def _findings(
             tree = ast.parse(source, filename=path or "<unknown>")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
         return _syntax_error(error, lines)
-    facts = collect_facts(tree, module_classes, source)
+    memo = incremental.facts if incremental is not None else None
+    facts = collect_facts(tree, module_classes, source, memo)
     ctx = Context(source, lines, facts)
     ctx.families.extend(family(ctx) for family in _FAMILIES)
     walker = Walker(ctx)

@@ -258,30 +258,28 @@ def statements(body: Iterable[ast.stmt]) -> Iterable[ast.stmt]:
 
 
 def collect_facts(
-    tree: ast.Module, extra_module_classes: Collection[str] = (), source: Optional[str] = None
+    tree: ast.Module,
+    extra_module_classes: Collection[str] = (),
+    source: Optional[str] = None,
+    memo: Optional[FactsMemo] = None,
 ) -> FileFacts:
     """Gather the statement-level :class:`FileFacts` of ``tree`` (imports, classes, defs,
     attribute stores); call-level facts are noted during the ordered walk (:func:`note_call`).
 
     ``source``, the text of ``tree``, only makes it cheaper: methods whose lines cannot name
-    ``register_buffer`` / ``register_parameter`` are not searched for those calls."""
+    ``register_buffer`` / ``register_parameter`` are not searched for those calls. So does
+    ``memo``, the document's: what unchanged statements gave is not gathered again."""
     facts = FileFacts()
     register_lines = _register_lines(source)
     class_nodes: list[ast.ClassDef] = []
-    for node in statements(tree.body):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            for bound, dotted, _ in import_bindings(node):
-                facts.imports[bound] = dotted
-        elif isinstance(node, ast.ClassDef):
-            class_nodes.append(node)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            frozen = isinstance(node.value, ast.Constant) and node.value.value is False
-            for target in targets:
-                for sub in _target_parts(target):
-                    if isinstance(sub, ast.Attribute):
-                        facts.stored_attrs.add(sub.attr)
-                        facts.freezes = facts.freezes or (sub.attr == "requires_grad" and frozen)
+    # Statements are visited last first (what an import binds twice is its first binding).
+    for top in reversed(tree.body):
+        found = memo.statement(top) if memo is not None else _statement_facts(top)
+        for bound, dotted in found.imports:
+            facts.imports[bound] = dotted
+        class_nodes.extend(found.classes)
+        facts.stored_attrs |= found.stored_attrs
+        facts.freezes = facts.freezes or found.freezes
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
             facts.functions[node.name] = node
@@ -292,11 +290,113 @@ def collect_facts(
             node.name, local + tuple(q for q in map(facts.qualname, node.bases) if q)
         )
     _resolve_module_classes(facts)
+    if memo is not None:
+        memo.begin_classes(facts)
     for node in class_nodes:
         if node.name in facts.module_classes:
-            _collect_class_attrs(facts, facts.classes[node.name], node, register_lines)
+            if memo is not None:
+                attrs = memo.class_attrs(node, facts, register_lines)
+            else:
+                attrs = _class_attrs(facts, node, register_lines)
+            attrs.add_to(facts, facts.classes[node.name])
+    if memo is not None:
+        memo.end()
     _collect_factories(facts, tree.body)
     return facts
+
+
+@dataclass(frozen=True)
+class _StatementFacts:
+    """What one top-level statement (and the statements in it) gives the facts."""
+
+    imports: tuple[tuple[str, str], ...]  # in the order :func:`statements` visits them
+    classes: tuple[ast.ClassDef, ...]
+    stored_attrs: frozenset[str]
+    freezes: bool
+
+
+def _statement_facts(top: ast.stmt) -> _StatementFacts:
+    imports: list[tuple[str, str]] = []
+    classes: list[ast.ClassDef] = []
+    stored: set[str] = set()
+    freezes = False
+    for node in statements([top]):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            imports.extend((bound, dotted) for bound, dotted, _ in import_bindings(node))
+        elif isinstance(node, ast.ClassDef):
+            classes.append(node)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            frozen = isinstance(node.value, ast.Constant) and node.value.value is False
+            for target in targets:
+                for sub in _target_parts(target):
+                    if isinstance(sub, ast.Attribute):
+                        stored.add(sub.attr)
+                        freezes = freezes or (sub.attr == "requires_grad" and frozen)
+    return _StatementFacts(tuple(imports), tuple(classes), frozenset(stored), freezes)
+
+
+@dataclass(frozen=True)
+class _ClassAttrs:
+    """What a Module class's methods give the facts."""
+
+    ties: tuple[tuple[str, str, int], ...]  # (one, other, line), in order
+    submodules: tuple[tuple[str, ast.Call], ...]  # self.X = <Module constructor>, in order
+    parameters: frozenset[str]  # self.X = nn.Parameter(...), register_parameter("X", ...)
+    buffers: frozenset[str]  # register_buffer("X", ...)
+
+    def add_to(self, facts: FileFacts, cls: ClassFacts) -> None:
+        for first, second, line in self.ties:
+            facts.ties[first] = (second, line)
+            facts.ties[second] = (first, line)
+        for attr, call in self.submodules:
+            facts.submodule_attrs.setdefault(attr, []).append(call)
+        cls.parameters |= self.parameters
+        facts.parameter_attrs |= self.parameters
+        facts.buffer_attrs |= self.buffers
+
+
+class FactsMemo:
+    """What :func:`collect_facts` found in the statements of a document's last text, kept for
+    the same nodes in its next one (see :class:`~paramlens.analysis.incremental.
+    IncrementalParser`). A class's attributes are kept with the imports and Module classes
+    that decided which of its calls build Modules."""
+
+    def __init__(self) -> None:
+        self._statements: dict[int, tuple[ast.stmt, _StatementFacts]] = {}
+        self._classes: dict[int, tuple[ast.ClassDef, tuple[Any, ...], _ClassAttrs]] = {}
+        self._used_statements: dict[int, tuple[ast.stmt, _StatementFacts]] = {}
+        self._used_classes: dict[int, tuple[ast.ClassDef, tuple[Any, ...], _ClassAttrs]] = {}
+        self._context: tuple[Any, ...] = ()
+
+    def statement(self, top: ast.stmt) -> _StatementFacts:
+        """The facts of one top-level statement."""
+        known = self._statements.get(id(top))
+        found = known[1] if known is not None and known[0] is top else _statement_facts(top)
+        self._used_statements[id(top)] = (top, found)
+        return found
+
+    def begin_classes(self, facts: FileFacts) -> None:
+        """The statements are done: note what decides which calls build Modules."""
+        self._context = (frozenset(facts.imports.items()), frozenset(facts.module_classes))
+
+    def class_attrs(
+        self, node: ast.ClassDef, facts: FileFacts, register_lines: Optional[list[int]]
+    ) -> _ClassAttrs:
+        """The attributes of a Module class (once per class node, line and context)."""
+        key = (node.lineno, self._context)
+        known = self._classes.get(id(node))
+        if known is not None and known[0] is node and known[1] == key:
+            found = known[2]
+        else:
+            found = _class_attrs(facts, node, register_lines)
+        self._used_classes[id(node)] = (node, key, found)
+        return found
+
+    def end(self) -> None:
+        """The text is done: keep what it used, forget the rest."""
+        self._statements, self._used_statements = self._used_statements, {}
+        self._classes, self._used_classes = self._used_classes, {}
 
 
 def _target_parts(target: ast.AST) -> Iterable[ast.AST]:
@@ -439,12 +539,13 @@ def _block_fields(cls: type) -> tuple[str, ...]:
     return fields
 
 
-def _collect_class_attrs(
-    facts: FileFacts,
-    cls: ClassFacts,
-    node: ast.ClassDef,
-    register_lines: Optional[list[int]],
-) -> None:
+def _class_attrs(
+    facts: FileFacts, node: ast.ClassDef, register_lines: Optional[list[int]]
+) -> _ClassAttrs:
+    ties: list[tuple[str, str, int]] = []
+    submodules: list[tuple[str, ast.Call]] = []
+    parameters: set[str] = set()
+    buffers: set[str] = set()
     for method in node.body:
         if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
@@ -454,18 +555,15 @@ def _collect_class_attrs(
                 value = stmt.value
                 tie = _tie(stmt)
                 if tie is not None:
-                    first, second = tie
-                    facts.ties[first] = (second, stmt.lineno)
-                    facts.ties[second] = (first, stmt.lineno)
+                    ties.append((*tie, stmt.lineno))
                 for target in stmt.targets:
                     attr = _self_attr(target)
                     if attr is None:
                         continue
                     if isinstance(value, ast.Call) and facts.is_module_ctor(value):
-                        facts.submodule_attrs.setdefault(attr, []).append(value)
+                        submodules.append((attr, value))
                     elif facts.is_parameter_ctor(value):
-                        cls.parameters.add(attr)
-                        facts.parameter_attrs.add(attr)
+                        parameters.add(attr)
         if not _may_register(method, register_lines):
             continue
         # Registration calls only fill sets: their order does not matter.
@@ -479,11 +577,8 @@ def _collect_class_attrs(
                 and isinstance(call.args[0].value, str)
             ):
                 name = call.args[0].value
-                if call.func.attr == "register_buffer":
-                    facts.buffer_attrs.add(name)
-                else:
-                    cls.parameters.add(name)
-                    facts.parameter_attrs.add(name)
+                (buffers if call.func.attr == "register_buffer" else parameters).add(name)
+    return _ClassAttrs(tuple(ties), tuple(submodules), frozenset(parameters), frozenset(buffers))
 
 
 def _returns_module(facts: FileFacts, returns: list[ast.Return]) -> bool:
