@@ -108,33 +108,41 @@ def _first_line(node: ast.stmt) -> int:
     return node.lineno
 
 
-# Per node class: whether it has a position, and the fields that may hold nodes (contexts and
-# operators are shared leaves without positions).
+# Per node class: whether it has a position, and the fields that may hold nodes: not contexts
+# and operators (shared leaves without positions), nor names, numbers and constants' values.
 _PLANS: dict[type, tuple[bool, tuple[str, ...]]] = {}
-_LEAF_FIELDS = frozenset({"ctx", "op", "ops"})
+_LEAF_FIELDS = frozenset(
+    {"ctx", "op", "ops", "id", "attr", "arg", "name", "module", "level", "conversion",
+     "is_async", "kind", "type_comment", "simple", "tag"}
+)  # fmt: skip
+
+
+def _plan(cls: type[ast.AST]) -> tuple[bool, tuple[str, ...]]:
+    fields = () if cls is ast.Constant else tuple(f for f in cls._fields if f not in _LEAF_FIELDS)
+    plan = _PLANS[cls] = ("lineno" in cls._attributes, fields)
+    return plan
 
 
 def _move(nodes: list[ast.stmt], lines: int) -> None:
     """Move ``nodes`` and everything under them down by ``lines`` lines (up if negative)."""
     stack: list[object] = list(nodes)
     pop, push, extend = stack.pop, stack.append, stack.extend
+    plans, leaf = _PLANS, ast.AST
     while stack:
         node = pop()
-        if not isinstance(node, ast.AST):
-            continue  # None in a list (``{**d}`` keys, keyword-only defaults) or a name
-        cls = type(node)
-        plan = _PLANS.get(cls)
+        plan = plans.get(type(node))
         if plan is None:
-            fields = tuple(f for f in cls._fields if f not in _LEAF_FIELDS)
-            plan = _PLANS[cls] = ("lineno" in cls._attributes, fields)
+            if not isinstance(node, leaf):
+                continue  # None in a list (``{**d}`` keys, keyword-only defaults) or a name
+            plan = _plan(type(node))
         positioned, fields = plan
         if positioned:
             node.lineno += lines  # type: ignore[attr-defined]
             if node.end_lineno is not None:  # type: ignore[attr-defined]
                 node.end_lineno += lines  # type: ignore[attr-defined]
         for name in fields:
-            value = getattr(node, name, None)
+            value = getattr(node, name)
             if type(value) is list:
                 extend(value)
-            elif isinstance(value, ast.AST):
+            elif value is not None:
                 push(value)

@@ -298,7 +298,7 @@ def collect_facts(
                 attrs = memo.class_attrs(node, facts, register_lines)
             else:
                 attrs = _class_attrs(facts, node, register_lines)
-            attrs.add_to(facts, facts.classes[node.name])
+            attrs.add_to(facts, facts.classes[node.name], node)
     if memo is not None:
         memo.end()
     _collect_factories(facts, tree.body)
@@ -340,15 +340,15 @@ def _statement_facts(top: ast.stmt) -> _StatementFacts:
 class _ClassAttrs:
     """What a Module class's methods give the facts."""
 
-    ties: tuple[tuple[str, str, int], ...]  # (one, other, line), in order
+    ties: tuple[tuple[str, str, int], ...]  # (one, other, line after the class's), in order
     submodules: tuple[tuple[str, ast.Call], ...]  # self.X = <Module constructor>, in order
     parameters: frozenset[str]  # self.X = nn.Parameter(...), register_parameter("X", ...)
     buffers: frozenset[str]  # register_buffer("X", ...)
 
-    def add_to(self, facts: FileFacts, cls: ClassFacts) -> None:
-        for first, second, line in self.ties:
-            facts.ties[first] = (second, line)
-            facts.ties[second] = (first, line)
+    def add_to(self, facts: FileFacts, cls: ClassFacts, node: ast.ClassDef) -> None:
+        for first, second, after in self.ties:
+            facts.ties[first] = (second, node.lineno + after)
+            facts.ties[second] = (first, node.lineno + after)
         for attr, call in self.submodules:
             facts.submodule_attrs.setdefault(attr, []).append(call)
         cls.parameters |= self.parameters
@@ -383,8 +383,8 @@ class FactsMemo:
     def class_attrs(
         self, node: ast.ClassDef, facts: FileFacts, register_lines: Optional[list[int]]
     ) -> _ClassAttrs:
-        """The attributes of a Module class (once per class node, line and context)."""
-        key = (node.lineno, self._context)
+        """The attributes of a Module class (once per class node and context)."""
+        key = self._context
         known = self._classes.get(id(node))
         if known is not None and known[0] is node and known[1] == key:
             found = known[2]
@@ -555,7 +555,7 @@ def _class_attrs(
                 value = stmt.value
                 tie = _tie(stmt)
                 if tie is not None:
-                    ties.append((*tie, stmt.lineno))
+                    ties.append((*tie, stmt.lineno - node.lineno))
                 for target in stmt.targets:
                     attr = _self_attr(target)
                     if attr is None:
