@@ -260,6 +260,7 @@ class Context:
         # optimizer's roots, so the order rules skip their scans of the scope's bindings.
         self.optimizer_roots: set[str] = set()
         self.optimizer_calls = 0  # optimizers built so far (what a walk left for the rest)
+        self.repeats = 0  # findings not recorded again (a walk's own may be among them)
         # Spans and texts by node (the node is kept in the value, so its id stays unique).
         self._spans: dict[int, tuple[ast.AST, Span]] = {}
         self._texts: dict[int, tuple[ast.AST, str]] = {}
@@ -310,6 +311,7 @@ class Context:
         span = where if isinstance(where, Span) else self.span(where)
         key = (code, span, message)
         if key in self._seen:
+            self.repeats += 1
             return
         self._seen.add(key)
         self.findings.append(
@@ -845,9 +847,11 @@ class Walker:
     def _shared_state(self, module: Scope) -> tuple[Any, ...]:
         """The size of everything a walk can leave for the statements after it: call sites,
         optimizers, call-level facts, module bindings and state, the families' own records.
-        Unchanged by a walk: the walk left nothing but its findings."""
+        Unchanged by a walk: the walk left nothing but its findings (and none of those was
+        dropped as the repeat of an earlier one)."""
         ctx, facts = self.ctx, self.facts
         return (
+            ctx.repeats,
             len(ctx.call_sites),
             sum(map(len, ctx.call_sites.values())),
             ctx.optimizer_calls,
