@@ -159,14 +159,26 @@ def find_pyproject(start: Path) -> Optional[Path]:
     return first
 
 
+# The last parse of each pyproject.toml with the (mtime, size) it had: the server asks for the
+# settings of a document on every keystroke.
+_PARSED: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
+    status = path.stat()
+    stamp = (status.st_mtime_ns, status.st_size)
+    known = _PARSED.get(path)
+    if known is not None and known[0] == stamp:
+        return known[1]
     # Imported here: most runs of paramlens check meet no pyproject.toml.
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.9/3.10
         import tomli as tomllib
     with open(path, "rb") as handle:
-        return tomllib.load(handle)
+        data = tomllib.load(handle)
+    _PARSED[path] = (stamp, data)
+    return data
 
 
 def load_pyproject_settings(

@@ -1,5 +1,6 @@
 """Settings: camelCase/snake_case, bad values fall back with one message, pyproject tables."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,16 @@ def test_broken_pyproject_is_a_message_not_a_crash(tmp_path: Path) -> None:
     settings, problems, _ = load_pyproject_settings(tmp_path)
     assert settings == Settings()
     assert len(problems) == 1
+
+
+def test_an_edited_pyproject_is_read_again(tmp_path: Path) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.paramlens]\nignore = ["FRZ20"]\n')
+    assert load_pyproject_settings(tmp_path)[0].ignore == ("FRZ20",)
+    assert load_pyproject_settings(tmp_path)[0].ignore == ("FRZ20",)  # from the last parse
+    before = pyproject.stat()
+    pyproject.write_text('[tool.paramlens]\nignore = ["FRZ21"]\n')  # the same size
+    os.utime(pyproject, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))
+    assert load_pyproject_settings(tmp_path)[0].ignore == ("FRZ21",)
+    pyproject.write_text('[tool.paramlens]\nselect = ["FRZ01"]\n')
+    assert load_pyproject_settings(tmp_path)[0].select == ("FRZ01",)
