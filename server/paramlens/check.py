@@ -430,7 +430,7 @@ def run_check(args: argparse.Namespace) -> int:
     if settings.cache and not args.no_cache:
         from paramlens.check_cache import CheckCache
 
-        cache = CheckCache.open(pyproject.parent if pyproject else Path.cwd())
+        cache = CheckCache.open(pyproject)
     checker = Checker(settings, args.fix, runtime, cache)
     results: list[FileResult] = []
     internal_error = False

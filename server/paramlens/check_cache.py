@@ -68,11 +68,12 @@ class CheckCache:
         self._created = False
 
     @classmethod
-    def open(cls, project: Path) -> Optional[CheckCache]:
-        """The cache of ``project``; None when the analysis sources cannot be read (then no
+    def open(cls, pyproject: Optional[Path]) -> Optional[CheckCache]:
+        """The cache next to ``pyproject`` (the project's pyproject.toml), else in the current
+        folder; None when that folder is gone or the analysis sources cannot be read (then no
         result could be told fresh from stale)."""
         try:
-            return cls(project, engine_hash())
+            return cls(pyproject.parent if pyproject else Path.cwd(), engine_hash())
         except OSError:
             return None
 

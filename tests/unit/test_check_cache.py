@@ -94,6 +94,17 @@ def test_the_cache_lives_next_to_the_pyproject_else_in_the_current_folder(
     assert not (elsewhere / CACHE_DIR).exists()
 
 
+def test_no_cache_when_the_current_folder_is_gone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    (tmp_path / "s.py").write_text(TWO_CODES)
+    assert "FRZ16" in check(capsys, str(tmp_path / "s.py"))[1]
+
+
 def test_a_changed_file_is_checked_again(
     project: Path, capsys: pytest.CaptureFixture[str], analysed: list[str]
 ) -> None:
