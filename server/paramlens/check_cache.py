@@ -9,8 +9,8 @@ What a result depends on, and where each part of that goes:
 * the file's path as resolved and as shown, its project root, ``select`` and ``ignore``: the
   name of its entry (one per file and settings, rewritten when the file changes);
 * the hash of the file's bytes, and the hash of every workspace file its imported Module
-  classes come from (and of each place looked for and missing, None): held in the entry and
-  compared on every read. The classes themselves are a function of those files.
+  classes come from, taken when it was read (and None for each place looked for and missing):
+  held in the entry and compared on every read. The classes are a function of those files.
 
 Entries are JSON, written to a temporary file and renamed into place, so concurrent runs never
 see half an entry; one that cannot be read or decoded is a miss. Findings computed with model
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from paramlens import __version__
 from paramlens.analysis.findings import Finding, Fix, Severity, Span, TextEdit
-from paramlens.cache import content_hash, file_hash, unchanged
+from paramlens.cache import FileHashes, content_hash, file_hash, unchanged
 
 if TYPE_CHECKING:
     from paramlens.settings import Settings
@@ -131,13 +131,13 @@ class CacheEntry:
         except (OSError, ValueError, KeyError, TypeError, IndexError, RecursionError):
             return None
 
-    def store(self, files: Iterable[str], findings: Iterable[Finding]) -> None:
-        """Keep ``findings`` with the workspace files they depend on. A cache that cannot be
-        written (a read-only checkout) is passed over without a word."""
+    def store(self, files: FileHashes, findings: Iterable[Finding]) -> None:
+        """Keep ``findings`` with the workspace files they depend on, as hashed when read. A
+        cache that cannot be written (a read-only checkout) is passed over without a word."""
         entry = {
             "key": self.key,
             "source": self.source_hash,
-            "files": [[name, self.cache.file_hash(name)] for name in sorted(files)],
+            "files": [list(item) for item in files],
             "findings": [_finding_data(f) for f in findings],
         }
         temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.{os.urandom(4).hex()}")

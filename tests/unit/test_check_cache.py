@@ -180,6 +180,26 @@ def test_an_imported_workspace_file_is_part_of_the_key(
     assert check(capsys, "train.py") == (0, "All checks passed!\n")
 
 
+def test_an_imported_file_edited_during_the_run_is_compared_as_it_was_read(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from paramlens.analysis import rules
+
+    (project / "train.py").write_text(USES_NET)
+    models = project / "models.py"
+    models.write_text(PLAIN_NET)
+    real = rules.check_source
+
+    def edit_then_check(source: str, **kwargs: Any) -> rules.CheckResult:
+        models.write_text(MODULE_NET)  # after the classes were read, before the entry is kept
+        return real(source, **kwargs)
+
+    monkeypatch.setattr(rules, "check_source", edit_then_check)
+    assert check(capsys, "train.py") == (0, "All checks passed!\n")
+    monkeypatch.setattr(rules, "check_source", real)
+    assert "FRZ03" in check(capsys, "train.py")[1]
+
+
 def test_a_created_workspace_file_is_part_of_the_key(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -199,17 +219,17 @@ def test_the_engine_version_python_and_entry_format_are_part_of_the_key(
     data = b"model.training = False\n"
     finding = Finding("FRZ10", "m", Severity.WARNING, Span(0, 0, 0, 5))
     path, settings = project / "s.py", Settings()
-    CheckCache(project, "engine").entry(path, path, project, settings, data).store([], [finding])
+    CheckCache(project, "engine").entry(path, path, project, settings, data).store((), [finding])
     engine = "edited engine" if part == "engine" else "engine"
-    if part == "version":
-        monkeypatch.setattr(check_cache, "__version__", "9.9.9")
-    if part == "python":
-        monkeypatch.setattr(sys, "version", "3.99.0 (other build)")
-    if part == "format":
-        monkeypatch.setattr(check_cache, "ENTRY_FORMAT", check_cache.ENTRY_FORMAT + 1)
-    entry = CheckCache(project, engine).entry(path, path, project, settings, data)
-    assert entry.load() is None
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        if part == "version":
+            patch.setattr(check_cache, "__version__", "9.9.9")
+        if part == "python":
+            patch.setattr(sys, "version", "3.99.0 (other build)")
+        if part == "format":
+            patch.setattr(check_cache, "ENTRY_FORMAT", check_cache.ENTRY_FORMAT + 1)
+        entry = CheckCache(project, engine).entry(path, path, project, settings, data)
+        assert entry.load() is None
     entry = CheckCache(project, "engine").entry(path, path, project, settings, data)
     assert entry.load() == [finding]
 

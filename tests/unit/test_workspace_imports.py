@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from paramlens.analysis.rules.workspace import workspace_imports
+from paramlens.cache import content_hash
 
 SCRIPT = "from models import Net\nfrom helpers import *\nfrom torch import nn\n"
 
@@ -21,14 +22,14 @@ def test_files_read_and_places_looked_at_are_reported(tmp_path: Path) -> None:
     root = os.path.realpath(tmp_path)
     found = workspace_imports(str(tmp_path / "train.py"), SCRIPT, str(tmp_path))
     assert found.classes == {"Net"}
-    # models.py and, through it, layers.py were read
-    assert {f"{root}/models.py", f"{root}/layers.py"} <= found.files
+    files = dict(found.files)
+    # models.py and, through it, layers.py were read: the hashes of the bytes read
+    for name in ("models.py", "layers.py"):
+        assert files[f"{root}/{name}"] == content_hash((tmp_path / name).read_bytes())
     # helpers.py does not exist (yet): each place it was looked for is part of the answer
-    assert {f"{root}/helpers.py", f"{root}/helpers/__init__.py", f"{root}/src/helpers.py"} <= (
-        found.files
-    )
-    assert f"{root}/torch/__init__.py" in found.files
-    assert f"{root}/train.py" not in found.files  # the file itself is hashed by its caller
+    for missing in ("helpers.py", "helpers/__init__.py", "src/helpers.py", "torch/__init__.py"):
+        assert files[f"{root}/{missing}"] is None
+    assert f"{root}/train.py" not in files  # the file itself is hashed by its caller
 
 
 def test_the_files_of_a_remembered_import_are_reported_again(tmp_path: Path) -> None:
@@ -44,4 +45,4 @@ def test_a_created_file_changes_the_answer(tmp_path: Path) -> None:
     (tmp_path / "helpers.py").write_text("from torch import nn\nclass Head(nn.Module):\n    pass\n")
     after = workspace_imports(str(tmp_path / "train.py"), SCRIPT, str(tmp_path))
     assert after.classes == {"Net", "Head"} and before.classes == {"Net"}
-    assert os.path.realpath(tmp_path / "helpers.py") in before.files
+    assert dict(before.files)[os.path.realpath(tmp_path / "helpers.py")] is None

@@ -9,6 +9,7 @@ import re
 from typing import NamedTuple, Optional
 
 from paramlens.analysis.rules.facts import module_names_defined
+from paramlens.cache import FileHashes, content_hash
 
 _MAX_DEPTH = 4
 # Top-level `from X import ...` statements, parenthesized lists included.
@@ -19,15 +20,20 @@ class WorkspaceImports(NamedTuple):
     """What a file imports from its workspace, and every path that answer depends on."""
 
     classes: frozenset[str]  # nn.Module subclasses and model factories
-    files: frozenset[str]  # the workspace files read, and the candidates looked for and missing
+    # Each workspace file read, with the hash of the bytes read (taken then, so that an edit
+    # during the run cannot pass for them), and each candidate looked for and missing (None).
+    files: FileHashes
 
 
 _cache: dict[tuple[str, int, int], WorkspaceImports] = {}
 
 
-def _resolve(module: str, level: int, here: str, root: str, consulted: set[str]) -> Optional[str]:
+def _resolve(
+    module: str, level: int, here: str, root: str, consulted: dict[str, Optional[str]]
+) -> Optional[str]:
     """The workspace file of an import, or None (installed packages are not followed). Every
-    candidate looked at goes into ``consulted``: a file created there later changes the answer."""
+    candidate looked for and missing goes into ``consulted``: a file created there later
+    changes the answer."""
     parts = module.split(".") if module else []
     if not parts:
         return None
@@ -41,9 +47,9 @@ def _resolve(module: str, level: int, here: str, root: str, consulted: set[str])
     for base in bases:
         candidate = os.path.join(base, *parts)
         for path in (candidate + ".py", os.path.join(candidate, "__init__.py")):
-            consulted.add(path)
             if os.path.isfile(path):
                 return path
+            consulted[path] = None
     return None
 
 
@@ -51,21 +57,27 @@ def _defined(path: str, root: str, depth: int, seen: set[str]) -> WorkspaceImpor
     try:
         stat = os.stat(path)
     except OSError:
-        return WorkspaceImports(frozenset(), frozenset({path}))
+        return WorkspaceImports(frozenset(), ((path, None),))
     key = (path, stat.st_mtime_ns, stat.st_size)
     if key in _cache:
         return _cache[key]
-    if path in seen or depth > _MAX_DEPTH:
-        return WorkspaceImports(frozenset(), frozenset({path}))
+    if path in seen or depth > _MAX_DEPTH:  # nothing in it can change the answer
+        return WorkspaceImports(frozenset(), ())
     seen.add(path)
     try:
         with open(path, "rb") as handle:
-            tree = ast.parse(handle.read(), filename=path)
-    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
-        return WorkspaceImports(frozenset(), frozenset({path}))
+            data = handle.read()
+    except OSError:
+        return WorkspaceImports(frozenset(), ((path, None),))
+    try:
+        tree = ast.parse(data, filename=path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return WorkspaceImports(frozenset(), ((path, content_hash(data)),))
     imported = _imported(tree, path, root, depth, seen)
     names = frozenset(module_names_defined(tree, imported.classes) | imported.classes)
-    found = WorkspaceImports(names, imported.files | {path})
+    files = dict(imported.files)
+    files[path] = content_hash(data)
+    found = WorkspaceImports(names, tuple(sorted(files.items())))
     _cache[key] = found
     return found
 
@@ -74,7 +86,7 @@ def _imported(
     tree: ast.Module, path: str, root: str, depth: int, seen: set[str]
 ) -> WorkspaceImports:
     names: set[str] = set()
-    consulted: set[str] = set()
+    consulted: dict[str, Optional[str]] = {}
     for node in tree.body:
         if not isinstance(node, ast.ImportFrom):
             continue
@@ -82,13 +94,13 @@ def _imported(
         if target is None:
             continue
         defined = _defined(target, root, depth + 1, seen)
-        consulted |= defined.files
+        consulted.update(defined.files)
         for alias in node.names:
             if alias.name == "*":
                 names |= {n for n in defined.classes if not n.startswith("_")}
             elif alias.name in defined.classes:
                 names.add(alias.asname or alias.name)
-    return WorkspaceImports(frozenset(names), frozenset(consulted))
+    return WorkspaceImports(frozenset(names), tuple(sorted(consulted.items())))
 
 
 def workspace_imports(path: str, source: str, root: Optional[str] = None) -> WorkspaceImports:
@@ -104,7 +116,7 @@ def workspace_imports(path: str, source: str, root: Optional[str] = None) -> Wor
         try:
             tree = ast.parse(source, filename=here)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return WorkspaceImports(frozenset(), frozenset())
+            return WorkspaceImports(frozenset(), ())
     return _imported(tree, here, base, 0, {here})
 
 
