@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import gc
+import json
 import os
 import sys
 import tokenize
@@ -457,8 +458,6 @@ def _report(results: Sequence[FileResult], output: str, fixing: bool) -> int:
     findings = [(r.path, f) for r in results for f in r.findings]
     fixed = sum(r.fixed for r in results)
     if output == "json":
-        import json
-
         lines = [json.dumps([finding_json(p, f) for p, f in findings], indent=2)]
     else:
         lines = [finding_text(path, finding) for path, finding in findings]
