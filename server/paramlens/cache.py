@@ -4,7 +4,6 @@ workspace file it imported — an edit to ``layers.py`` invalidates the report o
 from __future__ import annotations
 
 import collections
-import hashlib
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,8 @@ DEFAULT_MAX_ENTRIES = 256
 
 def content_hash(data: Union[str, bytes]) -> str:
     """sha256 of text (as UTF-8) or bytes."""
+    import hashlib  # here: a check run without the cache may never hash (2-3 ms to import)
+
     raw = data.encode("utf-8") if isinstance(data, str) else data
     return hashlib.sha256(raw).hexdigest()
 

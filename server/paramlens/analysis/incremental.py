@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ast
 import bisect
-import threading
 from typing import Optional
 
 from paramlens.analysis.findings import source_lines
@@ -26,6 +25,8 @@ class IncrementalParser:
     """Parses successive texts of one document (thread-safe); see the module docstring."""
 
     def __init__(self, filename: str = "<unknown>", *, owns_trees: bool = False) -> None:
+        import threading  # here: the CLI, which never makes a parser, does not pay for it
+
         self.filename = filename
         self.owns_trees = owns_trees
         self._lock = threading.Lock()

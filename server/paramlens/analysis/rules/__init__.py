@@ -13,16 +13,14 @@ import contextlib
 import gc
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 from paramlens.analysis.findings import Finding, Severity, Span, source_lines
-from paramlens.analysis.incremental import IncrementalParser
 from paramlens.analysis.rules.api_calls import ApiRules
 from paramlens.analysis.rules.engine import Context, Walker
 from paramlens.analysis.rules.facts import FactsMemo, collect_facts
 from paramlens.analysis.rules.fixes import fix_all
 from paramlens.analysis.rules.iterators import IteratorRules
-from paramlens.analysis.rules.memo import WalkMemo
 from paramlens.analysis.rules.modes import ModeRules
 from paramlens.analysis.rules.name_filters import NameFilterRules
 from paramlens.analysis.rules.ordering import OrderingRules
@@ -34,6 +32,10 @@ from paramlens.analysis.rules.state_dict import StateDictRules
 from paramlens.analysis.rules.suppression import keep
 from paramlens.analysis.rules.workspace import workspace_module_classes
 from paramlens_worker.protocol import ModelReport
+
+if TYPE_CHECKING:
+    from paramlens.analysis.incremental import IncrementalParser
+    from paramlens.analysis.rules.memo import WalkMemo
 
 __all__ = [
     "RULES",
@@ -68,9 +70,13 @@ class IncrementalRules:
     thread at a time; the trees it parses are its own (see :class:`IncrementalParser`)."""
 
     def __init__(self, filename: str = "<unknown>") -> None:
-        self.parser = IncrementalParser(filename, owns_trees=True)
+        # Imported here: the CLI checks each file once and never needs them.
+        from paramlens.analysis.incremental import IncrementalParser
+        from paramlens.analysis.rules.memo import WalkMemo
+
+        self.parser: IncrementalParser = IncrementalParser(filename, owns_trees=True)
         self.facts = FactsMemo()
-        self.walks = WalkMemo()
+        self.walks: WalkMemo = WalkMemo()
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import ast
 import enum
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from paramlens.analysis.findings import Finding, Fix, Severity, Span, byte_to_char_col
 from paramlens.analysis.rules.facts import (
@@ -25,10 +25,10 @@ from paramlens.analysis.rules.facts import (
     note_call,
     walk,
 )
-from paramlens.analysis.rules.memo import DEFINITIONS as _DEFINITIONS
-from paramlens.analysis.rules.memo import Definition as _Definition
-from paramlens.analysis.rules.memo import WalkMemo
 from paramlens.analysis.rules.registry import RULES
+
+if TYPE_CHECKING:
+    from paramlens.analysis.rules.memo import Definition, WalkMemo
 
 
 class Kind(enum.Enum):
@@ -763,9 +763,11 @@ class Walker:
         if memo is None:
             self.block(tree.body, scope)
         else:
+            from paramlens.analysis.rules.memo import DEFINITIONS  # only editors keep a memo
+
             memo.begin(tree, self.facts)
             for stmt in tree.body:
-                if isinstance(stmt, _DEFINITIONS):
+                if isinstance(stmt, DEFINITIONS):
                     self._definition(stmt, scope, memo)
                 else:
                     self.stmt(stmt, scope)
@@ -808,7 +810,7 @@ class Walker:
         visit = _STATEMENT_VISITS.get(type(s), Walker._other_statement)
         visit(self, s, scope)
 
-    def _definition(self, s: _Definition, module: Scope, memo: WalkMemo) -> None:
+    def _definition(self, s: Definition, module: Scope, memo: WalkMemo) -> None:
         """A top-level class or function: its findings from the memo when its walk cannot
         differ from the recorded one, else walked (and recorded when nothing outside it took
         part in the walk)."""
