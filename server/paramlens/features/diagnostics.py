@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from lsprotocol import types
 
 from paramlens.analysis.findings import Finding, Severity, Span
 from paramlens.analysis.rules import IncrementalRules, check_source, workspace_module_classes
+from paramlens.analysis.rules.workspace import import_lines
 from paramlens.log import get_logger
 from paramlens.positions import span_to_range
 from paramlens.server import Inspection
@@ -169,17 +169,6 @@ class Snapshot:
     incremental: Optional[IncrementalRules] = field(default=None, compare=False)
 
 
-# The statements `workspace_module_classes` follows: top-level `from X import ...`, parenthesised
-# lists included.
-_FROM_IMPORT = re.compile(r"^from[ \t]+[\w.]+[ \t]+import[ \t]+(?:\([^)]*\)|[^\n]*)", re.MULTILINE)
-
-
-def import_lines(source: str) -> tuple[str, ...]:
-    """The statements that can change what a file imports from the workspace (a cache key for
-    its workspace classes)."""
-    return tuple(_FROM_IMPORT.findall(source))
-
-
 def workspace_classes(path: Optional[Path], source: str, root: Optional[str]) -> tuple[str, ...]:
     """Module classes the file imports from workspace files (reads those files)."""
     if path is None:
@@ -197,7 +186,7 @@ async def known_workspace_classes(
     """:func:`workspace_classes`, recomputed only when the import lines change or a file of
     the workspace was saved (the imported files may define other classes now)."""
     root = ls.folder_for(state.path) if state.path is not None else None
-    key = (ls.saves, root, import_lines(state.source))
+    key = (ls.saves, root, import_lines(state.source))  # what the classes depend on
     cached = state.last_results.get("workspace_classes")
     if cached is not None and cached[0] == key:
         return cast("tuple[str, ...]", cached[1])

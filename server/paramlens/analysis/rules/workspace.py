@@ -103,13 +103,19 @@ def _imported(
     return WorkspaceImports(frozenset(names), tuple(sorted(consulted.items())))
 
 
+def import_lines(source: str) -> tuple[str, ...]:
+    """The statements that can change what a file imports from the workspace: top-level
+    ``from X import ...`` (parenthesised lists included)."""
+    return tuple(_FROM_IMPORT.findall(source))
+
+
 def workspace_imports(path: str, source: str, root: Optional[str] = None) -> WorkspaceImports:
     """The names that the file at ``path`` imports from workspace files and that are nn.Module
     subclasses or model factories there, with the paths they depend on. ``root`` defaults to the
     file's folder."""
     here = os.path.realpath(path)
     base = os.path.realpath(root) if root else os.path.dirname(here)
-    imports = "\n".join(_FROM_IMPORT.findall(source))  # parse only the import statements
+    imports = "\n".join(import_lines(source))  # parse only the import statements
     try:
         tree = ast.parse(imports, filename=here)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
