@@ -273,8 +273,11 @@ def collect_facts(
     register_lines = _register_lines(source)
     class_nodes: list[ast.ClassDef] = []
     # Statements are visited last first (what an import binds twice is its first binding).
-    for top in reversed(tree.body):
-        found = memo.statement(top) if memo is not None else _statement_facts(top)
+    if memo is not None:
+        parts = [memo.statement(top) for top in reversed(tree.body)]
+    else:
+        parts = [_statement_facts(tree.body)]
+    for found in parts:
         for bound, dotted in found.imports:
             facts.imports[bound] = dotted
         class_nodes.extend(found.classes)
@@ -307,7 +310,7 @@ def collect_facts(
 
 @dataclass(frozen=True)
 class _StatementFacts:
-    """What one top-level statement (and the statements in it) gives the facts."""
+    """What top-level statements (and the statements in them) give the facts."""
 
     imports: tuple[tuple[str, str], ...]  # in the order :func:`statements` visits them
     classes: tuple[ast.ClassDef, ...]
@@ -315,12 +318,12 @@ class _StatementFacts:
     freezes: bool
 
 
-def _statement_facts(top: ast.stmt) -> _StatementFacts:
+def _statement_facts(body: list[ast.stmt]) -> _StatementFacts:
     imports: list[tuple[str, str]] = []
     classes: list[ast.ClassDef] = []
     stored: set[str] = set()
     freezes = False
-    for node in statements([top]):
+    for node in statements(body):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             imports.extend((bound, dotted) for bound, dotted, _ in import_bindings(node))
         elif isinstance(node, ast.ClassDef):
@@ -372,7 +375,7 @@ class FactsMemo:
     def statement(self, top: ast.stmt) -> _StatementFacts:
         """The facts of one top-level statement."""
         known = self._statements.get(id(top))
-        found = known[1] if known is not None and known[0] is top else _statement_facts(top)
+        found = known[1] if known is not None and known[0] is top else _statement_facts([top])
         self._used_statements[id(top)] = (top, found)
         return found
 
