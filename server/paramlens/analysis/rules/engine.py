@@ -815,7 +815,7 @@ class Walker:
         differ from the recorded one, else walked (and recorded when nothing outside it took
         part in the walk)."""
         found = memo.lookup(s)
-        mentions = found[0].mentions if found is not None else memo.mentions_if_seen(s)
+        mentions = found[0].mentions if found is not None else memo.mentions(s)
         if mentions is None or not self._independent(mentions.names, module):
             self.stmt(s, module)
             return

@@ -18,10 +18,10 @@ can be reused when nothing it depends on changed:
   no optimizer, no call-level fact, no family record), checked by comparing the size of all of
   that before and after the walk.
 
-A definition is recorded the second time it is seen (the first check of a file pays nothing),
-and only when its header (decorators, bases, defaults, walked in the module's scope) cannot
-raise an event. ``tests/unit/test_incremental.py`` compares the findings with and without the
-memo over random edit sequences.
+A definition is recorded from the first check of its document (so the first keystroke after
+opening a file is already fast), and only when its header (decorators, bases, defaults, walked
+in the module's scope) cannot raise an event. ``tests/unit/test_incremental.py`` compares the
+findings with and without the memo over random edit sequences.
 """
 
 from __future__ import annotations
@@ -72,8 +72,6 @@ class WalkMemo:
     def __init__(self) -> None:
         self.reused = 0  # definitions not walked in the last check (for tests and benches)
         self._recorded: dict[int, Recorded] = {}
-        self._seen: dict[int, Definition] = {}  # the definitions of the text being checked
-        self._previous: dict[int, Definition] = {}  # those of the text checked before it
         self._facts = FileFacts()
         self._whole_file: tuple[Any, ...] = ()
         self._ctors: dict[str, tuple[Any, ...]] = {}
@@ -84,7 +82,6 @@ class WalkMemo:
         self._recorded = {
             key: entry for key, entry in self._recorded.items() if current.get(key) is entry.node
         }
-        self._previous, self._seen = self._seen, current
         self._facts, self._ctors = facts, {}
         # Read by class name, whatever a definition mentions (bases lead to other classes).
         self._whole_file = (
@@ -123,10 +120,10 @@ class WalkMemo:
             return None
         return entry, moved
 
-    def mentions_if_seen(self, node: Definition) -> Optional[Mentions]:
-        """What ``node`` mentions, when it may be recorded now: it was in the last text too,
-        and its header raises no event. None otherwise."""
-        if self._previous.get(id(node)) is not node or not _inert_header(node):
+    def mentions(self, node: Definition) -> Optional[Mentions]:
+        """What ``node`` mentions, when it may be recorded: its header raises no event. None
+        otherwise."""
+        if not _inert_header(node):
             return None
         names: set[str] = set()
         attrs: set[str] = set()
