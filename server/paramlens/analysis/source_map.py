@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from paramlens.analysis.findings import Span, span_of
-from paramlens.analysis.rules.facts import child_nodes, import_bindings
+from paramlens.analysis.rules.facts import child_nodes, import_bindings, statements_breadth_first
 from paramlens_worker.protocol import ModelReport
 
 COLLECTION_METHODS = (
@@ -499,7 +499,7 @@ class _Builder:
         )
 
     def _collect_imports(self) -> None:
-        for node in _statements_breadth_first(self.tree):
+        for node in statements_breadth_first(self.tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 for local, dotted, from_import in import_bindings(node):
                     self.imports[local] = dotted
@@ -1338,22 +1338,6 @@ def _statements(body: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
         for case in getattr(stmt, "cases", []) or []:
             inner.extend(case.body)
         stack.extend(reversed(inner))
-
-
-_BLOCK_NODES = (ast.stmt, ast.excepthandler, ast.match_case)
-
-
-def _statements_breadth_first(tree: ast.AST) -> Iterator[ast.stmt]:
-    """Every statement of ``tree``, defs and classes entered, in :func:`ast.walk` order
-    (only statements, handlers and match cases hold statements: expressions are skipped)."""
-    todo = [tree]
-    for node in todo:
-        if isinstance(node, ast.stmt):
-            yield node
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if isinstance(value, list):
-                todo.extend(item for item in value if isinstance(item, _BLOCK_NODES))
 
 
 def _own_nodes(stmt: ast.stmt) -> Iterator[ast.AST]:

@@ -511,35 +511,25 @@ def _may_register(
     return at < len(register_lines) and register_lines[at] <= last
 
 
-def _block_statements(node: ast.AST) -> Iterator[ast.AST]:
-    """The statements under ``node`` (itself first) in :func:`walk` order, visiting no
-    expression: breadth first over statements, ``except`` handlers and ``case`` clauses, the
-    only nodes a statement can be nested in."""
-    todo = deque([node])
-    pop = todo.popleft
-    while todo:
-        node = pop()
-        yield node
-        for name in _block_fields(type(node)):
-            todo.extend(item for item in getattr(node, name) if isinstance(item, _BLOCK_NODES))
-
-
 _BLOCK_NODES = (
     ast.stmt,
     ast.excepthandler,
     *((ast.match_case,) if hasattr(ast, "match_case") else ()),
 )
-_BLOCK_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
-def _block_fields(cls: type) -> tuple[str, ...]:
-    fields = _BLOCK_CHILD_FIELDS.get(cls)
-    if fields is None:
-        names = ("body", "handlers", "orelse", "finalbody", "cases")
-        # In the class's own field order: the order of :func:`walk`.
-        fields = tuple(f for f in getattr(cls, "_fields", ()) if f in names)
-        _BLOCK_CHILD_FIELDS[cls] = fields
-    return fields
+def statements_breadth_first(tree: ast.AST) -> Iterator[ast.stmt]:
+    """Every statement of ``tree`` (itself included), defs and classes entered, in
+    :func:`ast.walk` order: only statements, handlers and match cases hold statements, so no
+    expression is visited."""
+    todo = [tree]
+    for node in todo:
+        if isinstance(node, ast.stmt):
+            yield node
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                todo.extend(item for item in value if isinstance(item, _BLOCK_NODES))
 
 
 def _class_attrs(
@@ -553,7 +543,7 @@ def _class_attrs(
         if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         # Assignments are statements: the statement walk finds them in the same order.
-        for stmt in _block_statements(method):
+        for stmt in statements_breadth_first(method):
             if isinstance(stmt, ast.Assign):
                 value = stmt.value
                 tie = _tie(stmt)
