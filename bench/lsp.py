@@ -345,16 +345,22 @@ def apply_change(text: str, change: dict[str, Any]) -> str:
 
 
 async def did_change_latency(
-    session: Session, path: Path, rounds: int, new_lines: bool
+    session: Session, path: Path, rounds: int, new_lines: bool, lenses: bool = False
 ) -> dict[str, float]:
     """didChange (a range edit of the 5,000-line file, see :func:`edit_rounds`) ->
-    publishDiagnostics of that version."""
+    publishDiagnostics of that version. ``lenses``: as VS Code does, the client asks for the
+    code lenses of each version once its diagnostics arrived, and the next edit comes while
+    the server computes them."""
     text = long_file()
     path.write_text(text, "utf-8")
     uri = session.open(path, text)
     await asyncio.sleep(1.0)  # the first analysis of the whole file
     times: list[float] = []
+    pending: list[asyncio.Task[Any]] = []
     for version, (change, _) in enumerate(edit_rounds(text, rounds, new_lines), start=2):
+        if lenses and version > 2:
+            pending.append(asyncio.ensure_future(session.lenses(uri)))
+            await asyncio.sleep(0.005)  # the request is being answered
         count_before = len(session.client.published.get(uri, []))
         started = time.perf_counter()
         session.change(uri, [change], version)
@@ -368,6 +374,7 @@ async def did_change_latency(
                 raise TimeoutError("no diagnostics after didChange")
             await asyncio.sleep(0.001)
         await asyncio.sleep(0.05)
+    await asyncio.gather(*pending)
     session.close(uri)
     return summary(times)
 
@@ -409,6 +416,9 @@ async def bench_paramlens(workspace: Path, requests: int) -> dict[str, Any]:
     )
     result["did_change_new_line_to_diagnostics_5000_lines"] = await did_change_latency(
         session, workspace / "long_script_lines.py", 30, new_lines=True
+    )
+    result["did_change_with_lenses_to_diagnostics_5000_lines"] = await did_change_latency(
+        session, workspace / "long_script_lenses.py", 30, new_lines=False, lenses=True
     )
     result["rss_end"] = rss_mb(session.pid)
     await session.stop()
@@ -507,6 +517,10 @@ def markdown(report: dict[str, Any]) -> str:
         f"| didChange → diagnostics, 5,000 lines, a line added or removed halfway, p50 / p99 | "
         f"{p['did_change_new_line_to_diagnostics_5000_lines']['p50_ms']} / "
         f"{p['did_change_new_line_to_diagnostics_5000_lines']['p99_ms']} ms | ≤ 50 ms |",
+        f"| didChange → diagnostics, 5,000 lines, typing in a line while the code lenses of the "
+        f"last version are computed (VS Code asks for them after each edit), p50 / p99 | "
+        f"{p['did_change_with_lenses_to_diagnostics_5000_lines']['p50_ms']} / "
+        f"{p['did_change_with_lenses_to_diagnostics_5000_lines']['p99_ms']} ms | |",
         f"| of which the static rules alone (check_source in process, p50): whole file / "
         f"after a typing edit | {p['static_rules_alone_5000_lines_ms']['whole_file_ms']} / "
         f"{p['static_rules_alone_5000_lines_ms']['typing_edit_ms']} ms | |",

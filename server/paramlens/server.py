@@ -15,12 +15,14 @@ import itertools
 import logging
 import os
 import sys
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Union, cast
+from typing import Any, Callable, Optional, TypeVar, Union, cast
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -29,7 +31,7 @@ from pygls.uris import to_fs_path
 from paramlens import __version__
 from paramlens.analysis.incremental import IncrementalParser
 from paramlens.analysis.rules import IncrementalRules
-from paramlens.analysis.source_map import SourceMap, build_source_map
+from paramlens.analysis.source_map import SourceMap, Superseded, build_source_map
 from paramlens.log import ClientLogHandler, get_logger, setup_logging
 from paramlens.positions import normalize_encoding
 from paramlens.settings import (
@@ -59,6 +61,10 @@ START_KINDS = ("no_torch", "start_failed")  # the worker cannot run in this inte
 
 
 _SERIALS = itertools.count(1)
+# How long a source map waits for the static rules at most, at one checkpoint: a user typing
+# without a pause must still get lenses and hovers.
+_MAX_YIELD_MS = 1000
+T = TypeVar("T")
 
 
 @dataclass
@@ -166,23 +172,35 @@ class DocumentState:
             self.analysis_cache[key] = cached
         return cast(SourceMap, cached)
 
-    async def source_map_async(self, executor: ThreadPoolExecutor) -> Optional[SourceMap]:
+    async def source_map_async(
+        self, executor: ThreadPoolExecutor, yield_to: Optional[threading.Event] = None
+    ) -> Optional[SourceMap]:
         """:meth:`source_map`, parsed and built in ``executor`` when not cached, so a large
-        file never stalls the event loop."""
+        file never stalls the event loop. A build for a text that an edit replaced stops and
+        starts again on the new text; while ``yield_to`` is set (the static rules run), the
+        build waits, so lenses and hovers never delay the diagnostics of a keystroke."""
         key = self._map_key()
         cached = self.analysis_cache.get(key)
         if cached is not None:
             return cast(SourceMap, cached)
-        source = self.source
-        built = await asyncio.get_running_loop().run_in_executor(
-            executor,
-            _parse_and_map,
-            source,
-            self.parser,
-            self._parsed == source,
-            (self._tree, self._tree_source),
-            key[1],
-        )
+        while True:
+            source = self.source
+            checkpoint = self._map_checkpoint(source, yield_to)
+            try:
+                built = await asyncio.get_running_loop().run_in_executor(
+                    executor,
+                    _parse_and_map,
+                    source,
+                    self.parser,
+                    self._parsed == source,
+                    (self._tree, self._tree_source),
+                    key[1],
+                    checkpoint,
+                )
+            except Superseded:
+                key = self._map_key()
+                continue
+            break
         tree, error, source_map = built
         if self.source == source:
             if self._parsed != source:
@@ -193,6 +211,22 @@ class DocumentState:
             if source_map is not None:
                 self.analysis_cache[key] = source_map
         return source_map
+
+    def _map_checkpoint(
+        self, source: str, yield_to: Optional[threading.Event]
+    ) -> Callable[[], None]:
+        """Between two statements of a map build (in its thread): wait while ``yield_to`` is
+        set; give up when ``source`` is not the document's text any more."""
+
+        def checkpoint() -> None:
+            waited = 0
+            while yield_to is not None and yield_to.is_set() and waited < _MAX_YIELD_MS:
+                time.sleep(0.001)
+                waited += 1
+            if self.source is not source:
+                raise Superseded
+
+        return checkpoint
 
 
 def unavailable_text(kind: str, subject: str, detail: str) -> str:
@@ -218,6 +252,7 @@ def _parse_and_map(
     parsed: bool,
     last_good: tuple[Optional[ast.Module], str],
     names: tuple[str, ...],
+    checkpoint: Optional[Callable[[], None]] = None,
 ) -> tuple[Optional[ast.Module], Optional[SyntaxError], Optional[SourceMap]]:
     """Parse ``source`` unless ``parsed`` (then ``last_good`` is its tree), falling back to the
     last good tree on a syntax error, and map the tree. Runs in a thread (the document's parser
@@ -229,7 +264,9 @@ def _parse_and_map(
             tree, tree_source = parser.parse(source), source
         except (SyntaxError, ValueError, RecursionError, MemoryError) as problem:
             error = problem if isinstance(problem, SyntaxError) else SyntaxError(str(problem))
-    source_map = build_source_map(tree, tree_source, names) if tree is not None else None
+    if tree is None:
+        return None, error, None
+    source_map = build_source_map(tree, tree_source, names, checkpoint)
     return (tree if error is None else None), error, source_map
 
 
@@ -248,11 +285,15 @@ class ParamlensLanguageServer(LanguageServer):
         self.configured: Optional[asyncio.Event] = None
         self.log_handler = ClientLogHandler(self)
         self.diagnostic_tasks: dict[str, asyncio.Future[None]] = {}
-        # One thread for what an edit makes the editor wait for: the static rules, then the
-        # source map of lenses and hovers, in the order asked (threads only share the GIL: a
-        # second thread would slow the diagnostics down, never speed anything up).
+        # A thread each for the static rules (what a keystroke waits for), the source maps of
+        # lenses and hovers, and the runtime rules. Threads share the GIL: a map being built
+        # waits while the static rules run (``rules_running``), and gives up when its text
+        # is replaced, so a keystroke's diagnostics never wait for a lens.
         self.analysis_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="static")
+        self.map_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="map")
         self.runtime_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runtime")
+        self.rules_running = threading.Event()
+        self._rules_jobs = 0
         self._settings_problems: set[str] = set()
         self.saves = 0  # files saved so far: what workspace files define may have changed
         self._report_listeners: list[Callable[[str], None]] = []
@@ -607,12 +648,29 @@ class ParamlensLanguageServer(LanguageServer):
 
         diagnostics.refresh(self, uri, repull=True)
 
+    async def run_static(self, job: Callable[..., T], *args: Any) -> T:
+        """Run ``job`` on the static rules' thread; source maps wait while it runs."""
+        self._rules_jobs += 1
+        self.rules_running.set()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self.analysis_executor, job, *args
+            )
+        finally:
+            self._rules_jobs -= 1
+            if not self._rules_jobs:
+                self.rules_running.clear()
+
+    async def source_map_of(self, state: DocumentState) -> Optional[SourceMap]:
+        """The source map of a document's current text (lenses and hovers)."""
+        return await state.source_map_async(self.map_executor, self.rules_running)
+
     def stop_analysis(self) -> None:
         """Drop queued analyses and let the running ones end with the process."""
         for task in self.diagnostic_tasks.values():
             task.cancel()
         self.diagnostic_tasks.clear()
-        for executor in (self.analysis_executor, self.runtime_executor):
+        for executor in (self.analysis_executor, self.map_executor, self.runtime_executor):
             executor.shutdown(wait=False, cancel_futures=True)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
@@ -653,6 +711,10 @@ def _protect_stdout() -> tuple[Any, Any]:
 def serve(tcp: Optional[str] = None) -> int:
     """Run the language server on stdio, or on ``HOST:PORT`` with ``tcp``; returns the exit code."""
     setup_logging(logging.INFO)
+    # The event loop (messages, edits) shares the GIL with the threads of rules and maps: a
+    # thread holding it makes the loop wait up to the switch interval, 5 ms by default, for
+    # each step of handling a message. 1 ms keeps a keystroke's handling prompt.
+    sys.setswitchinterval(0.001)
     server = create_server()
     logging.getLogger().addHandler(server.log_handler)
     if tcp:

@@ -3,6 +3,8 @@ off the event loop."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
@@ -10,6 +12,7 @@ from typing import Optional
 import pytest
 
 from paramlens.analysis.incremental import IncrementalParser
+from paramlens.analysis.source_map import Superseded, build_source_map
 from paramlens.server import DocumentState, _parse_and_map
 
 GOOD = """from torch import nn
@@ -77,3 +80,34 @@ async def test_source_map_async_matches_the_sync_one() -> None:
         kept = await state.source_map_async(executor)
     assert kept is not None and [c.name for c in kept.classes] == ["Net"]
     assert state.syntax_error is not None
+
+
+async def test_a_map_of_a_replaced_text_is_given_up_and_built_for_the_new_one() -> None:
+    state = DocumentState(uri="file:///m.py", path=Path("/m.py"))
+    state.update(GOOD, 1)
+    rules_running = threading.Event()
+    rules_running.set()  # the build waits at its first checkpoint, as while the rules run
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        building = asyncio.ensure_future(state.source_map_async(executor, rules_running))
+        await asyncio.sleep(0.05)
+        assert not building.done()
+        state.update(GOOD.replace("Net", "Renamed"), 2)  # an edit meanwhile
+        rules_running.clear()
+        built = await asyncio.wait_for(building, 10)
+    assert built is not None and [c.name for c in built.classes] == ["Renamed"]
+    assert state.source_map() is built
+
+
+def test_a_checkpoint_can_give_up_a_build() -> None:
+    import ast
+
+    calls = []
+
+    def checkpoint() -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise Superseded
+
+    with pytest.raises(Superseded):
+        build_source_map(ast.parse(GOOD + "x = 1\ny = 2\n"), GOOD, (), checkpoint)
+    assert len(calls) == 2

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -288,12 +288,25 @@ def _norm(path: str) -> str:
     return os.path.normcase(os.path.normpath(path)) if path else ""
 
 
+class Superseded(Exception):
+    """The map being built is not wanted any more (raised by a ``checkpoint``)."""
+
+
 def build_source_map(
-    tree: ast.Module, source: str, module_names: Collection[str] = ()
+    tree: ast.Module,
+    source: str,
+    module_names: Collection[str] = (),
+    checkpoint: Optional[Callable[[], None]] = None,
 ) -> SourceMap:
     """Map one parsed file. ``module_names`` are extra names (bases, callees) known to be
-    Modules, e.g. the ``object`` of every report, so imported classes count too."""
-    return _Builder(tree, source, frozenset(module_names)).build()
+    Modules, e.g. the ``object`` of every report, so imported classes count too.
+    ``checkpoint`` is called between statements: it may raise :class:`Superseded` to give up
+    (the text changed), or wait (more urgent work runs)."""
+    return _Builder(tree, source, frozenset(module_names), checkpoint).build()
+
+
+def _go_on() -> None:
+    pass
 
 
 def target_at(source_map: SourceMap, line: int, col: int) -> Optional[HoverTarget]:
@@ -443,7 +456,14 @@ def _literal_slice(node: ast.expr) -> Optional[tuple[Optional[int], Optional[int
 
 
 class _Builder:
-    def __init__(self, tree: ast.Module, source: str, module_names: frozenset[str]) -> None:
+    def __init__(
+        self,
+        tree: ast.Module,
+        source: str,
+        module_names: frozenset[str],
+        checkpoint: Optional[Callable[[], None]] = None,
+    ) -> None:
+        self.checkpoint = checkpoint or _go_on
         self.tree = tree
         self.lines = source.splitlines()
         self.extra = module_names
@@ -478,9 +498,11 @@ class _Builder:
         self._collect_submodules()
         self._walk_scope(self.tree.body, "", None)
         for node in self.tree.body:
+            self.checkpoint()
             self._walk_functions(node, "")
         self._bind_self_attributes()
         for body, qual, func, cls in self.deferred:
+            self.checkpoint()
             self.self_class = cls
             self._walk_scope(body, qual, None, func, bind=False)
         self.self_class = None
@@ -791,6 +813,8 @@ class _Builder:
                     )
                 )
         for stmt in _statements(body):
+            if not scope:
+                self.checkpoint()  # module level: between functions is not often enough
             if bind:
                 self._bind(stmt, scope)
             if not collect:

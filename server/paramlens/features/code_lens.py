@@ -137,7 +137,7 @@ def register(server: ParamlensLanguageServer) -> None:
             state = ls.document(params.text_document.uri)
             if state is None:
                 return []
-            source_map = await state.source_map_async(ls.analysis_executor)
+            source_map = await ls.source_map_of(state)
             if source_map is None:
                 return []
             mode = ls.settings_for(state.path).inspect

@@ -190,9 +190,7 @@ async def known_workspace_classes(
     cached = state.last_results.get("workspace_classes")
     if cached is not None and cached[0] == key:
         return cast("tuple[str, ...]", cached[1])
-    classes = await asyncio.get_running_loop().run_in_executor(
-        ls.analysis_executor, workspace_classes, state.path, state.source, root
-    )
+    classes = await ls.run_static(workspace_classes, state.path, state.source, root)
     state.last_results["workspace_classes"] = (key, classes)
     return classes
 
@@ -307,8 +305,11 @@ async def _analysed(
         return list(cached)
     # One thread for static and one for runtime analysis: edits in quick succession queue
     # instead of competing for the GIL, and static rules never wait behind runtime ones.
-    executor = ls.runtime_executor if inspection is not None else ls.analysis_executor
-    findings = await asyncio.get_running_loop().run_in_executor(executor, analyse, snap)
+    if inspection is not None:
+        loop = asyncio.get_running_loop()
+        findings = await loop.run_in_executor(ls.runtime_executor, analyse, snap)
+    else:
+        findings = await ls.run_static(analyse, snap)
     if state.source == snap.source:
         state.analysis_cache[key] = tuple(findings)
         static = state.analysis_cache.get(findings_key(None, rules))

@@ -42,7 +42,7 @@ async def hover_at(
     ls: ParamlensLanguageServer, state: DocumentState, position: types.Position
 ) -> Optional[types.Hover]:
     """The hover of one position (None: nothing to say)."""
-    source_map = await state.source_map_async(ls.analysis_executor)
+    source_map = await ls.source_map_of(state)
     if source_map is None:
         return None
     lines = state.source.splitlines()
