@@ -116,6 +116,14 @@ def source_lines(source: str) -> list[str]:
     return _LINE_BREAK.split(source)
 
 
+def first_line(node: ast.stmt) -> int:
+    """The 1-based line a statement starts on: its first decorator's, if it has any."""
+    decorators = getattr(node, "decorator_list", None)
+    if decorators:
+        return min(node.lineno, *(d.lineno for d in decorators))
+    return node.lineno
+
+
 def apply_edits(source: str, edits: Sequence[TextEdit]) -> str:
     """Apply non-overlapping edits to ``source`` (positions as in :class:`Span`).
 

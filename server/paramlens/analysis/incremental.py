@@ -18,7 +18,7 @@ import ast
 import bisect
 from typing import Optional
 
-from paramlens.analysis.findings import source_lines
+from paramlens.analysis.findings import first_line, source_lines
 
 
 class IncrementalParser:
@@ -98,15 +98,8 @@ class IncrementalParser:
 
     def _keep(self, tree: ast.Module, lines: list[str]) -> None:
         self._tree, self._lines = tree, lines
-        self._starts = [_first_line(node) for node in tree.body]
+        self._starts = [first_line(node) for node in tree.body]
         self._ends = [node.end_lineno or node.lineno for node in tree.body]
-
-
-def _first_line(node: ast.stmt) -> int:
-    decorators = getattr(node, "decorator_list", None)
-    if decorators:
-        return min(node.lineno, *(d.lineno for d in decorators))
-    return node.lineno
 
 
 # Per node class: whether it has a position, and the fields that may hold nodes: not contexts

@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-from paramlens.analysis.findings import source_lines
+from paramlens.analysis.findings import first_line, source_lines
 
 MODULE_BASES = frozenset(
     {
@@ -505,7 +505,7 @@ def _may_register(
         return True
     if not register_lines:
         return False
-    first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])
+    first = first_line(node)
     last = getattr(node, "end_lineno", None) or node.lineno
     at = bisect.bisect_left(register_lines, first)
     return at < len(register_lines) and register_lines[at] <= last

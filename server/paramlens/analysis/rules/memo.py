@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
-from paramlens.analysis.findings import Finding
+from paramlens.analysis.findings import Finding, first_line
 from paramlens.analysis.rules.facts import FileFacts, walk
 
 Definition = Union[ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef]
@@ -174,8 +174,12 @@ class WalkMemo:
 
 
 def _position(node: Definition) -> tuple[int, int, int, int]:
-    first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-    return first, node.col_offset, node.end_lineno or node.lineno, node.end_col_offset or 0
+    return (
+        first_line(node),
+        node.col_offset,
+        node.end_lineno or node.lineno,
+        node.end_col_offset or 0,
+    )
 
 
 def _inert_header(node: Definition) -> bool:
