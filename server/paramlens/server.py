@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import gc
 import itertools
 import logging
 import os
@@ -716,6 +717,9 @@ def serve(tcp: Optional[str] = None) -> int:
     # each step of handling a message. 1 ms keeps a keystroke's handling prompt.
     sys.setswitchinterval(0.001)
     server = create_server()
+    # What start-up made (modules, classes, the protocol's types: ~50,000 objects) lives until
+    # exit: out of the collector's sight, a full collection takes ~11 ms less each time.
+    gc.freeze()
     logging.getLogger().addHandler(server.log_handler)
     if tcp:
         host, _, port = tcp.rpartition(":")
