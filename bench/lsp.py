@@ -492,7 +492,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         "# Language-server benchmark",
         "",
-        f"{report['machine']} · Python {report['python']} · {report['date']} · "
+        f"{report['machine']} (load average {report['load_average']} at the start) · "
+        f"Python {report['python']} · {report['date']} · "
         f"{report['requests']} requests per latency row · model: examples/darknet.py "
         "(DarkNet-53, 40.6 M parameters)",
         "",
@@ -564,6 +565,7 @@ async def main(argv: Optional[list[str]] = None) -> int:
             "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
             "python": platform.python_version(),
             "requests": args.requests,
+            "load_average": [round(x, 2) for x in os.getloadavg()],  # at the start
         }
         report["paramlens"] = await bench_paramlens(workspace, args.requests)
         report["jedi-language-server"] = await bench_other(
