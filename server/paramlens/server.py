@@ -649,18 +649,32 @@ class ParamlensLanguageServer(LanguageServer):
 
         diagnostics.refresh(self, uri, repull=True)
 
-    async def run_static(self, job: Callable[..., T], *args: Any) -> T:
-        """Run ``job`` on the static rules' thread; source maps wait while it runs."""
+    def hold_maps(self) -> Callable[[], None]:
+        """Make source maps wait (the static rules run, or an edit's will soon); call the
+        function returned to let them go on (once is enough, more is harmless)."""
         self._rules_jobs += 1
         self.rules_running.set()
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._rules_jobs -= 1
+                if not self._rules_jobs:
+                    self.rules_running.clear()
+
+        return release
+
+    async def run_static(self, job: Callable[..., T], *args: Any) -> T:
+        """Run ``job`` on the static rules' thread; source maps wait while it runs."""
+        release = self.hold_maps()
         try:
             return await asyncio.get_running_loop().run_in_executor(
                 self.analysis_executor, job, *args
             )
         finally:
-            self._rules_jobs -= 1
-            if not self._rules_jobs:
-                self.rules_running.clear()
+            release()
 
     async def source_map_of(self, state: DocumentState) -> Optional[SourceMap]:
         """The source map of a document's current text (lenses and hovers)."""

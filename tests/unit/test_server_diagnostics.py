@@ -3,6 +3,7 @@ carried over unchanged lines, LSP conversion."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any, Optional
 
@@ -16,8 +17,10 @@ from paramlens.features.diagnostics import (
     NEEDS_ARGUMENTS,
     carried_over,
     model_findings,
+    refresh,
     to_diagnostic,
 )
+from paramlens.server import create_server
 
 PATH = Path("/work/model.py")
 LINES = ["import torch", "", "class Net(nn.Module):", "    def __init__(self):", "        boom()"]
@@ -122,3 +125,19 @@ def test_to_diagnostic_in_utf16_after_emoji() -> None:
     assert diagnostic.code_description is not None
     assert diagnostic.code_description.href.endswith("FRZ03.md")
     assert diagnostic.source == "paramlens"
+
+
+async def test_an_edit_holds_source_maps_until_its_static_findings_are_known() -> None:
+    ls = create_server()
+    uri = "file:///work/held.py"  # never opened: the delivery ends at once
+    refresh(ls, uri, debounce=True)
+    assert ls.rules_running.is_set()  # from the edit on, before the rules even start
+    refresh(ls, uri, debounce=True)  # a newer edit cancels the first delivery before it ran
+    await asyncio.wait_for(asyncio.gather(*ls.diagnostic_tasks.values()), 10)
+    await asyncio.sleep(0)  # done callbacks
+    assert not ls.rules_running.is_set()
+    release = ls.hold_maps()
+    release()
+    release()  # twice is harmless
+    assert not ls.rules_running.is_set()
+    ls.stop_analysis()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, cast
@@ -357,15 +357,22 @@ def to_diagnostics(
 
 
 async def _deliver(
-    ls: ParamlensLanguageServer, uri: str, full_wanted_after: float = 0.0, repull: bool = False
+    ls: ParamlensLanguageServer,
+    uri: str,
+    full_wanted_after: float = 0.0,
+    repull: bool = False,
+    quick_done: Optional[Callable[[], None]] = None,
 ) -> None:
     """Push (or have pulled) the quick findings, then the full ones when a report exists.
-    ``repull``: a pull client must pull even if there is no report (the settings changed)."""
+    ``repull``: a pull client must pull even if there is no report (the settings changed).
+    ``quick_done``: called once the quick findings are known."""
     state = ls.document(uri)
     if state is None:
         return
     version, source = state.version, state.source
     quick = await quick_findings(ls, state)
+    if quick_done is not None:
+        quick_done()
     if state.source != source:
         return  # a newer edit has its own delivery
     if not ls.pull_diagnostics:
@@ -426,13 +433,15 @@ def refresh(
     state = ls.documents.get(uri)
     if after_pull and state is not None:
         state.analysis_cache[FULL_SCHEDULED] = True
+    # From the edit on, source maps (lenses, hovers) wait for its static findings.
+    release_maps = ls.hold_maps() if debounce else None
 
     async def deliver() -> None:
-        if debounce:
-            await asyncio.sleep(0)  # edits already read in the same batch: only the last one
         try:
+            if debounce:
+                await asyncio.sleep(0)  # edits already read in the same batch: only the last
             pause = FULL_AFTER_EDIT_SECONDS if debounce or after_pull else 0.0
-            await _deliver(ls, uri, pause, repull)
+            await _deliver(ls, uri, pause, repull, release_maps)
         except asyncio.CancelledError:
             raise
         except Exception:  # a rule bug must not take the server down: the log has it
@@ -445,6 +454,9 @@ def refresh(
 
     task = asyncio.ensure_future(deliver())
     tasks[uri] = task
+    if release_maps is not None:
+        # Also when the task is cancelled before it ever ran (its ``finally`` never does).
+        task.add_done_callback(lambda _: release_maps())
 
 
 async def workspace_saved(ls: ParamlensLanguageServer) -> None:
