@@ -12,8 +12,7 @@ import ast
 import contextlib
 import gc
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, NamedTuple, Optional, Union
 
 from paramlens.analysis.findings import Finding, Severity, Span, source_lines
 from paramlens.analysis.rules.api_calls import ApiRules
@@ -31,11 +30,11 @@ from paramlens.analysis.rules.spelling import SpellingRules
 from paramlens.analysis.rules.state_dict import StateDictRules
 from paramlens.analysis.rules.suppression import keep
 from paramlens.analysis.rules.workspace import workspace_module_classes
-from paramlens_worker.protocol import ModelReport
 
 if TYPE_CHECKING:
     from paramlens.analysis.incremental import IncrementalParser
     from paramlens.analysis.rules.memo import WalkMemo
+    from paramlens_worker.protocol import ModelReport
 
 __all__ = [
     "RULES",
@@ -79,8 +78,7 @@ class IncrementalRules:
         self.walks: WalkMemo = WalkMemo()
 
 
-@dataclass(frozen=True)
-class CheckResult:
+class CheckResult(NamedTuple):
     """The findings of one file."""
 
     findings: tuple[Finding, ...]  # sorted by position; noqa and select/ignore applied

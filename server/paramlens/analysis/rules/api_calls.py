@@ -5,8 +5,7 @@ FRZ20 (``Embedding.from_pretrained``) and FRZ21 (freezing only ``.weight``)."""
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from paramlens.analysis.findings import Fix, Severity, Span, TextEdit
 from paramlens.analysis.rules.engine import (
@@ -35,8 +34,7 @@ _CHECKPOINTS = {"torch.utils.checkpoint.checkpoint", "torch.utils.checkpoint.che
 _NO_BIAS = {"Embedding", "EmbeddingBag"}
 
 
-@dataclass
-class _Parametrized:
+class _Parametrized(NamedTuple):
     root: Optional[str]
     module: str  # source text of the module
     name: str  # the parametrized attribute
@@ -45,10 +43,10 @@ class _Parametrized:
     new_api: bool
 
 
-@dataclass
 class _WeightState:
-    weights: dict[str, ast.AST] = field(default_factory=dict)  # module text -> sink node
-    whole: set[str] = field(default_factory=set)  # module texts whose bias (or all) is frozen
+    def __init__(self) -> None:
+        self.weights: dict[str, ast.AST] = {}  # module text -> sink node
+        self.whole: set[str] = set()  # module texts whose bias (or all) is frozen
 
 
 class ApiRules(Family):

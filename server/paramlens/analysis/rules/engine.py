@@ -14,8 +14,7 @@ from __future__ import annotations
 import ast
 import enum
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
 
 from paramlens.analysis.findings import Finding, Fix, Severity, Span, byte_to_char_col
 from paramlens.analysis.rules.facts import (
@@ -109,8 +108,7 @@ def base_detail(base: Binding, method: str) -> str:
     return base.detail if base.kind is Kind.DETACHED else f".{method}()"
 
 
-@dataclass(frozen=True)
-class Binding:
+class Binding(NamedTuple):
     """What a name or an expression holds, and where it came from."""
 
     kind: Kind
@@ -125,8 +123,7 @@ class Binding:
 Elem = Union[Binding, None, tuple[Any, ...]]  # what one iteration yields: a binding or a tuple
 
 
-@dataclass(frozen=True)
-class Sink:
+class Sink(NamedTuple):
     """Where ``requires_grad`` is set: ``X.requires_grad = V`` or ``X.requires_grad_(V)``."""
 
     node: ast.AST  # the Assign statement or the Call
@@ -138,17 +135,25 @@ class Sink:
     used: bool = False  # call form whose result is used (`t = x.detach().requires_grad_()`)
 
 
-@dataclass
 class Scope:
     """One function, lambda-free class body or the module, walked in order."""
 
-    node: ast.AST
-    env: dict[str, Binding]
-    parent: Optional[Scope] = None
-    class_name: Optional[str] = None  # the enclosing class of a method
-    state: dict[str, Any] = field(default_factory=dict)
-    loop_depth: int = 0
-    no_grad_depth: int = 0
+    __slots__ = ("class_name", "env", "loop_depth", "no_grad_depth", "node", "parent", "state")
+
+    def __init__(
+        self,
+        node: ast.AST,
+        env: dict[str, Binding],
+        parent: Optional[Scope] = None,
+        class_name: Optional[str] = None,  # the enclosing class of a method
+    ) -> None:
+        self.node = node
+        self.env = env
+        self.parent = parent
+        self.class_name = class_name
+        self.state: dict[str, Any] = {}  # per family, see :meth:`own`
+        self.loop_depth = 0
+        self.no_grad_depth = 0
 
     @property
     def name(self) -> str:
@@ -232,8 +237,7 @@ class Family:
         """The end of the file."""
 
 
-@dataclass
-class HelperSummary:
+class HelperSummary(NamedTuple):
     """What a top-level function does to each of its parameters."""
 
     params: tuple[str, ...]
@@ -540,9 +544,9 @@ class Walker:
             if base is None:
                 return None
             if base.kind is Kind.STATE_DICT:
-                return replace(base, kind=Kind.SD_VALUE, node=e, origin=base.node)
+                return base._replace(kind=Kind.SD_VALUE, node=e, origin=base.node)
             if base.kind is Kind.STATE_DICT_KEEP:
-                return replace(base, kind=Kind.SD_KEEP_VALUE, node=e, origin=base.node)
+                return base._replace(kind=Kind.SD_KEEP_VALUE, node=e, origin=base.node)
             if base.kind in (Kind.PARAM, Kind.NONLEAF) and scope.no_grad_depth == 0:
                 return Binding(Kind.NONLEAF, base.root, e, detail="a slice")
             if base.kind is Kind.MODULE:
@@ -738,12 +742,12 @@ class Walker:
         if isinstance(target, ast.Name):
             if isinstance(elem, Binding):
                 env[target.id] = elem
-            elif isinstance(elem, tuple):
+            elif type(elem) is tuple:  # a Binding is a named tuple, not one of these
                 env[target.id] = Binding(Kind.PAIR, None, target, detail=_pair_detail(elem))
             else:
                 env.pop(target.id, None)
         elif isinstance(target, (ast.Tuple, ast.List)):
-            if isinstance(elem, tuple) and len(elem) == len(target.elts):
+            if type(elem) is tuple and len(elem) == len(target.elts):
                 for sub, part in zip(target.elts, elem):
                     self.bind_target(sub, part, env, scope)
             else:
@@ -796,7 +800,7 @@ class Walker:
                 if first is not None and all(
                     b is not None and b.kind is first.kind for b in passed
                 ):
-                    seeds[param] = replace(first, root=param)
+                    seeds[param] = first._replace(root=param)
             if seeds:
                 self.function(func, module, seeds=seeds)
 
@@ -1071,7 +1075,7 @@ class Walker:
                     sink = as_sink(node)
                     if sink is not None:
                         if id(node) not in self.statement_calls:
-                            sink = replace(sink, used=True)
+                            sink = sink._replace(used=True)
                         for hook in self.hooks["sink"]:
                             hook(sink, local, scope)
                 # The children, as below (a keyword's value in place of the keyword, which

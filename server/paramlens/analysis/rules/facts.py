@@ -13,8 +13,7 @@ import ast
 import bisect
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 from paramlens.analysis.findings import first_line, source_lines
 
@@ -46,35 +45,33 @@ _OPTIMIZER_ENDINGS = tuple(OPTIMIZERS)
 _UNSEEN: Any = object()
 
 
-@dataclass
 class ClassFacts:
     """One class of the file."""
 
-    name: str
-    bases: tuple[str, ...]  # qualified names of the bases
-    parameters: set[str] = field(default_factory=set)  # self.X = nn.Parameter(...)
+    def __init__(self, name: str, bases: tuple[str, ...]) -> None:
+        self.name = name
+        self.bases = bases  # qualified names of the bases
+        self.parameters: set[str] = set()  # self.X = nn.Parameter(...)
 
 
-@dataclass
 class FileFacts:
     """Everything the rules need to know about the file before walking it in order."""
 
-    imports: dict[str, str] = field(default_factory=dict)  # local name -> qualified name
-    classes: dict[str, ClassFacts] = field(default_factory=dict)
-    module_classes: set[str] = field(default_factory=set)  # local names that build a Module
-    functions: dict[str, ast.FunctionDef] = field(default_factory=dict)  # top-level defs
-    submodule_attrs: dict[str, list[ast.Call]] = field(default_factory=dict)
-    parameter_attrs: set[str] = field(default_factory=set)
-    buffer_attrs: set[str] = field(default_factory=set)
-    stored_attrs: set[str] = field(default_factory=set)  # every `X.attr = ...` name
-    ties: dict[str, tuple[str, int]] = field(
-        default_factory=dict
-    )  # "a.weight" -> ("b.weight", line)
-    zero_grad_calls: int = 0
-    zero_grad_keeps_grads: bool = False  # zero_grad(set_to_none=False) somewhere
-    freezes: bool = False  # some requires_grad(_) is set to False somewhere
-    noted_calls: int = 0  # calls :func:`note_call` looked at (what a walk left for the rest)
-    _qualnames: dict[int, Optional[str]] = field(default_factory=dict, repr=False)  # by node id
+    def __init__(self) -> None:
+        self.imports: dict[str, str] = {}  # local name -> qualified name
+        self.classes: dict[str, ClassFacts] = {}
+        self.module_classes: set[str] = set()  # local names that build a Module
+        self.functions: dict[str, ast.FunctionDef] = {}  # top-level defs
+        self.submodule_attrs: dict[str, list[ast.Call]] = {}
+        self.parameter_attrs: set[str] = set()
+        self.buffer_attrs: set[str] = set()
+        self.stored_attrs: set[str] = set()  # every `X.attr = ...` name
+        self.ties: dict[str, tuple[str, int]] = {}  # "a.weight" -> ("b.weight", line)
+        self.zero_grad_calls = 0
+        self.zero_grad_keeps_grads = False  # zero_grad(set_to_none=False) somewhere
+        self.freezes = False  # some requires_grad(_) is set to False somewhere
+        self.noted_calls = 0  # calls :func:`note_call` looked at (what a walk left for the rest)
+        self._qualnames: dict[int, Optional[str]] = {}  # by node id
 
     def qualname(self, node: ast.AST) -> Optional[str]:
         """``nn.Linear`` -> ``torch.nn.Linear`` through the file's imports; None if unknown."""
@@ -308,8 +305,7 @@ def collect_facts(
     return facts
 
 
-@dataclass(frozen=True)
-class _StatementFacts:
+class _StatementFacts(NamedTuple):
     """What top-level statements (and the statements in them) give the facts."""
 
     imports: tuple[tuple[str, str], ...]  # in the order :func:`statements` visits them
@@ -339,8 +335,7 @@ def _statement_facts(body: list[ast.stmt]) -> _StatementFacts:
     return _StatementFacts(tuple(imports), tuple(classes), frozenset(stored), freezes)
 
 
-@dataclass(frozen=True)
-class _ClassAttrs:
+class _ClassAttrs(NamedTuple):
     """What a Module class's methods give the facts."""
 
     ties: tuple[tuple[str, str, int], ...]  # (one, other, line after the class's), in order

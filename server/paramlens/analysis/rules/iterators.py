@@ -4,7 +4,6 @@ lists: exhausted generators, uncalled ``parameters``)."""
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 from typing import Optional, Union
 
 from paramlens.analysis.findings import Fix, Severity
@@ -29,16 +28,20 @@ _CONSUMING = frozenset(
 _TENSOR_ITERATORS = frozenset({"parameters", "named_parameters", "buffers", "named_buffers"})
 
 
-@dataclass
 class _Generator:
     """A name bound to a one-shot iterator, and where it was consumed."""
 
-    name: str
-    value: ast.expr
-    binding: Binding  # held so that its id stays unique while tracked
-    scope_id: int
-    loop_depth: int
-    consumed_at: Optional[int] = None  # line
+    __slots__ = ("binding", "consumed_at", "loop_depth", "name", "scope_id", "value")
+
+    def __init__(
+        self, name: str, value: ast.expr, binding: Binding, scope_id: int, loop_depth: int
+    ) -> None:
+        self.name = name
+        self.value = value
+        self.binding = binding  # held so that its id stays unique while tracked
+        self.scope_id = scope_id
+        self.loop_depth = loop_depth
+        self.consumed_at: Optional[int] = None  # line
 
 
 def _sets_flag_on_target(loop: _Loop) -> bool:

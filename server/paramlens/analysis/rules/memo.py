@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 from paramlens.analysis.findings import Finding, first_line
 from paramlens.analysis.rules.facts import FileFacts, walk
@@ -44,16 +43,14 @@ _INERT_HEADER = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Mentions:
+class Mentions(NamedTuple):
     """What a definition's text can make the walk look up."""
 
     names: frozenset[str]  # names loaded, stored or taken as parameters
     attrs: frozenset[str]  # attribute names (``x.fc1`` -> ``fc1``)
 
 
-@dataclass(frozen=True)
-class Recorded:
+class Recorded(NamedTuple):
     """One definition's walk."""
 
     node: Definition

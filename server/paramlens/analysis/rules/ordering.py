@@ -6,7 +6,6 @@ and FRZ23 (blanket freeze after replacing the head)."""
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
 from typing import Optional, Union
 
 from paramlens.analysis.findings import Severity, Span
@@ -29,36 +28,52 @@ _NOT_A_FREEZE = frozenset(
 _Loop = Union[ast.For, ast.AsyncFor]
 
 
-@dataclass
 class _Pending:
     """A finding that a later statement of the scope may still cancel."""
 
-    code: str
-    node: ast.AST
-    message: str
-    optimizer: Optional[str] = None  # cancelled when this optimizer variable is rebuilt
-    on_add_param_group: bool = False  # cancelled by optimizer.add_param_group(...)
-    head: Optional[str] = None  # FRZ23: cancelled by an unfreeze under this path
-    root: Optional[str] = None
-    severity: Optional[Severity] = None
-    frz09: bool = False
-    related: tuple[tuple[Span, str], ...] = ()
-    binding: Optional[Binding] = None  # FRZ09: the optimizer (its class and hyper-parameters)
+    def __init__(
+        self,
+        code: str,
+        node: ast.AST,
+        message: str,
+        *,
+        optimizer: Optional[str] = None,  # cancelled when this optimizer variable is rebuilt
+        on_add_param_group: bool = False,  # cancelled by optimizer.add_param_group(...)
+        head: Optional[str] = None,  # FRZ23: cancelled by an unfreeze under this path
+        root: Optional[str] = None,
+        severity: Optional[Severity] = None,
+        frz09: bool = False,
+        related: tuple[tuple[Span, str], ...] = (),
+        binding: Optional[Binding] = None,  # FRZ09: the optimizer (class, hyper-parameters)
+    ) -> None:
+        self.code = code
+        self.node = node
+        self.message = message
+        self.optimizer = optimizer
+        self.on_add_param_group = on_add_param_group
+        self.head = head
+        self.root = root
+        self.severity = severity
+        self.frz09 = frz09
+        self.related = related
+        self.binding = binding
 
 
-@dataclass
 class _State:
-    pending: list[_Pending] = field(default_factory=list)
-    heads: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # root -> [(path, line)]
-    ddp: dict[str, tuple[str, int]] = field(default_factory=dict)  # root -> (wrapper, line)
-    stale: set[tuple[int, str]] = field(default_factory=set)  # (optimizer binding, root)
-    held: list[Binding] = field(default_factory=list)  # keeps the ids in `stale` unique
-    rebound: list[tuple[str, str, ast.AST, int]] = field(default_factory=list)
-    after_backward: bool = False
-    unfrozen: set[str] = field(default_factory=set)  # roots unfrozen somewhere in the scope
-    direct_loop_body: set[int] = field(default_factory=set)
-    loop_roots: dict[int, str] = field(default_factory=dict)  # sink node -> blanket root
-    frz09_roots: set[str] = field(default_factory=set)  # roots of every FRZ09 ever pending
+    """What the order rules know of one scope so far."""
+
+    def __init__(self) -> None:
+        self.pending: list[_Pending] = []
+        self.heads: dict[str, list[tuple[str, int]]] = {}  # root -> [(path, line)]
+        self.ddp: dict[str, tuple[str, int]] = {}  # root -> (wrapper, line)
+        self.stale: set[tuple[int, str]] = set()  # (optimizer binding, root)
+        self.held: list[Binding] = []  # keeps the ids in `stale` unique
+        self.rebound: list[tuple[str, str, ast.AST, int]] = []
+        self.after_backward = False
+        self.unfrozen: set[str] = set()  # roots unfrozen somewhere in the scope
+        self.direct_loop_body: set[int] = set()
+        self.loop_roots: dict[int, str] = {}  # sink node -> blanket root
+        self.frz09_roots: set[str] = set()  # roots of every FRZ09 ever pending
 
 
 # The methods whose calls order rules follow.

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from types import MappingProxyType
+from typing import NamedTuple
 
 from paramlens.analysis.findings import Severity
 
 SYNTAX_ERROR_CODE = "FRZ000"
 
 
-@dataclass(frozen=True)
-class RuleInfo:
+class RuleInfo(NamedTuple):
     """What the CLI, the docs and the language server show about one rule."""
 
     code: str
