@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, NamedTuple, Optional, Union
 
 if TYPE_CHECKING:
     from paramlens_worker.protocol import InspectResult
@@ -49,8 +48,7 @@ def unchanged(
     return all(hash_of(name) == digest for name, digest in hashes)
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
     source_hash: str
     imports: FileHashes
     result: InspectResult

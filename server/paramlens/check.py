@@ -14,7 +14,6 @@ the rule engine.
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 import gc
 import json
@@ -22,10 +21,9 @@ import os
 import sys
 import tokenize
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
 from paramlens.analysis.findings import Finding
 from paramlens.settings import (
@@ -52,8 +50,7 @@ SKIPPED_DIRS = frozenset(
 RUNTIME_HINTS = ("named_parameters", "parameters(", "named_children", "named_modules")
 
 
-@dataclass(frozen=True)
-class IgnoreRule:
+class IgnoreRule(NamedTuple):
     """One ``.gitignore`` line."""
 
     pattern: str
@@ -217,14 +214,22 @@ def _walk(folder: Path, resolved: Path, inherited: list[IgnoreFile]) -> Iterator
             yield path, target
 
 
-@dataclass
 class FileResult:
     """One checked file."""
 
-    path: Path
-    findings: list[Finding]  # the syntax error first
-    notices: list[str] = field(default_factory=list)
-    fixed: int = 0
+    __slots__ = ("findings", "fixed", "notices", "path")
+
+    def __init__(
+        self,
+        path: Path,
+        findings: list[Finding],  # the syntax error first
+        notices: Optional[list[str]] = None,
+        fixed: int = 0,
+    ) -> None:
+        self.path = path
+        self.findings = findings
+        self.notices: list[str] = [] if notices is None else notices
+        self.fixed = fixed
 
 
 def decode_source(path: Path, data: bytes) -> tuple[str, str, Optional[str]]:
@@ -293,19 +298,28 @@ def _settings(args: argparse.Namespace, first: Path) -> tuple[Settings, list[str
         changes["ignore"] = tuple(c.upper() for c in args.ignore or ())
     elif args.ignore:
         changes["ignore"] = (*settings.ignore, *(c.upper() for c in args.ignore))
-    return dataclasses.replace(settings, **changes), problems, pyproject
+    return settings._replace(**changes), problems, pyproject
 
 
-@dataclass
 class Checker:
     """What the files of one run share: the settings, the worker, the results cache, and the
     project root of each folder (looked up once per folder)."""
 
-    settings: Settings
-    fix: bool = False
-    runtime: Optional[Runtime] = None
-    cache: Optional[CheckCache] = None
-    roots: dict[Path, Path] = field(default_factory=dict)
+    __slots__ = ("cache", "fix", "roots", "runtime", "settings")
+
+    def __init__(
+        self,
+        settings: Settings,
+        fix: bool = False,
+        runtime: Optional[Runtime] = None,
+        cache: Optional[CheckCache] = None,
+        roots: Optional[dict[Path, Path]] = None,
+    ) -> None:
+        self.settings = settings
+        self.fix = fix
+        self.runtime = runtime
+        self.cache = cache
+        self.roots: dict[Path, Path] = {} if roots is None else roots
 
     def project_root(self, folder: Path) -> Path:
         """:func:`~paramlens.settings.project_root` of a resolved folder."""

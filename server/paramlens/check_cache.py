@@ -24,9 +24,8 @@ import json
 import os
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
 from paramlens import __version__
 from paramlens.analysis.findings import Finding, Fix, Severity, Span, TextEdit
@@ -107,8 +106,7 @@ class CheckCache:
         self._created = True
 
 
-@dataclass(frozen=True)
-class CacheEntry:
+class CacheEntry(NamedTuple):
     """Where the findings of one file (under one key) are kept, for the bytes it has now."""
 
     cache: CheckCache

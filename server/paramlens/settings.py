@@ -6,23 +6,21 @@ Bad values never fail: they fall back to the default and are reported once as a 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 INSPECT_MODES = ("onOpen", "onSave", "onCommand")
 LOAD_MODES = ("definitions", "module")
 DEVICES = ("meta", "cpu")
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Every paramlens setting, with its default."""
+class Settings(NamedTuple):
+    """Every paramlens setting, with its default. Immutable: a change is a new value
+    (``settings._replace(device="cpu")``)."""
 
     interpreter: tuple[str, ...] = ()  # empty: the server's own interpreter
     inspect: str = "onOpen"
@@ -33,7 +31,7 @@ class Settings:
     cpu_fallback_limit_mb: int = 512
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
-    models: dict[str, str] = field(default_factory=dict)
+    models: dict[str, str] = {}  # shared by every default: never mutated, replaced
     untrusted: bool = False  # static rules only: never run user code
     cache: bool = True  # paramlens check: keep static findings in .paramlens_cache/
 
@@ -141,7 +139,7 @@ def merge_settings(
                 f"{source}: ignoring {camel_case(name)}={value!r} ({error}); "
                 f"using {getattr(base, name)!r}"
             )
-    return dataclasses.replace(base, **changes), problems
+    return base._replace(**changes), problems
 
 
 def find_pyproject(start: Path) -> Optional[Path]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -187,7 +186,7 @@ def summary_settings(args: argparse.Namespace, path: Path) -> tuple[Settings, li
         changes["device"] = args.device
     if getattr(args, "load_mode", None):
         changes["load_mode"] = args.load_mode
-    return dataclasses.replace(settings, **changes), problems
+    return settings._replace(**changes), problems
 
 
 def run_summary(args: argparse.Namespace) -> int:

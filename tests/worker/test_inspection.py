@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -199,7 +198,7 @@ def test_models_setting_and_zero_argument_factories(session: WorkerSession, tmp_
         """,
     )
     original = session.settings
-    session.settings = dataclasses.replace(original, models={"factories:Wide": "Wide(width=5)"})
+    session.settings = original._replace(models={"factories:Wide": "Wide(width=5)"})
     try:
         result = session.inspect(script)
     finally:
@@ -289,7 +288,7 @@ def test_module_load_mode_runs_the_file(session: WorkerSession, tmp_path: Path) 
         """,
     )
     original = session.settings
-    session.settings = dataclasses.replace(original, load_mode="module")
+    session.settings = original._replace(load_mode="module")
     try:
         report = only(session.inspect(script), "Net")
     finally:
