@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from paramlens import __version__
 
@@ -18,24 +18,43 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 
+if TYPE_CHECKING:
+    _Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+
 
 def _comma_list(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand (the stable CLI of ARCHITECTURE.md)."""
-    parser = argparse.ArgumentParser(
-        prog="paramlens",
-        description="The parameters of a PyTorch model on the lines of its source.",
-    )
-    parser.add_argument("--version", action="version", version=f"paramlens {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's own formatter, set up on first use. argparse also makes one for each
+    ``add_argument``, only to check the metavar (which reads nothing of the set-up), and setting
+    up measures the terminal: importing shutil for that costs ~1.7 ms, half the parser's build."""
 
-    serve = commands.add_parser("serve", help="run the language server (stdio by default)")
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.__dict__["_deferred"] = (args, kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # only for what the instance does not have yet
+        deferred = self.__dict__.pop("_deferred", None)
+        if deferred is None:
+            raise AttributeError(name)
+        early = dict(self.__dict__)  # set before the set-up: it stays, as if set after it
+        super().__init__(*deferred[0], **deferred[1])
+        self.__dict__.update(early)
+        return getattr(self, name)
+
+
+def _command(commands: _Commands, name: str, help: str) -> argparse.ArgumentParser:
+    return commands.add_parser(name, help=help, formatter_class=_HelpFormatter)
+
+
+def _serve(commands: _Commands) -> None:
+    serve = _command(commands, "serve", "run the language server (stdio by default)")
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
 
-    summary = commands.add_parser("summary", help="the parameter table of each model in a file")
+
+def _summary(commands: _Commands) -> None:
+    summary = _command(commands, "summary", "the parameter table of each model in a file")
     summary.add_argument("path", help="a Python file defining nn.Module classes")
     summary.add_argument("--object", metavar="NAME", help="only this class or factory")
     summary.add_argument("--format", choices=["text", "json"], default="text")
@@ -48,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     summary.add_argument("--interpreter", help="the Python (with torch) to build models in")
 
-    check = commands.add_parser("check", help="report freeze code that does nothing")
+
+def _check(commands: _Commands) -> None:
+    check = _command(commands, "check", "report freeze code that does nothing")
     check.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
     check.add_argument("--format", choices=["text", "json"], default="text")
     check.add_argument("--select", type=_comma_list, metavar="CODES", help="only these codes")
@@ -61,14 +82,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-cache", action="store_true", help="neither read nor write .paramlens_cache/"
     )
     check.add_argument("--interpreter", help="the Python (with torch) for runtime-aware rules")
+
+
+COMMANDS = {"serve": _serve, "summary": _summary, "check": _check}  # in the order of --help
+
+
+def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
+    """The argument parser of every subcommand (the stable CLI of ARCHITECTURE.md), or of the
+    main parser and only the subcommand ``command``: what parsing a command line that starts
+    with it needs (the others only show in the main parser's help and its "invalid choice")."""
+    parser = argparse.ArgumentParser(
+        prog="paramlens",
+        description="The parameters of a PyTorch model on the lines of its source.",
+        formatter_class=_HelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"paramlens {__version__}")
+    # prog: what argparse would make of the main parser's usage (it has no positionals), given
+    # so that building never formats
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", prog=parser.prog)
+    for name, add in COMMANDS.items():
+        if command is None or command == name:
+            add(commands)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code."""
-    parser = build_parser()
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(arguments[0] if arguments and arguments[0] in COMMANDS else None)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
     except SystemExit as exit_:  # argparse exits 2 on usage errors, 0 on --help
         return int(exit_.code or 0)
     if args.command == "serve":

@@ -3,6 +3,7 @@ runtime-aware rules through the real worker."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -107,6 +108,44 @@ def test_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "--no-runtime", str(tmp_path / "missing.py"))
     assert code == 2 and "no such file" in err
     assert main(["check", "--format", "xml", str(clean)]) == 2
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--help"],
+        ["--version"],
+        ["bogus"],
+        ["--bogus", "check"],
+        ["check"],
+        ["check", "--help"],
+        ["check", "--format", "xml", "x.py"],
+        ["check", "--no-r", "x.py", "--unknown"],
+        ["summary", "--help"],
+        ["summary", "--device", "gpu", "x.py"],
+        ["serve", "--help"],
+        ["serve", "--tcp"],
+    ],
+)
+@pytest.mark.parametrize("columns", ["40", "200"])
+def test_help_and_usage_errors_are_those_of_the_plain_parser(
+    argv: list[str],
+    columns: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The parser of one subcommand with a formatter set up on first use says what the parser
+    of every subcommand with argparse's own formatter says."""
+    from paramlens import cli
+
+    monkeypatch.setenv("COLUMNS", columns)
+    fast = (main(argv), *capsys.readouterr())
+    build = cli.build_parser
+    monkeypatch.setattr(cli, "_HelpFormatter", argparse.HelpFormatter)
+    monkeypatch.setattr(cli, "build_parser", lambda command=None: build())
+    assert fast == (main(argv), *capsys.readouterr())
+    assert "paramlens" in fast[1] + fast[2]
 
 
 def test_directories_respect_gitignore_and_go_on_after_a_syntax_error(
