@@ -32,6 +32,7 @@ _PARAMETRIZATIONS = {
 _REGISTER = "torch.nn.utils.parametrize.register_parametrization"
 _CHECKPOINTS = {"torch.utils.checkpoint.checkpoint", "torch.utils.checkpoint.checkpoint_sequential"}
 _NO_BIAS = {"Embedding", "EmbeddingBag"}
+_QUALIFIED_CALLS = frozenset({*_CHECKPOINTS, *_PARAMETRIZATIONS, _REGISTER})
 
 
 class _Parametrized(NamedTuple):
@@ -55,8 +56,11 @@ class ApiRules(Family):
     # Attribute calls: what call() tests, and the last segment of every qualified name it looks for.
     call_methods = frozenset(
         {"named_parameters", "from_pretrained"}
-        | {name.rsplit(".", 1)[-1] for name in (*_CHECKPOINTS, *_PARAMETRIZATIONS, _REGISTER)}
+        | {name.rsplit(".", 1)[-1] for name in _QUALIFIED_CALLS}
     )
+
+    def takes_call_of(self, name: str) -> bool:
+        return name == "isinstance" or self.ctx.facts.name_qualname(name) in _QUALIFIED_CALLS
 
     def __init__(self, ctx: object) -> None:
         super().__init__(ctx)  # type: ignore[arg-type]

@@ -199,6 +199,11 @@ class Family:
         """What ``e`` holds (see :meth:`Walker.classify`)."""
         return self.ctx.walker._classify(e, env, scope, 0)
 
+    def takes_call_of(self, name: str) -> bool:
+        """Does the ``call`` event matter for calls of the plain name ``name``? Asked once per
+        name and file: the answer may depend on the file's facts, not on the call."""
+        return self.call_names or self.call_methods is None
+
     def sink(self, sink: Sink, env: dict[str, Binding], scope: Scope) -> None:
         """``requires_grad`` set on ``sink.receiver``."""
 
@@ -263,6 +268,9 @@ class Context:
         # Every model an optimizer binding was built over: a name outside it is in no
         # optimizer's roots, so the order rules skip their scans of the scope's bindings.
         self.optimizer_roots: set[str] = set()
+        # Every name an optimizer binding was given in any scope: the names of a scope's
+        # optimizers are among them (a scope's bindings can be many; its optimizers, few).
+        self.optimizer_names: set[str] = set()
         self.optimizer_calls = 0  # optimizers built so far (what a walk left for the rest)
         self.repeats = 0  # findings not recorded again (a walk's own may be among them)
         # Spans and texts by node (the node is kept in the value, so its id stays unique).
@@ -328,6 +336,18 @@ class Context:
         if key not in self._seen:
             self._seen.add(key)
             self.findings.append(finding)
+
+    def optimizers_in(self, env: dict[str, Binding], root: str) -> list[tuple[str, Binding]]:
+        """The bindings of ``env`` to optimizers over the model ``root``, in its order."""
+        found = []
+        for name in self.optimizer_names:
+            b = env.get(name)
+            if b is not None and b.kind is Kind.OPTIMIZER and root in b.roots:
+                found.append((name, b))
+        if len(found) > 1:
+            order = list(env)
+            found.sort(key=lambda item: order.index(item[0]))
+        return found
 
     def summary(self, name: str) -> Optional[HelperSummary]:
         """What the top-level function ``name`` does to its parameters (memoized)."""
@@ -510,15 +530,21 @@ class Walker:
             for event in _EVENTS
         }
         calls = [(h, type(h.__self__)) for h in self.hooks["call"]]
-        self.name_call_hooks = [h for h, f in calls if f.call_names or f.call_methods is None]
         self.other_call_hooks = [h for h, f in calls if f.call_methods is None]
         self.method_call_hooks: dict[str, list[Any]] = {}
+        self.name_call_hooks: dict[str, list[Any]] = {}
         self._calls = calls
 
     def method_hooks(self, method: str) -> list[Any]:
         """The ``call`` hooks for calls of the method ``method`` (in family order)."""
         hooks = [h for h, f in self._calls if f.call_methods is None or method in f.call_methods]
         self.method_call_hooks[method] = hooks
+        return hooks
+
+    def name_hooks(self, name: str) -> list[Any]:
+        """The ``call`` hooks for calls of the plain name ``name`` (in family order)."""
+        hooks = [h for h, _ in self._calls if h.__self__.takes_call_of(name)]
+        self.name_call_hooks[name] = hooks
         return hooks
 
     # -- classification -------------------------------------------------------------------
@@ -801,6 +827,8 @@ class Walker:
                     b is not None and b.kind is first.kind for b in passed
                 ):
                     seeds[param] = first._replace(root=param)
+                    if first.kind is Kind.OPTIMIZER:
+                        self.ctx.optimizer_names.add(param)
             if seeds:
                 self.function(func, module, seeds=seeds)
 
@@ -1028,6 +1056,7 @@ class Walker:
                     env[target.id] = new
                     if new.kind is Kind.OPTIMIZER:
                         self.ctx.optimizers_seen = True
+                        self.ctx.optimizer_names.add(target.id)
                 else:
                     env.pop(target.id, None)
             else:
@@ -1066,7 +1095,9 @@ class Walker:
                 elif func_cls is ast.Name:
                     if func.id in functions:
                         self.note_call_site(node, local, scope)
-                    hooks = name_hooks
+                    hooks = name_hooks.get(func.id)
+                    if hooks is None:
+                        hooks = self.name_hooks(func.id)
                 else:
                     hooks = other_hooks
                 for hook in hooks:

@@ -90,8 +90,12 @@ class FileFacts:
             node = node.value
         if not isinstance(node, ast.Name):
             return None
-        head = self.imports.get(node.id) or DEFAULT_ALIASES.get(node.id, node.id)
-        return ".".join([head, *reversed(parts)])
+        head = self.name_qualname(node.id)
+        return ".".join([head, *reversed(parts)]) if parts else head
+
+    def name_qualname(self, name: str) -> str:
+        """What a plain name stands for through the file's imports (itself if not imported)."""
+        return self.imports.get(name) or DEFAULT_ALIASES.get(name, name)
 
     def is_module_ctor(self, call: ast.AST) -> bool:
         """Does this call build an ``nn.Module`` (nn.X, a Module subclass, a model factory)?"""
@@ -150,14 +154,18 @@ class FileFacts:
         """``torch.optim.SGD(...)`` -> ``SGD``; None for anything else."""
         if not isinstance(call, ast.Call):
             return None
-        name = self.qualname(call.func)
-        if name is None or not name.endswith(_OPTIMIZER_ENDINGS):  # most calls: at once
-            return None
-        last = name.rsplit(".", 1)[-1]
-        if last in OPTIMIZERS and (name.startswith("torch.optim.") or name == last):
-            # A bare `SGD(...)` counts only when imported from torch.optim (then it was mapped).
-            return last if name != last else None
+        return optimizer_class(self.qualname(call.func))
+
+
+def optimizer_class(name: Optional[str]) -> Optional[str]:
+    """``torch.optim.SGD`` -> ``SGD``; None for any other qualified name."""
+    if name is None or not name.endswith(_OPTIMIZER_ENDINGS):  # most calls: at once
         return None
+    last = name.rsplit(".", 1)[-1]
+    if last in OPTIMIZERS and (name.startswith("torch.optim.") or name == last):
+        # A bare `SGD(...)` counts only when imported from torch.optim (then it was mapped).
+        return last if name != last else None
+    return None
 
 
 def _node_classes(cls: type) -> Iterator[type]:

@@ -15,7 +15,7 @@ from paramlens.analysis.rules.engine import (
     Scope,
     keyword,
 )
-from paramlens.analysis.rules.facts import OPTIMIZERS, walk
+from paramlens.analysis.rules.facts import OPTIMIZERS, optimizer_class, walk
 from paramlens.analysis.rules.fixes import rename_attribute, replace_node
 
 _Loop = Union[ast.For, ast.AsyncFor]
@@ -70,6 +70,12 @@ class IteratorRules(Family):
     def __init__(self, ctx: object) -> None:
         super().__init__(ctx)  # type: ignore[arg-type]
         self.generators: dict[int, _Generator] = {}
+
+    def takes_call_of(self, name: str) -> bool:
+        return (
+            name in self.call_methods
+            or optimizer_class(self.ctx.facts.name_qualname(name)) is not None
+        )
 
     def name_store(
         self, name: ast.Name, value: Optional[ast.expr], new: Optional[Binding], scope: Scope

@@ -34,6 +34,15 @@ class ModeRules(Family):
         | {name.rsplit(".", 1)[-1] for name in (*NO_GRAD_CONTEXTS, "torch.set_grad_enabled")}
     )
 
+    def takes_call_of(self, name: str) -> bool:
+        facts = self.ctx.facts
+        qualname = facts.name_qualname(name)
+        return (
+            name in facts.functions
+            or qualname in NO_GRAD_CONTEXTS
+            or qualname == "torch.set_grad_enabled"
+        )
+
     def _is_plain_self(self, target: ast.Attribute, scope: Scope) -> bool:
         """``self.<attr>`` inside a non-Module class, or inside Module.train/eval overrides."""
         if not (isinstance(target.value, ast.Name) and target.value.id == "self"):

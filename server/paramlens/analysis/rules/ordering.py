@@ -113,6 +113,9 @@ class OrderingRules(Family):
         super().__init__(ctx)  # type: ignore[arg-type]
         self.frz09: list[_Pending] = []
 
+    def takes_call_of(self, name: str) -> bool:
+        return name in self.ctx.facts.functions  # what a helper of the file does
+
     def _state(self, scope: Scope) -> _State:
         state: _State = scope.own("ordering", _State)
         return state
@@ -123,8 +126,8 @@ class OrderingRules(Family):
         state = self._state(scope)
         return [
             (name, b)
-            for name, b in scope.env.items()
-            if b.kind is Kind.OPTIMIZER and root in b.roots and (id(b), root) not in state.stale
+            for name, b in self.ctx.optimizers_in(scope.env, root)
+            if (id(b), root) not in state.stale
         ]
 
     # -- events ---------------------------------------------------------------------------------
@@ -275,13 +278,8 @@ class OrderingRules(Family):
             state.pending = [p for p in state.pending if p.optimizer != name.id]
             state.rebound = [r for r in state.rebound if r[0] != name.id]
         scan = self.ctx.optimizers_seen and name.id in self.ctx.optimizer_roots
-        for opt_name, opt in list(env.items()) if scan else ():
-            if (
-                opt.kind is Kind.OPTIMIZER
-                and name.id in opt.roots
-                and (id(opt), name.id) not in state.stale
-                and not _mentions(value, name.id)
-            ):
+        for opt_name, opt in self.ctx.optimizers_in(env, name.id) if scan else ():
+            if (id(opt), name.id) not in state.stale and not _mentions(value, name.id):
                 state.stale.add((id(opt), name.id))
                 state.held.append(opt)
                 state.rebound.append((opt_name, name.id, name, self.ctx.line_of(name)))

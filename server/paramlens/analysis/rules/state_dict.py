@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 from paramlens.analysis.findings import Fix, Severity, Span
 from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope, Sink
@@ -35,16 +35,14 @@ class StateDictRules(Family):
     def call(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
         pending = scope.state.get("sd_entries")
         if pending:
-            for used in _whole_uses(node):
-                pending.pop(used, None)
+            _forget_whole_uses(node, pending)
 
     def name_store(
         self, name: ast.Name, value: Optional[ast.expr], new: Optional[Binding], scope: Scope
     ) -> None:
         pending = scope.state.get("sd_entries")
         if pending and value is not None:
-            for used in _whole_uses(value):
-                pending.pop(used, None)
+            _forget_whole_uses(value, pending)
 
     def exit_scope(self, scope: Scope) -> None:
         pending = scope.state.get("sd_entries")
@@ -170,27 +168,29 @@ class StateDictRules(Family):
         return None
 
 
-def _whole_uses(node: ast.AST) -> set[str]:
-    """Names used as a whole (``f(sd)``, ``sd.items()``, ``x = sd``, ``[sd]``), not just
-    indexed (``sd[k]``). Calls nested deeper are visited on their own."""
-    if isinstance(node, ast.Call):
-        parts: list[ast.AST] = [*node.args, *(k.value for k in node.keywords)]
-        if isinstance(node.func, ast.Attribute):
+def _forget_whole_uses(node: ast.AST, pending: dict[str, ast.Subscript]) -> None:
+    """Drop from ``pending`` the names ``node`` uses as a whole (``f(sd)``, ``sd.items()``,
+    ``x = sd``, ``[sd]``), not just indexed (``sd[k]``). Calls nested deeper are visited on
+    their own."""
+    if type(node) is ast.Call:
+        parts: list[Any] = list(node.args)
+        for kw in node.keywords:
+            parts.append(kw.value)
+        if type(node.func) is ast.Attribute:
             parts.append(node.func.value)
     else:
         parts = [node]
-    names: set[str] = set()
     while parts:
         part = parts.pop()
-        if isinstance(part, ast.Name):
-            names.add(part.id)
-        elif isinstance(part, ast.Starred):
+        cls = type(part)
+        if cls is ast.Name:
+            pending.pop(part.id, None)
+        elif cls is ast.Starred:
             parts.append(part.value)
-        elif isinstance(part, (ast.List, ast.Tuple, ast.Set)):
+        elif cls is ast.List or cls is ast.Tuple or cls is ast.Set:
             parts.extend(part.elts)
-        elif isinstance(part, ast.Dict):
+        elif cls is ast.Dict:
             parts.extend(v for v in part.values if v is not None)
-    return names
 
 
 def _only_flag_uses(loop: _Loop) -> bool:
