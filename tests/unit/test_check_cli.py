@@ -148,6 +148,45 @@ def test_help_and_usage_errors_are_those_of_the_plain_parser(
     assert "paramlens" in fast[1] + fast[2]
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"x = 1\n",
+        "x = 'caf\u00e9'\n".encode(),
+        b"x = '\xe9'\n",  # not UTF-8, no cookie
+        b"\xe9\n# -*- coding: latin-1 -*-\n",
+        b"# -*- coding: latin-1 -*-\nx = '\xe9'\n",
+        b"#!/usr/bin/env python\n# vim: set fileencoding=latin-1 :\nx = '\xe9'\n",
+        b"x = 1\n# coding: latin-1\nx = '\xe9'\n",  # a cookie after code does not count
+        b"\n\n# coding: latin-1\nx = '\xe9'\n",  # nor one on the third line
+        b"# coding: latin-1\rx = '\xe9'\r",  # a carriage return does not end the line
+        b"# coding: no-such-codec\nx = 1\n",
+        b"# coding=utf-8\nx = 1\n",
+        b"# not the coding: latin-1 you want\nx = 1\n",
+        b"\xef\xbb\xbfx = 'caf\xc3\xa9'\n",
+        b"\xef\xbb\xbf# coding: latin-1\nx = 1\n",
+        b"\xef\xbb\xbf# coding: utf-8\nx = 1\n",
+    ],
+)
+def test_decode_source_reads_encodings_as_tokenize_does(data: bytes) -> None:
+    import tokenize
+    from io import BytesIO
+
+    from paramlens.check import decode_source
+
+    try:
+        encoding, _ = tokenize.detect_encoding(BytesIO(data).readline)
+    except SyntaxError:
+        encoding = "utf-8"
+    try:
+        expected = (data.decode(encoding).removeprefix("\ufeff"), encoding, False)
+    except (UnicodeDecodeError, LookupError):
+        expected = (data.decode("utf-8", errors="replace"), encoding, True)
+    text, found, notice = decode_source(Path("f.py"), data)
+    assert (text, found, notice is not None) == expected
+
+
 def test_directories_respect_gitignore_and_go_on_after_a_syntax_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
