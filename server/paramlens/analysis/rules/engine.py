@@ -519,7 +519,6 @@ class Walker:
         self.facts = ctx.facts
         self.families = ctx.families
         ctx.walker = self
-        self.statement_calls: set[int] = set()  # calls that are whole expression statements
         # Per event, only the families that handle it: most events concern few families.
         self.hooks: dict[str, list[Any]] = {
             event: [
@@ -921,10 +920,9 @@ class Walker:
             env.pop(s.target.id, None)
 
     def _expr_statement(self, s: Any, scope: Scope) -> None:
-        self.statement_calls.add(id(s.value))
         for hook in self.hooks["expr_stmt"]:
             hook(s, scope)
-        self.expr(s.value, scope.env, scope)
+        self.expr(s.value, scope.env, scope, statement=True)
 
     def _for_statement(self, s: Any, scope: Scope) -> None:
         env = scope.env
@@ -1067,9 +1065,14 @@ class Walker:
 
     # -- expressions ------------------------------------------------------------------------
 
-    def expr(self, root: ast.AST, env: dict[str, Binding], scope: Scope) -> None:
-        """Visit an expression iteratively (deep nesting never overflows the stack)."""
-        stack: list[tuple[Any, dict[str, Binding]]] = [(root, env)]
+    def expr(
+        self, root: ast.AST, env: dict[str, Binding], scope: Scope, statement: bool = False
+    ) -> None:
+        """Visit an expression depth first, in field order; ``statement``: ``root`` is a whole
+        expression statement (a call's result there is not used). Iterative, so that deep
+        nesting never overflows the stack; only lambdas and comprehensions, which bind names of
+        their own, are visited by recursion."""
+        stack: list[Any] = [root]
         pop = stack.pop
         push = stack.append
         method_hooks = self.method_call_hooks
@@ -1080,7 +1083,7 @@ class Walker:
         fields_of = _FIELDS
         walkable = _WALKABLE
         while stack:
-            node, local = pop()
+            node = pop()
             cls = type(node)
             if cls is ast.Call:
                 func = node.func
@@ -1094,51 +1097,53 @@ class Walker:
                         hooks = self.method_hooks(method)
                 elif func_cls is ast.Name:
                     if func.id in functions:
-                        self.note_call_site(node, local, scope)
+                        self.note_call_site(node, env, scope)
                     hooks = name_hooks.get(func.id)
                     if hooks is None:
                         hooks = self.name_hooks(func.id)
                 else:
                     hooks = other_hooks
                 for hook in hooks:
-                    hook(node, local, scope)
+                    hook(node, env, scope)
                 if func_cls is ast.Attribute and method == "requires_grad_":
                     sink = as_sink(node)
                     if sink is not None:
-                        if id(node) not in self.statement_calls:
+                        if not (statement and node is root):
                             sink = sink._replace(used=True)
                         for hook in self.hooks["sink"]:
-                            hook(sink, local, scope)
+                            hook(sink, env, scope)
                 # The children, as below (a keyword's value in place of the keyword, which
                 # raises no event): calls and attributes are most of the nodes.
-                if type(func) in walkable:
-                    push((func, local))
+                if func_cls in walkable:
+                    push(func)
                 for item in node.args:
                     if type(item) in walkable:
-                        push((item, local))
+                        push(item)
                 for kw in node.keywords:
                     if type(kw.value) in walkable:
-                        push((kw.value, local))
+                        push(kw.value)
                 continue
             elif cls is ast.Attribute:
                 if node.attr == "requires_grad" and type(node.ctx) is ast.Load:
                     for hook in read_hooks:
-                        hook(node, local, scope)
+                        hook(node, env, scope)
                 if type(node.value) in walkable:
-                    push((node.value, local))
+                    push(node.value)
                 continue
             elif cls is ast.Lambda:
-                inner = dict(local)
+                # In the order of the stack: the defaults (last first), then the body.
+                for default in reversed(node.args.defaults):
+                    self.expr(default, env, scope)
+                inner = dict(env)
                 for arg in _lambda_args(node.args):
                     inner.pop(arg, None)
-                push((node.body, inner))
-                stack.extend((d, local) for d in node.args.defaults)
+                self.expr(node.body, inner, scope)
                 continue
             elif cls in _COMP_TYPES:
-                inner = dict(local)
+                inner = dict(env)
                 later: list[ast.AST] = []
                 for i, gen in enumerate(node.generators):
-                    self.expr(gen.iter, local if i == 0 else inner, scope)
+                    self.expr(gen.iter, env if i == 0 else inner, scope)
                     elem = self.iteration(gen.iter, inner, scope)
                     self.bind_target(gen.target, elem, inner, scope)
                     for hook in self.hooks["comprehension"]:
@@ -1148,7 +1153,8 @@ class Walker:
                     later.extend((node.key, node.value))
                 else:
                     later.append(node.elt)
-                stack.extend((n, inner) for n in later)
+                for part in reversed(later):
+                    self.expr(part, inner, scope)
                 continue
             # The expression children, in field order (what ``ast.iter_child_nodes`` gives,
             # without contexts, operators, plain values and inert leaves).
@@ -1160,9 +1166,9 @@ class Walker:
                 if type(value) is list:
                     for item in value:
                         if type(item) in walkable:
-                            push((item, local))
+                            push(item)
                 elif type(value) in walkable:
-                    push((value, local))
+                    push(value)
 
     def note_call_site(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
         """Remember what a top-level helper of this file is passed."""

@@ -72,6 +72,7 @@ class FileFacts:
         self.freezes = False  # some requires_grad(_) is set to False somewhere
         self.noted_calls = 0  # calls :func:`note_call` looked at (what a walk left for the rest)
         self._qualnames: dict[int, Optional[str]] = {}  # by node id
+        self._constructors: dict[int, Optional[str]] = {}  # by call id
 
     def qualname(self, node: ast.AST) -> Optional[str]:
         """``nn.Linear`` -> ``torch.nn.Linear`` through the file's imports; None if unknown."""
@@ -103,6 +104,13 @@ class FileFacts:
 
     def module_ctor_name(self, call: ast.Call) -> Optional[str]:
         """The last segment of the class built by ``call`` when it is a Module, else None."""
+        key = id(call)
+        name = self._constructors.get(key, _UNSEEN)
+        if name is _UNSEEN:
+            name = self._constructors[key] = self._module_ctor_name(call)
+        return name
+
+    def _module_ctor_name(self, call: ast.Call) -> Optional[str]:
         func = call.func
         if isinstance(func, ast.Name) and func.id in self.module_classes:
             return func.id
