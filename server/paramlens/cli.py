@@ -8,6 +8,7 @@ Exit codes follow ruff: 0 success / clean, 1 findings or models that could not b
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Optional
@@ -106,8 +107,25 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _end_process(code: int) -> None:
+    """Exit with ``code`` now that the output is written, skipping the interpreter's teardown
+    (finalising every module, freeing every object: ~1-1.5 ms after a check), as mypy does. Returns,
+    for the usual exit, when a flush fails (a closed pipe: the usual exit reports it) or another
+    thread still runs (the usual exit waits for it)."""
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:
+        return
+    os._exit(code)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code. As the ``paramlens`` command itself
+    (``argv`` None: the command line is the process's), ``check`` ends the process instead."""
     arguments = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(arguments[0] if arguments and arguments[0] in COMMANDS else None)
     try:
@@ -125,6 +143,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command == "check":
         from paramlens.check import run_check
 
-        return run_check(args)
+        code = run_check(args)
+        if argv is None:  # the paramlens command itself, not a call from Python code
+            _end_process(code)
+        return code
     parser.print_help(sys.stderr)
     return EXIT_USAGE

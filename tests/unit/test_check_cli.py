@@ -148,6 +148,26 @@ def test_help_and_usage_errors_are_those_of_the_plain_parser(
     assert "paramlens" in fast[1] + fast[2]
 
 
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_the_command_ends_its_process_with_the_same_output_and_code(
+    output: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m paramlens`` (as the ``paramlens`` command) ends with ``os._exit`` once its
+    output is flushed; ``main`` called as a function returns."""
+    script = tmp_path / "train.py"
+    script.write_text(STATE_DICT_SCRIPT + "model.training = False\n")
+    argv = ["check", "--no-runtime", "--no-cache", "--format", output, str(script)]
+    done = subprocess.run(
+        [sys.executable, "-m", "paramlens", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (main(argv), *capsys.readouterr())
+    assert done.returncode == 1 and "FRZ01" in done.stdout and "FRZ10" in done.stdout
+
+
 @pytest.mark.parametrize(
     "data",
     [
