@@ -197,7 +197,11 @@ class Family:
 
     def classify(self, e: ast.AST, env: dict[str, Binding], scope: Scope) -> Optional[Binding]:
         """What ``e`` holds (see :meth:`Walker.classify`)."""
-        return self.ctx.walker._classify(e, env, scope, 0)
+        walker = self.ctx.walker
+        known = walker.receiver
+        if known is not None and known[0] is e and known[1] is env:
+            return known[2]
+        return walker._classify(e, env, scope, 0)
 
     def takes_call_of(self, name: str) -> bool:
         """Does the ``call`` event matter for calls of the plain name ``name``? Asked once per
@@ -268,9 +272,10 @@ class Context:
         # Every model an optimizer binding was built over: a name outside it is in no
         # optimizer's roots, so the order rules skip their scans of the scope's bindings.
         self.optimizer_roots: set[str] = set()
-        # Every name an optimizer binding was given in any scope: the names of a scope's
-        # optimizers are among them (a scope's bindings can be many; its optimizers, few).
-        self.optimizer_names: set[str] = set()
+        # Per model, every name an optimizer binding over it was given in any scope: the names
+        # of a scope's optimizers are among them (a scope's bindings can be many; its
+        # optimizers, few).
+        self.optimizer_names: dict[str, set[str]] = {}
         self.optimizer_calls = 0  # optimizers built so far (what a walk left for the rest)
         self.repeats = 0  # findings not recorded again (a walk's own may be among them)
         # Spans and texts by node (the node is kept in the value, so its id stays unique).
@@ -337,10 +342,15 @@ class Context:
             self._seen.add(key)
             self.findings.append(finding)
 
+    def optimizer_bound(self, name: str, optimizer: Binding) -> None:
+        """``name`` is bound to ``optimizer`` in some scope."""
+        for root in optimizer.roots:
+            self.optimizer_names.setdefault(root, set()).add(name)
+
     def optimizers_in(self, env: dict[str, Binding], root: str) -> list[tuple[str, Binding]]:
         """The bindings of ``env`` to optimizers over the model ``root``, in its order."""
         found = []
-        for name in self.optimizer_names:
+        for name in self.optimizer_names.get(root, ()):
             b = env.get(name)
             if b is not None and b.kind is Kind.OPTIMIZER and root in b.roots:
                 found.append((name, b))
@@ -532,7 +542,22 @@ class Walker:
         self.other_call_hooks = [h for h, f in calls if f.call_methods is None]
         self.method_call_hooks: dict[str, list[Any]] = {}
         self.name_call_hooks: dict[str, list[Any]] = {}
+        # Calls whose own name makes them nothing this walk tracks (most calls), whatever the
+        # bindings: the end of their classification is known.
+        self.plain_calls: set[int] = set()
+        # While the families hear of a sink: its receiver, the bindings, and what it holds.
+        self.receiver: Optional[tuple[ast.AST, dict[str, Binding], Optional[Binding]]] = None
         self._calls = calls
+
+    def sink(self, sink: Sink, env: dict[str, Binding], scope: Scope) -> None:
+        """Tell the families that ``requires_grad`` is set. Each asks what the receiver is:
+        classified once for all of them."""
+        hooks = self.hooks["sink"]
+        if hooks:
+            self.receiver = (sink.receiver, env, self._classify(sink.receiver, env, scope, 0))
+            for hook in hooks:
+                hook(sink, env, scope)
+            self.receiver = None
 
     def method_hooks(self, method: str) -> list[Any]:
         """The ``call`` hooks for calls of the method ``method`` (in family order)."""
@@ -695,6 +720,8 @@ class Walker:
                 return Binding(Kind.CONTAINER, None, e, detail=func.id)
             if func.id in ("map", "filter"):
                 return Binding(Kind.LAZY, None, e, detail=f"{func.id}()")
+        if id(e) in self.plain_calls:
+            return None
         optimizer = facts.optimizer_name(e)
         if optimizer is not None:
             params = keyword(e, "params", 0)
@@ -731,6 +758,8 @@ class Walker:
             if ctor in PARAMETER_CONTAINERS:
                 return Binding(Kind.PARAM_CONTAINER, None, e)
             return Binding(Kind.MODULE, None, e, detail=ctor or "")
+        if name != "copy.deepcopy":
+            self.plain_calls.add(id(e))
         return None
 
     def iteration(self, it: ast.expr, env: dict[str, Binding], scope: Scope) -> Elem:
@@ -827,7 +856,7 @@ class Walker:
                 ):
                     seeds[param] = first._replace(root=param)
                     if first.kind is Kind.OPTIMIZER:
-                        self.ctx.optimizer_names.add(param)
+                        self.ctx.optimizer_bound(param, first)
             if seeds:
                 self.function(func, module, seeds=seeds)
 
@@ -1028,8 +1057,7 @@ class Walker:
             self.expr(value, env, scope)
         sink = as_sink(s)
         if sink is not None:
-            for hook in self.hooks["sink"]:
-                hook(sink, env, scope)
+            self.sink(sink, env, scope)
         new = self.classify(value, env, scope) if value is not None else None
         if new is None and scope.no_grad_depth and isinstance(value, (ast.Call, ast.BinOp)):
             new = Binding(Kind.NOGRAD_OUT, None, value)
@@ -1054,7 +1082,7 @@ class Walker:
                     env[target.id] = new
                     if new.kind is Kind.OPTIMIZER:
                         self.ctx.optimizers_seen = True
-                        self.ctx.optimizer_names.add(target.id)
+                        self.ctx.optimizer_bound(target.id, new)
                 else:
                     env.pop(target.id, None)
             else:
@@ -1110,8 +1138,7 @@ class Walker:
                     if sink is not None:
                         if not (statement and node is root):
                             sink = sink._replace(used=True)
-                        for hook in self.hooks["sink"]:
-                            hook(sink, env, scope)
+                        self.sink(sink, env, scope)
                 # The children, as below (a keyword's value in place of the keyword, which
                 # raises no event): calls and attributes are most of the nodes.
                 if func_cls in walkable:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 from typing import Optional
 
 from paramlens.analysis.findings import Fix, Severity
@@ -26,6 +27,7 @@ def _distance(a: str, b: str, limit: int = 3) -> int:
     return previous[-1]
 
 
+@functools.cache  # attribute names repeat: each is judged once
 def is_requires_grad_typo(attr: str) -> bool:
     """``require_grad``, ``requiresGrad``, ``requires_gradient``...: a misspelt requires_grad."""
     if attr in ("requires_grad", "requires_grad_") or attr[:1].lower() != "r":
