@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import gc
+import importlib
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -351,14 +352,11 @@ class Checker:
             if cached is not None and not (self.fix and any(f.fix is not None for f in cached)):
                 return FileResult(path, cached, notices)
         # Imported here: a run in which every file comes from the cache never loads the engine.
-        first = "paramlens.analysis.rules" not in sys.modules
+        if "paramlens.analysis.rules" not in sys.modules:
+            _import_engine()
         from paramlens.analysis import rules
         from paramlens.analysis.rules.workspace import workspace_imports
 
-        if first:
-            # The modules live until exit: out of the cyclic collector's reach, its collections
-            # between files need not walk them again (~3% of a run over 200 files).
-            gc.freeze()
         imports = workspace_imports(str(resolved), source, str(root))
 
         def run(text: str) -> rules.CheckResult:
@@ -388,6 +386,21 @@ class Checker:
         if entry is not None and text == source:
             entry.store(imports.files, findings)
         return FileResult(path, findings, notices, max(before - len(result.findings), 0))
+
+
+def _import_engine() -> None:
+    """Import the rule engine with the cyclic collector off, then put its modules out of the
+    collector's reach. Importing allocates many objects and frees few: collections on the way
+    would walk them for nothing (~1 ms); they live until exit, so the collections between
+    files need not walk them again either (~3% of a run over 200 files)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        importlib.import_module("paramlens.analysis.rules.workspace")
+        gc.freeze()
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def finding_json(path: Path, finding: Finding) -> dict[str, Any]:
