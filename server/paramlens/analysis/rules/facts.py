@@ -335,19 +335,24 @@ def _statement_facts(body: list[ast.stmt]) -> _StatementFacts:
     classes: list[ast.ClassDef] = []
     stored: set[str] = set()
     freezes = False
+    node: Any
     for node in statements(body):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            imports.extend((bound, dotted) for bound, dotted, _ in import_bindings(node))
-        elif isinstance(node, ast.ClassDef):
-            classes.append(node)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            frozen = isinstance(node.value, ast.Constant) and node.value.value is False
+        cls = type(node)
+        if cls is ast.Assign or cls is ast.AnnAssign or cls is ast.AugAssign:
+            targets = node.targets if cls is ast.Assign else [node.target]
+            value = node.value
             for target in targets:
+                if type(target) is ast.Name:
+                    continue  # most targets: no attribute
                 for sub in _target_parts(target):
-                    if isinstance(sub, ast.Attribute):
+                    if type(sub) is ast.Attribute:
                         stored.add(sub.attr)
-                        freezes = freezes or (sub.attr == "requires_grad" and frozen)
+                        if sub.attr == "requires_grad" and type(value) is ast.Constant:
+                            freezes = freezes or value.value is False
+        elif cls is ast.Import or cls is ast.ImportFrom:
+            imports.extend((bound, dotted) for bound, dotted, _ in import_bindings(node))
+        elif cls is ast.ClassDef:
+            classes.append(node)
     return _StatementFacts(tuple(imports), tuple(classes), frozenset(stored), freezes)
 
 
