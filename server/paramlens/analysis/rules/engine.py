@@ -186,6 +186,9 @@ class Family:
     # is None.
     call_methods: Optional[frozenset[str]] = None
     call_names: bool = True
+    # The ``expr_stmt`` event comes only for statements whose expression is of these classes
+    # (None: for every expression statement).
+    expr_stmt_values: Optional[frozenset[type]] = None
     # Attributes that record what the bindings of the statement being walked lead to (keyed by
     # their nodes or the bindings themselves): the statements after it never reach those
     # entries (its bindings do not outlive it), so they are no state left for them. Every other
@@ -542,6 +545,7 @@ class Walker:
         self.other_call_hooks = [h for h, f in calls if f.call_methods is None]
         self.method_call_hooks: dict[str, list[Any]] = {}
         self.name_call_hooks: dict[str, list[Any]] = {}
+        self.expr_stmt_hooks: dict[type, list[Any]] = {}
         # Calls whose own name makes them nothing this walk tracks (most calls), whatever the
         # bindings: the end of their classification is known.
         self.plain_calls: set[int] = set()
@@ -949,7 +953,15 @@ class Walker:
             env.pop(s.target.id, None)
 
     def _expr_statement(self, s: Any, scope: Scope) -> None:
-        for hook in self.hooks["expr_stmt"]:
+        kind = type(s.value)
+        hooks = self.expr_stmt_hooks.get(kind)
+        if hooks is None:
+            hooks = self.expr_stmt_hooks[kind] = [
+                h
+                for h in self.hooks["expr_stmt"]
+                if h.__self__.expr_stmt_values is None or kind in h.__self__.expr_stmt_values
+            ]
+        for hook in hooks:
             hook(s, scope)
         self.expr(s.value, scope.env, scope, statement=True)
 

@@ -66,6 +66,7 @@ class IteratorRules(Family):
 
     call_methods = _CONSUMING | OPTIMIZERS | {"len"}
     own_records = ("generators",)  # by binding, in the scope that made it
+    expr_stmt_values = frozenset({ast.GeneratorExp, ast.Call})
 
     def __init__(self, ctx: object) -> None:
         super().__init__(ctx)  # type: ignore[arg-type]

@@ -34,6 +34,8 @@ class ModeRules(Family):
         | {name.rsplit(".", 1)[-1] for name in (*NO_GRAD_CONTEXTS, "torch.set_grad_enabled")}
     )
 
+    expr_stmt_values = frozenset({ast.Attribute})
+
     def takes_call_of(self, name: str) -> bool:
         facts = self.ctx.facts
         qualname = facts.name_qualname(name)

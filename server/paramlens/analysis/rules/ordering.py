@@ -108,6 +108,7 @@ class OrderingRules(Family):
     """Rules about what happens before and after an optimizer, a wrapper or a new head."""
 
     call_methods = _ORDER_METHODS
+    expr_stmt_values = frozenset({ast.Call})
 
     def __init__(self, ctx: object) -> None:
         super().__init__(ctx)  # type: ignore[arg-type]

@@ -50,6 +50,7 @@ class SpellingRules(Family):
 
     call_methods = frozenset({"requires_grad"})
     call_names = False
+    expr_stmt_values = frozenset({ast.Attribute, ast.Compare})
 
     def attr_store(
         self, target: ast.Attribute, value: ast.expr, stmt: ast.stmt, scope: Scope
