@@ -279,11 +279,15 @@ class OrderingRules(Family):
             state.pending = [p for p in state.pending if p.optimizer != name.id]
             state.rebound = [r for r in state.rebound if r[0] != name.id]
         scan = self.ctx.optimizers_seen and name.id in self.ctx.optimizer_roots
-        for opt_name, opt in self.ctx.optimizers_in(env, name.id) if scan else ():
-            if (id(opt), name.id) not in state.stale and not _mentions(value, name.id):
-                state.stale.add((id(opt), name.id))
-                state.held.append(opt)
-                state.rebound.append((opt_name, name.id, name, self.ctx.line_of(name)))
+        built = [
+            (opt_name, opt)
+            for opt_name, opt in (self.ctx.optimizers_in(env, name.id) if scan else ())
+            if (id(opt), name.id) not in state.stale
+        ]
+        for opt_name, opt in built if built and not _mentions(value, name.id) else ():
+            state.stale.add((id(opt), name.id))
+            state.held.append(opt)
+            state.rebound.append((opt_name, name.id, name, self.ctx.line_of(name)))
         for p in state.pending if name.id in state.frz09_roots else ():
             if p.frz09 and p.root == name.id:
                 p.optimizer = None  # a rebuild after the model changed is not a fix of this one

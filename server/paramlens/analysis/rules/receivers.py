@@ -12,6 +12,11 @@ from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope, Sink
 from paramlens.analysis.rules.fixes import call_method_instead, replace_node
 
 _STATE = {False: "trainable", True: "frozen"}
+# The receivers these rules speak of (each has its branch in ReceiverRules.sink).
+_SPOKEN_OF = frozenset(
+    {Kind.MODULE, Kind.DETACHED, Kind.CONVERTED, Kind.BUFFER, Kind.NONLEAF, Kind.GENERATOR,
+     Kind.CONTAINER, Kind.LAZY, Kind.PAIR, Kind.NAME}
+)  # fmt: skip
 
 
 def _stays(flag: Optional[bool]) -> str:
@@ -24,8 +29,6 @@ class ReceiverRules(Family):
     def sink(self, sink: Sink, env: dict[str, Binding], scope: Scope) -> None:
         receiver = sink.receiver
         b = self.classify(receiver, env, scope)
-        where = sink.target if sink.target is not None else sink.node
-        text = self.ctx.text(receiver)
         if b is None:
             if isinstance(receiver, ast.Subscript):
                 inner = self.classify(receiver.value, env, scope)
@@ -39,6 +42,10 @@ class ReceiverRules(Family):
                     )
             return
         kind = b.kind
+        if kind not in _SPOKEN_OF:
+            return
+        where = sink.target if sink.target is not None else sink.node
+        text = self.ctx.text(receiver)
         if kind is Kind.MODULE and sink.form == "assign":
             self._module(sink, b, text, scope)
         elif kind is Kind.DETACHED and not sink.used:
