@@ -539,3 +539,11 @@ def test_facts_with_the_source_are_the_facts_of_the_tree(call: str, buffer: bool
     assert list(with_source.submodule_attrs) == list(tree_only.submodule_attrs) == ["fc", "head"]
     tied = {"head.weight": ("fc.weight", 10), "fc.weight": ("head.weight", 10)}
     assert with_source.ties == tree_only.ties == tied
+
+
+@pytest.mark.parametrize(
+    "path", sorted((MUST_NOT_FLAG.parent / "freeze_cases").glob("c*.py"))[:6], ids=lambda p: p.name
+)
+def test_a_tree_given_gives_the_findings_of_the_source_parsed(path: Path) -> None:
+    source = path.read_text(encoding="utf-8")
+    assert check_source(source, tree=ast.parse(source)) == check_source(source)

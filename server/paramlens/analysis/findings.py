@@ -19,6 +19,9 @@ from collections.abc import Sequence
 from typing import NamedTuple, Optional
 
 DOCS_URL = "https://github.com/paramlens/paramlens/blob/main/docs/rules/{code}.md"
+# What ``ast.parse`` raises on text it cannot parse: a syntax error, a null byte, nesting too
+# deep for the parser or the interpreter's stack.
+PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError)
 
 
 class Severity(str, enum.Enum):

@@ -18,7 +18,7 @@ import ast
 import bisect
 from typing import Optional
 
-from paramlens.analysis.findings import first_line, source_lines
+from paramlens.analysis.findings import PARSE_ERRORS, first_line, source_lines
 
 
 class IncrementalParser:
@@ -89,7 +89,7 @@ class IncrementalParser:
         region = "\n" * (first - 1) + "\n".join(lines[first - 1 : last])
         try:
             parsed = ast.parse(region, filename=self.filename)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
+        except PARSE_ERRORS:
             return None
         self.reparsed_lines = last - first + 1
         if moved and after < len(body):

@@ -14,7 +14,7 @@ import gc
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, NamedTuple, Optional, Union
 
-from paramlens.analysis.findings import Finding, Severity, Span, source_lines
+from paramlens.analysis.findings import PARSE_ERRORS, Finding, Severity, Span, source_lines
 from paramlens.analysis.rules.api_calls import ApiRules
 from paramlens.analysis.rules.engine import Context, Walker
 from paramlens.analysis.rules.facts import FactsMemo, collect_facts
@@ -104,6 +104,7 @@ def _syntax_error(error: Exception, lines: Sequence[str]) -> Finding:
 def check_source(
     source: str,
     *,
+    tree: Optional[ast.Module] = None,
     path: Optional[str] = None,
     reports: Optional[Sequence[ModelReport]] = None,
     select: Sequence[str] = (),
@@ -116,7 +117,8 @@ def check_source(
     ``module_classes`` names classes (and model factories) known to be ``nn.Module`` from other
     workspace files (see :func:`workspace_module_classes`). ``reports`` (from the worker) turns
     on the runtime-aware rules. ``incremental``, the document's own, re-parses and re-walks only
-    what changed since its last text (an editor's keystrokes). Never raises on any input text.
+    what changed since its last text (an editor's keystrokes). ``tree``, ``ast.parse(source)``
+    when the caller has it, is not parsed again. Never raises on any input text.
     """
     lines = source_lines(source)
     # Parsing and the walk allocate many small objects next to a large tree: cyclic
@@ -125,7 +127,7 @@ def check_source(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        found = _findings(source, lines, path, reports, module_classes, incremental)
+        found = _findings(source, tree, lines, path, reports, module_classes, incremental)
     finally:
         if collecting:
             gc.enable()
@@ -138,6 +140,7 @@ def check_source(
 
 def _findings(
     source: str,
+    tree: Optional[ast.Module],
     lines: Sequence[str],
     path: Optional[str],
     reports: Optional[Sequence[ModelReport]],
@@ -146,13 +149,14 @@ def _findings(
 ) -> Union[list[Finding], Finding]:
     """Every finding of the rules, before noqa and select/ignore; the syntax error instead
     when the source does not parse."""
-    try:
-        if incremental is not None:
-            tree = incremental.parser.parse(source)
-        else:
-            tree = ast.parse(source, filename=path or "<unknown>")
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
-        return _syntax_error(error, lines)
+    if tree is None:
+        try:
+            if incremental is not None:
+                tree = incremental.parser.parse(source)
+            else:
+                tree = ast.parse(source, filename=path or "<unknown>")
+        except PARSE_ERRORS as error:
+            return _syntax_error(error, lines)
     memo = incremental.facts if incremental is not None else None
     facts = collect_facts(tree, module_classes, source, memo)
     ctx = Context(source, lines, facts)

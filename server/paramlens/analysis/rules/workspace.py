@@ -8,6 +8,7 @@ import os
 import re
 from typing import NamedTuple, Optional
 
+from paramlens.analysis.findings import PARSE_ERRORS
 from paramlens.analysis.rules.facts import module_names_defined
 from paramlens.cache import FileHashes, content_hash
 
@@ -71,7 +72,7 @@ def _defined(path: str, root: str, depth: int, seen: set[str]) -> WorkspaceImpor
         return WorkspaceImports(frozenset(), ((path, None),))
     try:
         tree = ast.parse(data, filename=path)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    except PARSE_ERRORS:
         return WorkspaceImports(frozenset(), ((path, content_hash(data)),))
     imported = _imported(tree, path, root, depth, seen)
     names = frozenset(module_names_defined(tree, imported.classes) | imported.classes)
@@ -118,10 +119,10 @@ def workspace_imports(path: str, source: str, root: Optional[str] = None) -> Wor
     imports = "\n".join(import_lines(source))  # parse only the import statements
     try:
         tree = ast.parse(imports, filename=here)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    except PARSE_ERRORS:
         try:
             tree = ast.parse(source, filename=here)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
+        except PARSE_ERRORS:
             return WorkspaceImports(frozenset(), ())
     return _imported(tree, here, base, 0, {here})
 
