@@ -22,6 +22,7 @@ from paramlens.analysis.rules.facts import (
     PARAMETER_CONTAINERS,
     FileFacts,
     note_call,
+    statements_breadth_first,
     walk,
 )
 from paramlens.analysis.rules.registry import RULES
@@ -475,17 +476,20 @@ def _summarize(func: ast.FunctionDef) -> HelperSummary:
     loop_roots: dict[str, str] = {}
     freezes: set[int] = set()
     unfreezes: set[int] = set()
-    for node in walk(func):
-        if isinstance(node, ast.For):
-            it = node.iter
+    for loop in statements_breadth_first(func):  # loops are statements: in walk order
+        if isinstance(loop, ast.For):
+            it = loop.iter
             if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute):
                 root = root_of(it.func.value)
                 if root in index and it.func.attr in GENERATOR_METHODS:
-                    for name in walk(node.target):
+                    for name in walk(loop.target):
                         if isinstance(name, ast.Name):
                             loop_roots[name.id] = root
     steps: set[int] = set()
     for node in walk(func):
+        kind = type(node)
+        if kind is not ast.Call and kind is not ast.Assign and kind is not ast.AnnAssign:
+            continue  # neither a sink nor a step
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
