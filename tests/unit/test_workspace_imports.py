@@ -4,9 +4,13 @@ answer depends on (what paramlens check's results cache compares on each run).""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
-from paramlens.analysis.rules.workspace import workspace_imports
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paramlens.analysis.rules.workspace import import_lines, workspace_imports
 from paramlens.cache import content_hash
 
 SCRIPT = "from models import Net\nfrom helpers import *\nfrom torch import nn\n"
@@ -46,3 +50,26 @@ def test_a_created_file_changes_the_answer(tmp_path: Path) -> None:
     after = workspace_imports(str(tmp_path / "train.py"), SCRIPT, str(tmp_path))
     assert after.classes == {"Net", "Head"} and before.classes == {"Net"}
     assert dict(before.files)[os.path.realpath(tmp_path / "helpers.py")] is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["from a import b", "from a.b import (c,\n d)", "from_x = 1", " from a import b",
+             "from  a\timport *", "x = 'from a import b'", "from a import (\nfrom b import c)",
+             "\r", "\n", "# from a import b", "from", "import a", "from . import x"]
+        ),
+        max_size=12,
+    ).map("\n".join)
+)  # fmt: skip
+def test_import_lines_are_what_a_search_of_line_starts_finds(source: str) -> None:
+    pattern = re.compile(r"^from[ \t]+[\w.]+[ \t]+import[ \t]+(?:\([^)]*\)|[^\n]*)", re.MULTILINE)
+    assert import_lines(source) == tuple(pattern.findall(source))
+
+
+def test_real_paths_given_are_taken_as_they_are(tmp_path: Path) -> None:
+    write_workspace(tmp_path)
+    root = os.path.realpath(tmp_path)
+    given = workspace_imports(f"{root}/train.py", SCRIPT, root, real=True)
+    assert given == workspace_imports(str(tmp_path / "train.py"), SCRIPT, str(tmp_path))
