@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import NamedTuple, Optional
 
 from paramlens.analysis.findings import PARSE_ERRORS
@@ -31,7 +31,12 @@ _cache: dict[tuple[str, int, int], WorkspaceImports] = {}
 
 
 def _resolve(
-    module: str, level: int, here: str, root: str, consulted: dict[str, Optional[str]]
+    module: str,
+    level: int,
+    here: str,
+    root: str,
+    consulted: dict[str, Optional[str]],
+    isfile: Callable[[str], bool],
 ) -> Optional[str]:
     """The workspace file of an import, or None (installed packages are not followed). Every
     candidate looked for and missing goes into ``consulted``: a file created there later
@@ -49,13 +54,15 @@ def _resolve(
     for base in bases:
         candidate = os.path.join(base, *parts)
         for path in (candidate + ".py", os.path.join(candidate, "__init__.py")):
-            if os.path.isfile(path):
+            if isfile(path):
                 return path
             consulted[path] = None
     return None
 
 
-def _defined(path: str, root: str, depth: int, seen: set[str]) -> WorkspaceImports:
+def _defined(
+    path: str, root: str, depth: int, seen: set[str], isfile: Callable[[str], bool]
+) -> WorkspaceImports:
     try:
         stat = os.stat(path)
     except OSError:
@@ -75,7 +82,7 @@ def _defined(path: str, root: str, depth: int, seen: set[str]) -> WorkspaceImpor
         tree = ast.parse(data, filename=path)
     except PARSE_ERRORS:
         return WorkspaceImports(frozenset(), ((path, content_hash(data)),))
-    imported = _imported(tree, path, root, depth, seen)
+    imported = _imported(tree, path, root, depth, seen, isfile)
     names = frozenset(module_names_defined(tree, imported.classes) | imported.classes)
     files = dict(imported.files)
     files[path] = content_hash(data)
@@ -85,17 +92,22 @@ def _defined(path: str, root: str, depth: int, seen: set[str]) -> WorkspaceImpor
 
 
 def _imported(
-    tree: ast.Module, path: str, root: str, depth: int, seen: set[str]
+    tree: ast.Module,
+    path: str,
+    root: str,
+    depth: int,
+    seen: set[str],
+    isfile: Callable[[str], bool],
 ) -> WorkspaceImports:
     names: set[str] = set()
     consulted: dict[str, Optional[str]] = {}
     for node in tree.body:
         if not isinstance(node, ast.ImportFrom):
             continue
-        target = _resolve(node.module or "", node.level, path, root, consulted)
+        target = _resolve(node.module or "", node.level, path, root, consulted, isfile)
         if target is None:
             continue
-        defined = _defined(target, root, depth + 1, seen)
+        defined = _defined(target, root, depth + 1, seen, isfile)
         consulted.update(defined.files)
         for alias in node.names:
             if alias.name == "*":
@@ -130,11 +142,17 @@ def _lines_starting(source: str, word: str) -> Iterator[int]:
 
 
 def workspace_imports(
-    path: str, source: str, root: Optional[str] = None, *, real: bool = False
+    path: str,
+    source: str,
+    root: Optional[str] = None,
+    *,
+    real: bool = False,
+    isfile: Callable[[str], bool] = os.path.isfile,
 ) -> WorkspaceImports:
     """The names that the file at ``path`` imports from workspace files and that are nn.Module
     subclasses or model factories there, with the paths they depend on. ``root`` defaults to the
-    file's folder. ``real``: ``path`` and ``root`` are real paths already (links resolved)."""
+    file's folder. ``real``: ``path`` and ``root`` are real paths already (links resolved).
+    ``isfile`` tells whether a candidate file exists (one run of the CLI asks each once)."""
     here = path if real else os.path.realpath(path)
     if root is None:
         root = os.path.dirname(here)
@@ -147,7 +165,7 @@ def workspace_imports(
             tree = ast.parse(source, filename=here)
         except PARSE_ERRORS:
             return WorkspaceImports(frozenset(), ())
-    return _imported(tree, here, base, 0, {here})
+    return _imported(tree, here, base, 0, {here}, isfile)
 
 
 def workspace_module_classes(path: str, source: str, root: Optional[str] = None) -> frozenset[str]:
