@@ -385,14 +385,14 @@ def fast_span(node: ast.AST, lines: Sequence[str]) -> Span:
     count = len(lines)
     start_text = lines[start_line] if 0 <= start_line < count else ""
     end_text = lines[end_line] if 0 <= end_line < count else ""
-    if start_text.isascii():
-        start_col = len(start_text[:start_byte])
+    if start_text.isascii():  # known without a scan: ASCII columns are byte columns
+        start_col = min(start_byte, len(start_text))
     else:
         start_col = byte_to_char_col(start_text, start_byte)
     if end_byte is None:
         end_col = len(end_text)
     elif end_text.isascii():
-        end_col = len(end_text[:end_byte])
+        end_col = min(end_byte, len(end_text))
     else:
         end_col = byte_to_char_col(end_text, end_byte)
     return Span(start_line, start_col, end_line, end_col)

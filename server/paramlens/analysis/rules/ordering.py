@@ -156,7 +156,6 @@ class OrderingRules(Family):
         root = (b.root if b is not None else None) or root_of(sink.receiver)
         if root is None:
             return
-        path = self.ctx.text(sink.receiver)
         if sink.flag is False:
             blanket = None
             if isinstance(sink.receiver, ast.Name) and sink.form == "call":
@@ -165,7 +164,7 @@ class OrderingRules(Family):
                 blanket = self._state(scope).loop_roots.get(id(sink.node))
             self._freeze(root, sink.node, scope, blanket)
         elif sink.flag is True:
-            self._unfreeze(root, path, b, sink.node, scope)
+            self._unfreeze(root, self.ctx.text(sink.receiver), b, sink.node, scope)
 
     def call(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
         func = node.func
