@@ -1116,6 +1116,8 @@ class Walker:
         expression statement (a call's result there is not used). Iterative, so that deep
         nesting never overflows the stack; only lambdas and comprehensions, which bind names of
         their own, are visited by recursion."""
+        if type(root) in _INERT:
+            return
         stack: list[Any] = [root]
         pop = stack.pop
         push = stack.append
