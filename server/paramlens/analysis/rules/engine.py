@@ -102,6 +102,8 @@ LIBRARY_SUBMODULES = frozenset(
      "stem", "blocks", "layers", "vision_model", "text_model"}
 )  # fmt: skip
 _ALIASABLE = frozenset({Kind.PARAM, Kind.SD_KEEP_VALUE, Kind.DETACHED, Kind.CONVERTED})
+# Methods whose result is what their receiver holds, or derives from it.
+_BASE_METHODS = MODULE_SELF_METHODS | CONVERSIONS | NON_LEAF_METHODS | {"requires_grad_"}
 
 
 def base_detail(base: Binding, method: str) -> str:
@@ -692,7 +694,8 @@ class Walker:
                 return None
             if method in GENERATOR_METHODS:
                 return Binding(Kind.GENERATOR, root_of(func.value), e, detail=method)
-            base = self._classify(func.value, env, scope, d)
+            # What the receiver holds matters only to these methods (most are none of them).
+            base = self._classify(func.value, env, scope, d) if method in _BASE_METHODS else None
             if base is not None:
                 if base.kind is Kind.MODULE and method in MODULE_SELF_METHODS:
                     return base
