@@ -247,18 +247,23 @@ def import_bindings(node: Union[ast.Import, ast.ImportFrom]) -> Iterator[tuple[s
 _BLOCK_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
+def _block_fields(cls: type[ast.AST]) -> tuple[str, ...]:
+    """The fields of a statement class that hold statements (or handlers, match cases)."""
+    fields = _BLOCK_FIELDS.get(cls)
+    if fields is None:
+        names = ("body", "orelse", "finalbody", "handlers", "cases")
+        fields = tuple(name for name in names if name in cls._fields)
+        _BLOCK_FIELDS[cls] = fields
+    return fields
+
+
 def statements(body: Iterable[ast.stmt]) -> Iterable[ast.stmt]:
     """Every statement, nested ones included (expressions are not visited: cheap)."""
     stack: list[ast.stmt] = list(body)
     while stack:
         node = stack.pop()
         yield node
-        cls = type(node)
-        fields = _BLOCK_FIELDS.get(cls)
-        if fields is None:
-            names = ("body", "orelse", "finalbody", "handlers", "cases")
-            fields = tuple(name for name in names if name in cls._fields)
-            _BLOCK_FIELDS[cls] = fields
+        fields = _BLOCK_FIELDS.get(type(node)) or _block_fields(type(node))
         for name in fields:
             block = getattr(node, name, None)
             if not isinstance(block, list):
@@ -502,10 +507,17 @@ def _register_lines(source: Optional[str]) -> Optional[list[int]]:
     letters of identifiers into ASCII ones."""
     if source is None:
         return None
-    if source.isascii():
-        if "register_" not in source:
-            return []
-        return [n for n, text in enumerate(source_lines(source), 1) if "register_" in text]
+    if source.isascii() and "\r" not in source:  # lines are counted by "\n" alone
+        found: list[int] = []
+        line, counted = 1, 0
+        at = source.find("register_")
+        while at != -1:
+            line += source.count("\n", counted, at)
+            counted = at
+            if not found or found[-1] != line:
+                found.append(line)
+            at = source.find("register_", at + 1)
+        return found
     return [
         n
         for n, text in enumerate(source_lines(source), 1)
@@ -604,18 +616,20 @@ def _own_returns(body: Iterable[ast.stmt]) -> list[ast.Return]:
     classes nested in its statements (a ``return`` is always a statement, so only statements
     are visited)."""
     returns: list[ast.Return] = []
-    stack: list[ast.stmt] = list(body)
+    stack: list[Any] = list(body)
     while stack:
         node = stack.pop()
-        if isinstance(node, ast.Return):
+        cls = type(node)
+        if cls is ast.Return:
             returns.append(node)
             continue
-        blocks = [getattr(node, name, None) for name in ("body", "orelse", "finalbody")]
-        blocks.extend(handler.body for handler in getattr(node, "handlers", ()))
-        blocks.extend(case.body for case in getattr(node, "cases", ()))
-        for block in blocks:
-            if isinstance(block, list):
-                stack.extend(stmt for stmt in block if not isinstance(stmt, _SCOPES))
+        for name in _BLOCK_FIELDS.get(cls) or _block_fields(cls):
+            block = getattr(node, name, None)
+            if not isinstance(block, list):
+                continue
+            if name == "handlers" or name == "cases":
+                block = [stmt for part in block for stmt in part.body]
+            stack.extend(stmt for stmt in block if not isinstance(stmt, _SCOPES))
     return returns
 
 
