@@ -263,8 +263,8 @@ def statements(body: Iterable[ast.stmt]) -> Iterable[ast.stmt]:
     while stack:
         node = stack.pop()
         yield node
-        fields = _BLOCK_FIELDS.get(type(node)) or _block_fields(type(node))
-        for name in fields:
+        fields = _BLOCK_FIELDS.get(type(node))
+        for name in fields if fields is not None else _block_fields(type(node)):
             block = getattr(node, name, None)
             if not isinstance(block, list):
                 continue
@@ -554,10 +554,18 @@ def statements_breadth_first(tree: ast.AST) -> Iterator[ast.stmt]:
     for node in todo:
         if isinstance(node, ast.stmt):
             yield node
-        for name in node._fields:
+        cls = type(node)
+        fields = _BREADTH_FIELDS.get(cls)
+        if fields is None:  # the fields that hold statements, handlers or cases, in order
+            fields = _BREADTH_FIELDS[cls] = tuple(f for f in cls._fields if f in _BLOCKS)
+        for name in fields:
             value = getattr(node, name, None)
             if isinstance(value, list):
                 todo.extend(item for item in value if isinstance(item, _BLOCK_NODES))
+
+
+_BLOCKS = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
+_BREADTH_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def _class_attrs(
@@ -623,7 +631,8 @@ def _own_returns(body: Iterable[ast.stmt]) -> list[ast.Return]:
         if cls is ast.Return:
             returns.append(node)
             continue
-        for name in _BLOCK_FIELDS.get(cls) or _block_fields(cls):
+        fields = _BLOCK_FIELDS.get(cls)
+        for name in fields if fields is not None else _block_fields(cls):
             block = getattr(node, name, None)
             if not isinstance(block, list):
                 continue
