@@ -539,16 +539,15 @@ class Walker:
         self.families = ctx.families
         ctx.walker = self
         # Per event, only the families that handle it: most events concern few families.
-        self.hooks: dict[str, list[Any]] = {
-            event: [
-                getattr(f, event)
-                for f in ctx.families
-                if getattr(type(f), event) is not getattr(Family, event)
-            ]
-            for event in _EVENTS
-        }
+        self.hooks: dict[str, list[Any]] = {event: [] for event in _EVENTS}
+        for family in ctx.families:
+            for event in _handled_events(type(family)):
+                self.hooks[event].append(getattr(family, event))
         calls = [(h, type(h.__self__)) for h in self.hooks["call"]]
         self.other_call_hooks = [h for h, f in calls if f.call_methods is None]
+        # Which call hooks take the calls of a method depends on the families' classes only:
+        # shared by the walks of every file.
+        self._by_method = _METHOD_HOOKS.setdefault(tuple(f for _, f in calls), {})
         self.method_call_hooks: dict[str, list[Any]] = {}
         self.name_call_hooks: dict[str, list[Any]] = {}
         self.expr_stmt_hooks: dict[type, list[Any]] = {}
@@ -571,7 +570,14 @@ class Walker:
 
     def method_hooks(self, method: str) -> list[Any]:
         """The ``call`` hooks for calls of the method ``method`` (in family order)."""
-        hooks = [h for h, f in self._calls if f.call_methods is None or method in f.call_methods]
+        indexes = self._by_method.get(method)
+        if indexes is None:
+            indexes = self._by_method[method] = tuple(
+                i
+                for i, (_, f) in enumerate(self._calls)
+                if f.call_methods is None or method in f.call_methods
+            )
+        hooks = [self._calls[i][0] for i in indexes]
         self.method_call_hooks[method] = hooks
         return hooks
 
@@ -1271,6 +1277,22 @@ def _fields(cls: type) -> tuple[str, ...]:
         fields = tuple(f for f in getattr(cls, "_fields", ()) if f not in _NOT_CHILDREN)
     _FIELDS[cls] = fields
     return fields
+
+
+def _handled_events(family: type[Family]) -> tuple[str, ...]:
+    """The events a family class handles (those it overrides), in the order of ``_EVENTS``."""
+    events = _HANDLED.get(family)
+    if events is None:
+        events = _HANDLED[family] = tuple(
+            e for e in _EVENTS if getattr(family, e) is not getattr(Family, e)
+        )
+    return events
+
+
+_HANDLED: dict[type, tuple[str, ...]] = {}
+# Per list of family classes (with a call hook), per method: the indexes of the families that
+# take its calls.
+_METHOD_HOOKS: dict[tuple[type, ...], dict[str, tuple[int, ...]]] = {}
 
 
 def _pair_detail(elem: tuple[Any, ...]) -> str:
