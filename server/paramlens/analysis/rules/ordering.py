@@ -118,7 +118,9 @@ class OrderingRules(Family):
         return name in self.ctx.facts.functions  # what a helper of the file does
 
     def _state(self, scope: Scope) -> _State:
-        state: _State = scope.own("ordering", _State)
+        state: Optional[_State] = scope.state.get("ordering")
+        if state is None:
+            state = scope.state["ordering"] = _State()
         return state
 
     def _optimizers(self, root: str, scope: Scope) -> list[tuple[str, Binding]]:
@@ -273,30 +275,47 @@ class OrderingRules(Family):
     ) -> None:
         state = self._state(scope)
         env = scope.env
-        old = env.get(name.id)
+        bound = name.id
+        old = env.get(bound)
         if old is not None and old.kind is Kind.OPTIMIZER:
-            state.pending = [p for p in state.pending if p.optimizer != name.id]
-            state.rebound = [r for r in state.rebound if r[0] != name.id]
-        scan = self.ctx.optimizers_seen and name.id in self.ctx.optimizer_roots
-        built = [
-            (opt_name, opt)
-            for opt_name, opt in (self.ctx.optimizers_in(env, name.id) if scan else ())
-            if (id(opt), name.id) not in state.stale
-        ]
-        for opt_name, opt in built if built and not _mentions(value, name.id) else ():
-            state.stale.add((id(opt), name.id))
-            state.held.append(opt)
-            state.rebound.append((opt_name, name.id, name, self.ctx.line_of(name)))
-        for p in state.pending if name.id in state.frz09_roots else ():
-            if p.frz09 and p.root == name.id:
-                p.optimizer = None  # a rebuild after the model changed is not a fix of this one
-        state.heads.pop(name.id, None)
-        state.ddp.pop(name.id, None)
+            state.pending = [p for p in state.pending if p.optimizer != bound]
+            state.rebound = [r for r in state.rebound if r[0] != bound]
+        if self.ctx.optimizers_seen and bound in self.ctx.optimizer_roots:
+            self._rebound(bound, name, value, state, env)
+        if bound in state.frz09_roots:
+            for p in state.pending:
+                if p.frz09 and p.root == bound:
+                    p.optimizer = None  # a rebuild after the model changed is not its fix
+        if state.heads:
+            state.heads.pop(bound, None)
+        if state.ddp:
+            state.ddp.pop(bound, None)
         if new is not None and new.kind is Kind.WRAPPER and new.detail.endswith("ddp"):
             wrapped = new.root
             if wrapped:
-                state.ddp[wrapped] = (name.id, self.ctx.line_of(name))
-                state.ddp[name.id] = (name.id, self.ctx.line_of(name))
+                state.ddp[wrapped] = (bound, self.ctx.line_of(name))
+                state.ddp[bound] = (bound, self.ctx.line_of(name))
+
+    def _rebound(
+        self,
+        model: str,
+        name: ast.Name,
+        value: Optional[ast.expr],
+        state: _State,
+        env: dict[str, Binding],
+    ) -> None:
+        """``model`` is bound again: the optimizers built over it keep the old parameters."""
+        built = [
+            (opt_name, opt)
+            for opt_name, opt in self.ctx.optimizers_in(env, model)
+            if (id(opt), model) not in state.stale
+        ]
+        if not built or _mentions(value, model):
+            return
+        for opt_name, opt in built:
+            state.stale.add((id(opt), model))
+            state.held.append(opt)
+            state.rebound.append((opt_name, model, name, self.ctx.line_of(name)))
 
     def exit_scope(self, scope: Scope) -> None:
         state = self._state(scope)
