@@ -190,8 +190,10 @@ class Family:
     call_methods: Optional[frozenset[str]] = None
     call_names: bool = True
     # The ``expr_stmt`` event comes only for statements whose expression is of these classes
-    # (None: for every expression statement).
+    # (None: for every expression statement), and for a call statement only when it calls a
+    # function or method of one of these names (None: whatever it calls).
     expr_stmt_values: Optional[frozenset[type]] = None
+    expr_stmt_calls: Optional[frozenset[str]] = None
     # Attributes that record what the bindings of the statement being walked lead to (keyed by
     # their nodes or the bindings themselves): the statements after it never reach those
     # entries (its bindings do not outlive it), so they are no state left for them. Every other
@@ -550,7 +552,7 @@ class Walker:
         self._by_method = _METHOD_HOOKS.setdefault(tuple(f for _, f in calls), {})
         self.method_call_hooks: dict[str, list[Any]] = {}
         self.name_call_hooks: dict[str, list[Any]] = {}
-        self.expr_stmt_hooks: dict[type, list[Any]] = {}
+        self.expr_stmt_hooks: dict[tuple[type, Optional[str]], list[Any]] = {}
         # Calls whose own name makes them nothing this walk tracks (most calls), whatever the
         # bindings: the end of their classification is known.
         self.plain_calls: set[int] = set()
@@ -966,13 +968,17 @@ class Walker:
             env.pop(s.target.id, None)
 
     def _expr_statement(self, s: Any, scope: Scope) -> None:
-        kind = type(s.value)
-        hooks = self.expr_stmt_hooks.get(kind)
+        value = s.value
+        kind = type(value)
+        callee = None
+        if kind is ast.Call:
+            func = value.func
+            callee = func.attr if type(func) is ast.Attribute else getattr(func, "id", None)
+        key = (kind, callee)
+        hooks = self.expr_stmt_hooks.get(key)
         if hooks is None:
-            hooks = self.expr_stmt_hooks[kind] = [
-                h
-                for h in self.hooks["expr_stmt"]
-                if h.__self__.expr_stmt_values is None or kind in h.__self__.expr_stmt_values
+            hooks = self.expr_stmt_hooks[key] = [
+                h for h in self.hooks["expr_stmt"] if _takes_statement(h.__self__, kind, callee)
             ]
         for hook in hooks:
             hook(s, scope)
@@ -1277,6 +1283,16 @@ def _fields(cls: type) -> tuple[str, ...]:
         fields = tuple(f for f in getattr(cls, "_fields", ()) if f not in _NOT_CHILDREN)
     _FIELDS[cls] = fields
     return fields
+
+
+def _takes_statement(family: Family, kind: type, callee: Optional[str]) -> bool:
+    """Does ``family`` take the ``expr_stmt`` event of a statement whose expression is of class
+    ``kind`` (calling ``callee``, for a call)?"""
+    if family.expr_stmt_values is not None and kind not in family.expr_stmt_values:
+        return False
+    return (
+        kind is not ast.Call or family.expr_stmt_calls is None or callee in family.expr_stmt_calls
+    )
 
 
 def _handled_events(family: type[Family]) -> tuple[str, ...]:

@@ -67,6 +67,7 @@ class IteratorRules(Family):
     call_methods = _CONSUMING | OPTIMIZERS | {"len"}
     own_records = ("generators",)  # by binding, in the scope that made it
     expr_stmt_values = frozenset({ast.GeneratorExp, ast.Call})
+    expr_stmt_calls = frozenset({"map", "filter"})
 
     def __init__(self, ctx: object) -> None:
         super().__init__(ctx)  # type: ignore[arg-type]

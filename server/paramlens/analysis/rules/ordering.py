@@ -109,6 +109,7 @@ class OrderingRules(Family):
 
     call_methods = _ORDER_METHODS
     expr_stmt_values = frozenset({ast.Call})
+    expr_stmt_calls = frozenset({"load_state_dict"})
 
     def __init__(self, ctx: object) -> None:
         super().__init__(ctx)  # type: ignore[arg-type]
