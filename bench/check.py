@@ -36,7 +36,7 @@ RESULTS = ROOT / "bench" / "results"
 BIN = Path(sys.executable).parent
 COLD = "paramlens check --no-runtime --no-cache (cold)"
 WARM = "paramlens check --no-runtime (warm)"
-REPEATS = 5
+REPEATS = 9  # a shared virtual machine: its slow spells come and go
 TARGET_MS_PER_1000_LINES = 20.0
 
 
@@ -69,26 +69,43 @@ def child_environment(pycache: Path) -> dict[str, str]:
     return environment
 
 
+def run_once(command: list[str], cwd: Path, environment: dict[str, str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + system of the child) of one run of ``command``, in ms."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, capture_output=True, check=False, cwd=cwd, env=environment)
+    wall = (time.perf_counter() - start) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
+
+
 def timed(
-    command: list[str], cwd: Path, environment: dict[str, str], repeats: int = REPEATS
-) -> Optional[tuple[float, float]]:
-    """Best wall time and best CPU time (user + system of the child) of ``command``, in
-    milliseconds; None if the tool is missing. When repeated, one untimed run comes first
-    (bytecode written, files in the page cache, and for paramlens without --no-cache, its
-    results cache filled). CPU time is what a shared, busy machine distorts least."""
-    if shutil.which(command[0]) is None and not Path(command[0]).exists():
-        return None
-    if repeats > 1:
+    commands: dict[str, list[str]], cwd: Path, environment: dict[str, str], rounds: int = REPEATS
+) -> dict[str, Optional[tuple[float, float]]]:
+    """Best wall time and best CPU time of each command, in milliseconds (None if the tool is
+    missing). Each command runs once untimed first (bytecode written, files in the page
+    cache, and for paramlens without --no-cache, its results cache filled), then once per
+    round, in turn: a slow spell of a shared machine hits every tool alike. CPU time is what a
+    busy machine distorts least."""
+    present = {
+        name: command
+        for name, command in commands.items()
+        if shutil.which(command[0]) is not None or Path(command[0]).exists()
+    }
+    for command in present.values():
         subprocess.run(command, capture_output=True, check=False, cwd=cwd, env=environment)
-    walls, cpus = [], []
-    for _ in range(repeats):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        subprocess.run(command, capture_output=True, check=False, cwd=cwd, env=environment)
-        walls.append((time.perf_counter() - start) * 1000)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000)
-    return min(walls), min(cpus)
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in present}
+    for _ in range(rounds):
+        for name, command in present.items():
+            samples[name].append(run_once(command, cwd, environment))
+    return {
+        name: (
+            (min(w for w, _ in samples[name]), min(c for _, c in samples[name]))
+            if name in samples
+            else None
+        )
+        for name in commands
+    }
 
 
 def in_process(sources: list[str]) -> float:
@@ -133,8 +150,6 @@ def main() -> int:
         "ruff check (default rules), from its cache": [str(BIN / "ruff"), "check", "--isolated",
                                                        "--exit-zero", "--quiet"],
     }  # fmt: skip
-    if torchfix.exists():
-        tools["torchfix"] = [str(torchfix)]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
@@ -155,9 +170,14 @@ def main() -> int:
             ("one 5,000-line file", single, single_lines),
             ("200 files", tree, tree_lines),
         ):
-            for tool, command in tools.items():
-                repeats = 1 if tool == "torchfix" else REPEATS
-                times = timed([*command, str(target)], base, environment, repeats)
+            found = timed(
+                {tool: [*command, str(target)] for tool, command in tools.items()},
+                base,
+                environment,
+            )
+            if torchfix.exists():  # one run: it takes seconds
+                found["torchfix"] = run_once([str(torchfix), str(target)], base, environment)
+            for tool, times in found.items():
                 wall, cpu = times if times is not None else (None, None)
                 per_1000 = None if cpu is None else round(cpu / lines * 1000, 2)
                 rows.append(
@@ -198,9 +218,9 @@ def main() -> int:
         "# paramlens check benchmark",
         "",
         f"Python {summary['python']}, {summary['machine']}, {summary['cpus']} CPUs shared with "
-        f"other work (load average {summary['load_average']}); best of "
-        f"{REPEATS} runs per command after one untimed run (TorchFix: one run; wall time, "
-        "process start included), one run of "
+        f"other work (load average {summary['load_average']}); for each command the best of "
+        f"{REPEATS} rounds that run every command once in turn, after one untimed run of each "
+        "(TorchFix: one run; wall time, process start included), one run of "
         "`bench/check.py`. Inputs: the catalogue's case scripts and the must-not-flag corpus, "
         "concatenated to 5,000 lines, or copied to 200 files.",
         "",
