@@ -556,6 +556,8 @@ class Walker:
         # Calls whose own name makes them nothing this walk tracks (most calls), whatever the
         # bindings: the end of their classification is known.
         self.plain_calls: set[int] = set()
+        # Hooks told of every call from the moment they asked (see :meth:`watch_calls`).
+        self.call_watchers: list[Any] = []
         # While the families hear of a sink: its receiver, the bindings, and what it holds.
         self.receiver: Optional[tuple[ast.AST, dict[str, Binding], Optional[Binding]]] = None
         self._calls = calls
@@ -569,6 +571,12 @@ class Walker:
             for hook in hooks:
                 hook(sink, env, scope)
             self.receiver = None
+
+    def watch_calls(self, hook: Any) -> None:
+        """From now on, call ``hook`` like a ``call`` event for every call of the file: for a
+        family that needs every call only once something happened in it."""
+        if hook not in self.call_watchers:
+            self.call_watchers.append(hook)
 
     def method_hooks(self, method: str) -> list[Any]:
         """The ``call`` hooks for calls of the method ``method`` (in family order)."""
@@ -1140,6 +1148,7 @@ class Walker:
         name_hooks = self.name_call_hooks
         other_hooks = self.other_call_hooks
         read_hooks = self.hooks["read"]
+        watchers = self.call_watchers
         functions = self.facts.functions
         fields_of = _FIELDS
         walkable = _WALKABLE
@@ -1165,6 +1174,8 @@ class Walker:
                 else:
                     hooks = other_hooks
                 for hook in hooks:
+                    hook(node, env, scope)
+                for hook in watchers:
                     hook(node, env, scope)
                 if func_cls is ast.Attribute and method == "requires_grad_":
                     sink = as_sink(node)

@@ -31,8 +31,11 @@ class StateDictRules(Family):
         b = self.classify(target.value, scope.env, scope)
         if b is not None and b.kind is Kind.STATE_DICT:
             scope.own("sd_entries", dict).setdefault(target.value.id, target)
+            # Only now does any call matter (one may use the dict as a whole): most files
+            # never have the walk tell this family of every call.
+            self.ctx.walker.watch_calls(self._call)
 
-    def call(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
+    def _call(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
         pending = scope.state.get("sd_entries")
         if pending:
             _forget_whole_uses(node, pending)
