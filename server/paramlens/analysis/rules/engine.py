@@ -657,19 +657,22 @@ class Walker:
             if base is not None and base.kind in _ALIASABLE:
                 return Binding(Kind.DETACHED, base.root or root_of(e), e, detail=".data")
             return None
-        root = (base.root if base else None) or root_of(e)
+        if base is None:  # most attributes of most names
+            if attr in ("weight", "bias"):
+                return Binding(Kind.PARAM, root_of(e), e, detail=attr)
+            return None
+        root = base.root or root_of(e)
         if attr in ("T", "mT", "H", "mH"):
-            if base is not None and base.kind in TENSORISH and not scope.no_grad_depth:
+            if base.kind in TENSORISH and not scope.no_grad_depth:
                 return Binding(Kind.NONLEAF, root, e, detail=f"the view .{attr}")
             return None
         if (
-            base is not None
-            and base.kind is Kind.MODULE
+            base.kind is Kind.MODULE
             and attr in LIBRARY_SUBMODULES
             and base.detail not in self.facts.classes
         ):
             return Binding(Kind.MODULE, root, e, detail=base.detail)
-        if base is not None and base.kind is Kind.MODULE:
+        if base.kind is Kind.MODULE:
             ctors = self.facts.submodule_attrs.get(attr)
             if ctors:
                 names = {self.facts.module_ctor_name(c) for c in ctors}
@@ -680,7 +683,7 @@ class Walker:
                 return Binding(Kind.PARAM, root, e, detail=attr)
             if attr in self.facts.buffer_attrs:
                 return Binding(Kind.BUFFER, root, e, detail=attr)
-        if base is not None and base.kind is Kind.WRAPPER and attr in ("module", "_orig_mod"):
+        if base.kind is Kind.WRAPPER and attr in ("module", "_orig_mod"):
             return Binding(Kind.MODULE, root, e)
         if attr in ("weight", "bias"):
             return Binding(Kind.PARAM, root, e, detail=attr)
