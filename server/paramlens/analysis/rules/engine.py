@@ -1187,8 +1187,15 @@ class Walker:
                             sink = sink._replace(used=True)
                         self.sink(sink, env, scope)
                 # The children, as below (a keyword's value in place of the keyword, which
-                # raises no event): calls and attributes are most of the nodes.
-                if func_cls in walkable:
+                # raises no event): calls and attributes are most of the nodes. Attributes
+                # other than requires_grad raise no event either: a chain of them is skipped
+                # down to what it starts from.
+                if func_cls is ast.Attribute:
+                    while type(func) is ast.Attribute and func.attr != "requires_grad":
+                        func = func.value
+                    if type(func) in walkable:
+                        push(func)
+                elif func_cls in walkable:
                     push(func)
                 for item in node.args:
                     if type(item) in walkable:
@@ -1201,8 +1208,11 @@ class Walker:
                 if node.attr == "requires_grad" and type(node.ctx) is ast.Load:
                     for hook in read_hooks:
                         hook(node, env, scope)
-                if type(node.value) in walkable:
-                    push(node.value)
+                value = node.value
+                while type(value) is ast.Attribute and value.attr != "requires_grad":
+                    value = value.value  # (inner attributes are loads)
+                if type(value) in walkable:
+                    push(value)
                 continue
             elif cls is ast.Lambda:
                 # In the order of the stack: the defaults (last first), then the body.
