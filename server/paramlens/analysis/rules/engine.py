@@ -609,11 +609,11 @@ class Walker:
         if depth > MAX_DEPTH:
             return None
         d = depth + 1
-        if isinstance(e, ast.Name):
+        if type(e) is ast.Name:  # (no ast class has subclasses)
             return env.get(e.id)
-        if isinstance(e, ast.Attribute):
+        if type(e) is ast.Attribute:
             return self._classify_attribute(e, env, scope, d)
-        if isinstance(e, ast.Call):
+        if type(e) is ast.Call:
             return self._classify_call(e, env, scope, d)
         if isinstance(e, ast.Subscript):
             base = self._classify(e.value, env, scope, d)
