@@ -184,9 +184,10 @@ class Family:
     """A rule family: override the events it needs. Families are created per checked file."""
 
     # The ``call`` event for calls of a method (``x.attr(...)``) comes only for these attribute
-    # names (None: for every call); for calls of a plain name (``f(...)``) only when
-    # ``call_names``; for other calls (``f()(...)``, ``x[0](...)``) only when ``call_methods``
-    # is None.
+    # names (None: for every call); for calls of a plain name (``f(...)``) only for the names
+    # :meth:`takes_call_of` accepts (by default: all when ``call_names``); for other calls
+    # (``f()(...)``, ``x[0](...)``) only when ``call_methods`` is None. A family can also ask
+    # for every call from some point on (:meth:`Walker.watch_calls`).
     call_methods: Optional[frozenset[str]] = None
     call_names: bool = True
     # The ``expr_stmt`` event comes only for statements whose expression is of these classes
