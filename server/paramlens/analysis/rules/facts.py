@@ -216,6 +216,8 @@ def child_nodes(node: ast.AST) -> list[ast.AST]:
 def walk(node: ast.AST) -> Iterator[ast.AST]:
     """The nodes of ``node`` in :func:`ast.walk` order (breadth first), without the contexts
     and operators (``Load``, ``Add``, ``Eq``...), and about twice as fast."""
+    # The children are those of child_nodes, pushed in place: a call per node cost the checks
+    # of a 200-file tree ~3% (the walker's expression visit does the same, with fewer classes).
     todo: deque[Any] = deque([node])
     pop = todo.popleft
     push = todo.append

@@ -12,11 +12,6 @@ from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope, Sink
 from paramlens.analysis.rules.fixes import call_method_instead, replace_node
 
 _STATE = {False: "trainable", True: "frozen"}
-# The receivers these rules speak of (each has its branch in ReceiverRules.sink).
-_SPOKEN_OF = frozenset(
-    {Kind.MODULE, Kind.DETACHED, Kind.CONVERTED, Kind.BUFFER, Kind.NONLEAF, Kind.GENERATOR,
-     Kind.CONTAINER, Kind.LAZY, Kind.PAIR, Kind.NAME}
-)  # fmt: skip
 
 
 def _stays(flag: Optional[bool]) -> str:
@@ -42,12 +37,9 @@ class ReceiverRules(Family):
                     )
             return
         kind = b.kind
-        if kind not in _SPOKEN_OF:
-            return
         where = sink.target if sink.target is not None else sink.node
-        text = self.ctx.text(receiver)
         if kind is Kind.MODULE and sink.form == "assign":
-            self._module(sink, b, text, scope)
+            self._module(sink, b, self.ctx.text(receiver), scope)
         elif kind is Kind.DETACHED and not sink.used:
             fix = None
             if isinstance(receiver, ast.Attribute) and receiver.attr == "data":
@@ -84,16 +76,16 @@ class ReceiverRules(Family):
             self.ctx.report(
                 "FRZ16",
                 where,
-                f"{text} is a generator: it has no requires_grad, so this raises AttributeError; "
-                "loop over it and set each parameter",
+                f"{self.ctx.text(receiver)} is a generator: it has no requires_grad, so this "
+                "raises AttributeError; loop over it and set each parameter",
                 fix=self._loop_fix(sink, receiver),
             )
         elif kind in (Kind.CONTAINER, Kind.LAZY):
             self.ctx.report(
                 "FRZ16",
                 where,
-                f"{text} is a {b.detail}, not a tensor: setting requires_grad on it raises "
-                "AttributeError; loop over it and set each parameter",
+                f"{self.ctx.text(receiver)} is a {b.detail}, not a tensor: setting "
+                "requires_grad on it raises AttributeError; loop over it and set each parameter",
             )
         elif kind is Kind.PAIR:
             fix = None
