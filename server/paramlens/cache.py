@@ -6,10 +6,15 @@ from __future__ import annotations
 import collections
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, Optional, Union
+
+from paramlens.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from typing import Optional, Union
+
     from paramlens_worker.protocol import InspectResult
+
+    FileHashes = tuple[tuple[str, Optional[str]], ...]
 
 DEFAULT_MAX_ENTRIES = 256
 
@@ -29,9 +34,6 @@ def file_hash(path: Union[str, Path]) -> Optional[str]:
             return content_hash(handle.read())
     except OSError:
         return None
-
-
-FileHashes = tuple[tuple[str, Optional[str]], ...]
 
 
 def file_hashes(paths: Iterable[Union[str, Path]]) -> FileHashes:

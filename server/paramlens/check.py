@@ -23,9 +23,9 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
 from paramlens.analysis.findings import PARSE_ERRORS, Finding
+from paramlens.records import TYPE_CHECKING, NamedTuple
 from paramlens.settings import (
     Settings,
     environment_interpreter,
@@ -35,6 +35,7 @@ from paramlens.settings import (
 
 if TYPE_CHECKING:
     import argparse
+    from typing import Any, Optional
 
     from paramlens.check_cache import CheckCache
 

@@ -25,13 +25,16 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
 from paramlens import __version__
 from paramlens.analysis.findings import Finding, Fix, Severity, Span, TextEdit
-from paramlens.cache import FileHashes, content_hash, file_hash, unchanged
+from paramlens.cache import content_hash, file_hash, unchanged
+from paramlens.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from typing import Any, Optional
+
+    from paramlens.cache import FileHashes
     from paramlens.settings import Settings
 
 CACHE_DIR = ".paramlens_cache"

@@ -11,15 +11,17 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Optional
 
 from paramlens import __version__
+from paramlens.records import TYPE_CHECKING
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 
 if TYPE_CHECKING:
+    from typing import Any, Optional
+
     _Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 
 

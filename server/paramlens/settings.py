@@ -11,7 +11,11 @@ import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple, Optional
+
+from paramlens.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 INSPECT_MODES = ("onOpen", "onSave", "onCommand")
 LOAD_MODES = ("definitions", "module")

@@ -168,6 +168,26 @@ def test_the_command_ends_its_process_with_the_same_output_and_code(
     assert done.returncode == 1 and "FRZ01" in done.stdout and "FRZ10" in done.stdout
 
 
+def test_a_static_check_imports_none_of_the_modules_it_does_without(tmp_path: Path) -> None:
+    """Each costs milliseconds on every run (paramlens.records says why): a module on the path
+    of ``paramlens check --no-runtime`` that imports one brings the cost back."""
+    script = tmp_path / "train.py"
+    script.write_text(STATE_DICT_SCRIPT)
+    code = (
+        "import sys\nfrom paramlens.cli import main\ncode = main(sys.argv[1:])\n"
+        "print(sorted({'typing', 'dataclasses', 'inspect', 'json'} & set(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, "check", "--no-runtime", "--no-cache", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "FRZ01" in done.stdout
+    assert done.stdout.endswith("\n[]\n"), done.stdout
+
+
 @pytest.mark.parametrize(
     "data",
     [

@@ -12,7 +12,6 @@ import ast
 import contextlib
 import gc
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, NamedTuple, Optional, Union
 
 from paramlens.analysis.findings import PARSE_ERRORS, Finding, Severity, Span, source_lines
 from paramlens.analysis.rules.api_calls import ApiRules
@@ -30,8 +29,11 @@ from paramlens.analysis.rules.spelling import SpellingRules
 from paramlens.analysis.rules.state_dict import StateDictRules
 from paramlens.analysis.rules.suppression import keep
 from paramlens.analysis.rules.workspace import workspace_module_classes
+from paramlens.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from typing import Optional, Union
+
     from paramlens.analysis.incremental import IncrementalParser
     from paramlens.analysis.rules.memo import WalkMemo
     from paramlens_worker.protocol import ModelReport

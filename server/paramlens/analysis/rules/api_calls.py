@@ -5,7 +5,6 @@ FRZ20 (``Embedding.from_pretrained``) and FRZ21 (freezing only ``.weight``)."""
 from __future__ import annotations
 
 import ast
-from typing import NamedTuple, Optional
 
 from paramlens.analysis.findings import Fix, Severity, Span, TextEdit
 from paramlens.analysis.rules.engine import (
@@ -19,6 +18,10 @@ from paramlens.analysis.rules.engine import (
     root_of,
 )
 from paramlens.analysis.rules.fixes import replace_node
+from paramlens.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import Optional
 
 _BATCHNORMS = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d"}
 _BN_BASES = {"_BatchNorm", "_NormBase", "SyncBatchNorm"}

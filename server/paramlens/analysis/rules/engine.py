@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import enum
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
 
 from paramlens.analysis.findings import Finding, Fix, Severity, Span, byte_to_char_col
 from paramlens.analysis.rules.facts import (
@@ -26,8 +25,11 @@ from paramlens.analysis.rules.facts import (
     walk,
 )
 from paramlens.analysis.rules.registry import RULES
+from paramlens.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from typing import Any, Optional, Union
+
     from paramlens.analysis.rules.memo import Definition, WalkMemo
 
 
@@ -123,7 +125,8 @@ class Binding(NamedTuple):
     roots: frozenset[str] = frozenset()  # OPTIMIZER: every model it was given
 
 
-Elem = Union[Binding, None, tuple[Any, ...]]  # what one iteration yields: a binding or a tuple
+if TYPE_CHECKING:
+    Elem = Union[Binding, None, tuple[Any, ...]]  # what one iteration yields: a binding or a tuple
 
 
 class Sink(NamedTuple):

@@ -13,9 +13,12 @@ import ast
 import bisect
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator
-from typing import Any, NamedTuple, Optional, Union
 
 from paramlens.analysis.findings import first_line, source_lines
+from paramlens.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import Any, Optional, Union
 
 MODULE_BASES = frozenset(
     {

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from paramlens.analysis.findings import Finding, Fix, Span, TextEdit, apply_edits
+from paramlens.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from paramlens.analysis.rules.engine import Context

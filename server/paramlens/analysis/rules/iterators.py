@@ -4,7 +4,6 @@ lists: exhausted generators, uncalled ``parameters``)."""
 from __future__ import annotations
 
 import ast
-from typing import Optional, Union
 
 from paramlens.analysis.findings import Fix, Severity
 from paramlens.analysis.rules.engine import (
@@ -17,8 +16,13 @@ from paramlens.analysis.rules.engine import (
 )
 from paramlens.analysis.rules.facts import OPTIMIZERS, optimizer_class, walk
 from paramlens.analysis.rules.fixes import rename_attribute, replace_node
+from paramlens.records import TYPE_CHECKING
 
-_Loop = Union[ast.For, ast.AsyncFor]
+if TYPE_CHECKING:
+    from typing import Optional, Union
+
+    _Loop = Union[ast.For, ast.AsyncFor]
+
 # Calls known to iterate an argument to its end; other calls may merely store it.
 _CONSUMING = frozenset(
     {"list", "tuple", "set", "frozenset", "sorted", "sum", "min", "max", "any", "all", "dict",

@@ -6,13 +6,17 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
-from typing import Union
 
 from paramlens.analysis.findings import Severity
 from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope
 from paramlens.analysis.rules.facts import walk
+from paramlens.records import TYPE_CHECKING
 
-_Loop = Union[ast.For, ast.AsyncFor]
+if TYPE_CHECKING:
+    from typing import Union
+
+    _Loop = Union[ast.For, ast.AsyncFor]
+
 _LEAF_NAMES = frozenset({"weight", "bias", "in_proj_weight", "in_proj_bias", "pos_embed",
                          "cls_token", "scale", "alpha", "gamma", "beta"})  # fmt: skip
 # Containers name their parameters "0.weight": a plain name never matches. Other torch layers

@@ -6,7 +6,6 @@ and FRZ23 (blanket freeze after replacing the head)."""
 from __future__ import annotations
 
 import ast
-from typing import Optional, Union
 
 from paramlens.analysis.findings import Severity, Span
 from paramlens.analysis.rules.engine import (
@@ -20,12 +19,17 @@ from paramlens.analysis.rules.engine import (
     root_of,
 )
 from paramlens.analysis.rules.facts import walk
+from paramlens.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Optional, Union
+
+    _Loop = Union[ast.For, ast.AsyncFor]
 
 _NOT_A_FREEZE = frozenset(
     {Kind.SD_VALUE, Kind.DETACHED, Kind.CONVERTED, Kind.BUFFER, Kind.GENERATOR, Kind.CONTAINER,
      Kind.LAZY, Kind.PAIR, Kind.NAME, Kind.NONLEAF, Kind.OPTIMIZER}
 )  # fmt: skip
-_Loop = Union[ast.For, ast.AsyncFor]
 
 
 class _Pending:

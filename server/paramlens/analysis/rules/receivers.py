@@ -5,11 +5,14 @@ tuple of ``named_*()``)."""
 from __future__ import annotations
 
 import ast
-from typing import Optional
 
 from paramlens.analysis.findings import Fix, Severity, Span, TextEdit
 from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope, Sink
 from paramlens.analysis.rules.fixes import call_method_instead, replace_node
+from paramlens.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Optional
 
 _STATE = {False: "trainable", True: "frozen"}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import NamedTuple
 
 from paramlens.analysis.findings import Severity
+from paramlens.records import NamedTuple
 
 SYNTAX_ERROR_CODE = "FRZ000"
 

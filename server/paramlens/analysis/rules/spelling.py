@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import ast
 import functools
-from typing import Optional
 
 from paramlens.analysis.findings import Fix, Severity
 from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope, Sink
 from paramlens.analysis.rules.fixes import call_method_instead, rename_attribute, replace_node
+from paramlens.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Optional
 
 _TARGETS = ("requiresgrad", "requiresgradient")
 

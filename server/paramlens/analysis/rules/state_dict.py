@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import ast
-from typing import Any, Optional, Union
 
 from paramlens.analysis.findings import Fix, Severity, Span
 from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope, Sink
 from paramlens.analysis.rules.facts import walk
 from paramlens.analysis.rules.fixes import replace_node
+from paramlens.records import TYPE_CHECKING
 
-_Loop = Union[ast.For, ast.AsyncFor]
+if TYPE_CHECKING:
+    from typing import Any, Optional, Union
+
+    _Loop = Union[ast.For, ast.AsyncFor]
 
 
 class StateDictRules(Family):

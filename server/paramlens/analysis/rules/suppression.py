@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Optional
 
 from paramlens.analysis.findings import Finding
 from paramlens.analysis.rules.registry import is_enabled, normalize_code
+from paramlens.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Optional
 
 # Compiled on first use (by ``re``'s own cache): most runs meet no noqa comment, and compiling it
 # costs more than half a millisecond of every start.

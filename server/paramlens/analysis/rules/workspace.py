@@ -7,11 +7,16 @@ import ast
 import os
 import re
 from collections.abc import Callable, Iterator
-from typing import NamedTuple, Optional
 
 from paramlens.analysis.findings import PARSE_ERRORS
 from paramlens.analysis.rules.facts import module_names_defined
-from paramlens.cache import FileHashes, content_hash
+from paramlens.cache import content_hash
+from paramlens.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import Optional
+
+    from paramlens.cache import FileHashes
 
 _MAX_DEPTH = 4
 # Top-level `from X import ...` statements, parenthesized lists included.
