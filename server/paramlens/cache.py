@@ -4,13 +4,15 @@ workspace file it imported — an edit to ``layers.py`` invalidates the report o
 from __future__ import annotations
 
 import collections
+import os
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from pathlib import Path
 
 from paramlens.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from typing import Optional, Union
+
+    from _typeshed import StrPath
 
     from paramlens_worker.protocol import InspectResult
 
@@ -27,7 +29,7 @@ def content_hash(data: Union[str, bytes]) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def file_hash(path: Union[str, Path]) -> Optional[str]:
+def file_hash(path: StrPath) -> Optional[str]:
     """sha256 of a file on disk; None when it cannot be read."""
     try:
         with open(path, "rb") as handle:
@@ -36,7 +38,7 @@ def file_hash(path: Union[str, Path]) -> Optional[str]:
         return None
 
 
-def file_hashes(paths: Iterable[Union[str, Path]]) -> FileHashes:
+def file_hashes(paths: Iterable[StrPath]) -> FileHashes:
     """Each file with the hash of its content now (None: missing or unreadable), for
     :func:`unchanged` to tell later whether any of them changed."""
     return tuple((str(path), file_hash(path)) for path in paths)
@@ -66,15 +68,13 @@ class ReportCache:
         )
 
     @staticmethod
-    def _key(
-        interpreter: Sequence[str], path: Union[str, Path], variant: Hashable
-    ) -> tuple[Hashable, ...]:
-        return (tuple(interpreter), str(Path(path).resolve()), variant)
+    def _key(interpreter: Sequence[str], path: StrPath, variant: Hashable) -> tuple[Hashable, ...]:
+        return (tuple(interpreter), os.path.realpath(path), variant)
 
     def get(
         self,
         interpreter: Sequence[str],
-        path: Union[str, Path],
+        path: StrPath,
         source_text: Union[str, bytes],
         *,
         variant: Hashable = None,
@@ -95,7 +95,7 @@ class ReportCache:
     def put(
         self,
         interpreter: Sequence[str],
-        path: Union[str, Path],
+        path: StrPath,
         source_text: Union[str, bytes],
         result: InspectResult,
         *,
@@ -109,15 +109,15 @@ class ReportCache:
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 
-    def invalidate(self, path: Optional[Union[str, Path]] = None) -> None:
+    def invalidate(self, path: Optional[StrPath] = None) -> None:
         """Forget everything, or every entry of ``path`` or importing ``path``."""
         if path is None:
             self._entries.clear()
             return
-        resolved = str(Path(path).resolve())
+        resolved = os.path.realpath(path)
         for key in list(self._entries):
             entry = self._entries[key]
-            imported = {str(Path(name).resolve()) for name, _ in entry.imports}
+            imported = {os.path.realpath(name) for name, _ in entry.imports}
             if key[1] == resolved or resolved in imported:
                 del self._entries[key]
 

@@ -22,7 +22,6 @@ import importlib
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 from paramlens.analysis.findings import PARSE_ERRORS, Finding
 from paramlens.records import TYPE_CHECKING, NamedTuple
@@ -86,8 +85,8 @@ class IgnoreFile:
     by one (a standard Python ``.gitignore`` has some eighty lines).
     """
 
-    def __init__(self, folder: Path, rules: Sequence[IgnoreRule]) -> None:
-        self.prefix = folder.as_posix().rstrip("/") + "/"
+    def __init__(self, folder: str, rules: Sequence[IgnoreRule]) -> None:
+        self.prefix = _posix(folder).rstrip("/") + "/"
         self.rules = tuple(rules)
         self._by_name: dict[str, list[int]] = {}
         self._by_suffix: list[tuple[str, int]] = []
@@ -121,11 +120,12 @@ def _has_glob(pattern: str) -> bool:
     return any(c in pattern for c in "*?[")
 
 
-def parse_gitignore(path: Path) -> Optional[IgnoreFile]:
+def parse_gitignore(path: str) -> Optional[IgnoreFile]:
     """The rules of one ``.gitignore`` (comments, blanks and escapes handled; no errors); None
     when there is no such file."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
     except OSError:
         return None
     rules = []
@@ -143,24 +143,28 @@ def parse_gitignore(path: Path) -> Optional[IgnoreFile]:
         line = line.lstrip("/")
         if line:
             rules.append(IgnoreRule(line, negated, directory_only, anchored))
-    return IgnoreFile(path.parent.resolve(), rules)
+    return IgnoreFile(os.path.realpath(os.path.dirname(path)), rules)
 
 
-def _repository_rules(folder: Path) -> list[IgnoreFile]:
-    """``.gitignore`` files of the folders above ``folder``, up to the repository root."""
+def _repository_rules(folder: str) -> list[IgnoreFile]:
+    """``.gitignore`` files of the folders above the resolved ``folder``, up to the repository
+    root."""
     chain = []
-    for parent in folder.parents:
+    parent = os.path.dirname(folder)
+    while True:
         chain.append(parent)
-        if (parent / ".git").exists():
+        if os.path.exists(os.path.join(parent, ".git")):
             break
-    else:
-        return []
-    parsed = (parse_gitignore(parent / ".gitignore") for parent in reversed(chain))
+        above = os.path.dirname(parent)
+        if above == parent:
+            return []
+        parent = above
+    parsed = (parse_gitignore(os.path.join(parent, ".gitignore")) for parent in reversed(chain))
     return [rules for rules in parsed if rules is not None]
 
 
-def _ignored(resolved: Path, is_dir: bool, ignore_files: Sequence[IgnoreFile]) -> bool:
-    text = resolved.as_posix()
+def _ignored(resolved: str, is_dir: bool, ignore_files: Sequence[IgnoreFile]) -> bool:
+    text = _posix(resolved)
     for ignore_file in reversed(ignore_files):  # the deepest file speaks last, so it decides
         decision = ignore_file.decision(text, is_dir)
         if decision is not None:
@@ -168,21 +172,21 @@ def _ignored(resolved: Path, is_dir: bool, ignore_files: Sequence[IgnoreFile]) -
     return False
 
 
-def discover(paths: Sequence[str]) -> tuple[list[tuple[Path, Path]], list[str]]:
-    """The Python files to check, each as given or found and resolved, and one problem per
-    path that does not exist."""
-    files: list[tuple[Path, Path]] = []
+def discover(paths: Sequence[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The Python files to check, each as given or found (written as :func:`shown_path`
+    writes it) and resolved, and one problem per path that does not exist."""
+    files: list[tuple[str, str]] = []
     problems: list[str] = []
     for given in paths:
-        path = Path(given)
-        if path.is_file():
-            files.append((path, path.resolve()))
-        elif path.is_dir():
-            resolved = path.resolve()
+        path = shown_path(given)
+        if os.path.isfile(path):
+            files.append((path, os.path.realpath(path)))
+        elif os.path.isdir(path):
+            resolved = os.path.realpath(path)
             files.extend(_walk(path, resolved, _repository_rules(resolved)))
         else:
             problems.append(f"{given}: no such file or directory")
-    seen: set[Path] = set()
+    seen: set[str] = set()
     unique = []
     for path, resolved in files:
         if resolved not in seen:
@@ -191,17 +195,40 @@ def discover(paths: Sequence[str]) -> tuple[list[tuple[Path, Path]], list[str]]:
     return unique, problems
 
 
-def _walk(folder: Path, resolved: Path, inherited: list[IgnoreFile]) -> Iterator[tuple[Path, Path]]:
-    own = parse_gitignore(resolved / ".gitignore")
+def shown_path(given: str) -> str:
+    """A path as findings name it: as given, written as ``pathlib`` writes paths (``./a//b/``
+    is ``a/b``; ``..`` stays). Not ``pathlib`` itself: it imports ``urllib`` and ``ipaddress``,
+    some 16 million instructions of every run."""
+    if os.sep != "/":  # Windows: drives and both separators, as normpath knows them
+        return os.path.normpath(given)
+    root = "/" if given.startswith("/") else ""
+    if given.startswith("//") and not given.startswith("///"):
+        root = "//"  # POSIX leaves the meaning of exactly two slashes open; pathlib keeps them
+    return root + "/".join(part for part in given.split("/") if part and part != ".") or "."
+
+
+def _child(folder: str, name: str) -> str:
+    """``folder / name`` as ``pathlib`` writes it."""
+    return name if folder == "." else os.path.join(folder, name)
+
+
+def _posix(path: str) -> str:
+    return path if os.sep == "/" else path.replace(os.sep, "/")
+
+
+def _walk(folder: str, resolved: str, inherited: list[IgnoreFile]) -> Iterator[tuple[str, str]]:
+    own = parse_gitignore(os.path.join(resolved, ".gitignore"))
     ignore_files = inherited if own is None else [*inherited, own]
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError:
         return
     for entry in entries:
-        path = folder / entry.name
+        path = _child(folder, entry.name)
         # The folder was resolved once; only a link needs resolving again.
-        target = path.resolve() if entry.is_symlink() else resolved / entry.name
+        target = (
+            os.path.realpath(path) if entry.is_symlink() else os.path.join(resolved, entry.name)
+        )
         if entry.is_dir(follow_symlinks=False):
             if entry.name in SKIPPED_DIRS or entry.name.endswith(".egg-info"):
                 continue
@@ -222,7 +249,7 @@ class FileResult:
 
     def __init__(
         self,
-        path: Path,
+        path: str,
         findings: list[Finding],  # the syntax error first
         notices: Optional[list[str]] = None,
         fixed: int = 0,
@@ -233,7 +260,7 @@ class FileResult:
         self.fixed = fixed
 
 
-def decode_source(path: Path, data: bytes) -> tuple[str, str, Optional[str]]:
+def decode_source(path: str, data: bytes) -> tuple[str, str, Optional[str]]:
     """The text of a file's bytes, the encoding they are in (the declared one; ``utf-8-sig``
     for a byte-order mark, which it writes back), and a notice when they are not valid in it."""
     encoding = "utf-8"
@@ -268,11 +295,13 @@ class Runtime:
         self.session: Any = None
         self.disabled: Optional[str] = None
 
-    def reports(self, path: Path, source: str) -> tuple[Optional[list[Any]], Optional[str]]:
+    def reports(self, path: str, source: str) -> tuple[Optional[list[Any]], Optional[str]]:
         """The reports of ``path``, or None and a notice."""
         if self.disabled is not None or not any(h in source for h in RUNTIME_HINTS):
             return None, None
         try:
+            from pathlib import Path
+
             from paramlens.worker_client import WorkerError, WorkerSession
         except ImportError as error:
             self.disabled = f"runtime rules unavailable: {error}"
@@ -280,7 +309,7 @@ class Runtime:
         if self.session is None:
             self.session = WorkerSession(self.settings)
         try:
-            result = self.session.inspect(path)
+            result = self.session.inspect(Path(path))
         except WorkerError as error:
             kind = getattr(error, "kind", "")
             if kind in ("no_torch", "start_failed"):
@@ -295,7 +324,7 @@ class Runtime:
             self.session.close()
 
 
-def _settings(args: argparse.Namespace, first: Path) -> tuple[Settings, list[str], Optional[Path]]:
+def _settings(args: argparse.Namespace, first: str) -> tuple[Settings, list[str], Optional[str]]:
     settings, problems, pyproject = load_pyproject_settings(first)
     changes: dict[str, Any] = {}
     if getattr(args, "interpreter", None):
@@ -323,24 +352,25 @@ class Checker:
         fix: bool = False,
         runtime: Optional[Runtime] = None,
         cache: Optional[CheckCache] = None,
-        roots: Optional[dict[Path, Path]] = None,
+        roots: Optional[dict[str, str]] = None,
     ) -> None:
         self.settings = settings
         self.fix = fix
         self.runtime = runtime
         self.cache = cache
-        self.roots: dict[Path, Path] = {} if roots is None else roots
+        self.roots: dict[str, str] = {} if roots is None else roots
         self.isfile = functools.cache(os.path.isfile)
 
-    def project_root(self, folder: Path) -> Path:
+    def project_root(self, folder: str) -> str:
         """:func:`~paramlens.settings.project_root` of a resolved folder."""
         if folder not in self.roots:
             self.roots[folder] = project_root(folder)
         return self.roots[folder]
 
-    def check(self, path: Path, resolved: Path) -> FileResult:
+    def check(self, path: str, resolved: str) -> FileResult:
         """Check (and with ``fix``, rewrite) one file, shown as ``path``."""
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read()
         source, encoding, notice = decode_source(path, data)
         notices = [notice] if notice else []
         reports = None
@@ -348,7 +378,7 @@ class Checker:
             reports, runtime_notice = self.runtime.reports(path, source)
             if runtime_notice and runtime_notice not in notices:
                 notices.append(runtime_notice)
-        root = self.project_root(resolved.parent)
+        root = self.project_root(os.path.dirname(resolved))
         entry = None
         if self.cache is not None and reports is None:  # findings from reports are not kept
             entry = self.cache.entry(path, resolved, root, self.settings, data)
@@ -362,20 +392,20 @@ class Checker:
         from paramlens.analysis import rules
         from paramlens.analysis.rules.workspace import workspace_imports
 
-        imports = workspace_imports(str(resolved), source, str(root), real=True, isfile=self.isfile)
+        imports = workspace_imports(resolved, source, root, real=True, isfile=self.isfile)
 
         def run(text: str, tree: Optional[ast.Module] = None) -> rules.CheckResult:
             return rules.check_source(
                 text,
                 tree=tree,
-                path=str(resolved),
+                path=resolved,
                 reports=reports,
                 select=self.settings.select,
                 ignore=self.settings.ignore,
                 module_classes=imports.classes,
             )
 
-        tree = _parse(source, str(resolved))
+        tree = _parse(source, resolved)
         result = run(source, tree)
         # Kept until the next file's: the last one is left to the end of the process, which
         # the paramlens command ends without freeing anything (freeing a tree costs about a
@@ -391,7 +421,8 @@ class Checker:
                 text = new
                 result = run(text)
             if text != source:
-                path.write_bytes(text.encode(encoding))  # as it was: a latin-1 file stays one
+                with open(path, "wb") as output:  # as it was: a latin-1 file stays one
+                    output.write(text.encode(encoding))
         findings = [result.syntax_error] if result.syntax_error else []
         findings.extend(result.findings)
         if entry is not None and text == source:
@@ -425,7 +456,7 @@ def _import_engine() -> None:
             gc.enable()
 
 
-def finding_json(path: Path, finding: Finding) -> dict[str, Any]:
+def finding_json(path: str, finding: Finding) -> dict[str, Any]:
     """One finding in ruff's JSON shape (1-based rows and columns)."""
     span = finding.span
 
@@ -450,7 +481,7 @@ def finding_json(path: Path, finding: Finding) -> dict[str, Any]:
         "code": finding.code,
         "message": finding.message,
         "severity": finding.severity.value,
-        "filename": str(path),
+        "filename": path,
         "location": location(span.start_line, span.start_col),
         "end_location": location(span.end_line, span.end_col),
         "fix": fix,
@@ -458,7 +489,7 @@ def finding_json(path: Path, finding: Finding) -> dict[str, Any]:
     }
 
 
-def finding_text(path: Path, finding: Finding) -> str:
+def finding_text(path: str, finding: Finding) -> str:
     """``path:row:col: CODE [*] message`` (``[*]``: fixable with --fix)."""
     span = finding.span
     mark = "[*] " if finding.fix is not None else ""
@@ -504,7 +535,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def _check_files(
-    checker: Checker, files: Sequence[tuple[Path, Path]]
+    checker: Checker, files: Sequence[tuple[str, str]]
 ) -> tuple[list[FileResult], bool]:
     """Each file's result, and whether a bug of ours stopped any (reported on stderr)."""
     results: list[FileResult] = []

@@ -24,7 +24,6 @@ import json
 import os
 import sys
 from collections.abc import Iterable
-from pathlib import Path
 
 from paramlens import __version__
 from paramlens.analysis.findings import Finding, Fix, Severity, Span, TextEdit
@@ -34,12 +33,14 @@ from paramlens.records import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from typing import Any, Optional
 
+    from _typeshed import StrPath
+
     from paramlens.cache import FileHashes
     from paramlens.settings import Settings
 
 CACHE_DIR = ".paramlens_cache"
 ENTRY_FORMAT = 1  # change it when the layout of an entry changes
-ANALYSIS = Path(__file__).resolve().parent / "analysis"
+ANALYSIS = os.path.join(os.path.dirname(os.path.realpath(__file__)), "analysis")
 GITIGNORE = "# Automatically created by paramlens.\n*\n"
 CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
@@ -48,45 +49,52 @@ CACHEDIR_TAG = (
 )
 
 
-def engine_hash(folder: Path = ANALYSIS) -> str:
+def engine_hash(folder: str = ANALYSIS) -> str:
     """A hash of every source file of the analysis (the rules and what they build on)."""
-    sources = sorted(folder.rglob("*.py"))
+    sources = sorted(
+        (os.path.relpath(os.path.join(parent, name), folder).split(os.sep), parent, name)
+        for parent, _, names in os.walk(folder)
+        for name in names
+        if name.endswith(".py")
+    )
     if not sources:
         raise FileNotFoundError(f"no analysis sources in {folder}")
-    hashes = (
-        f"{p.relative_to(folder).as_posix()}\0{content_hash(p.read_bytes())}" for p in sources
-    )
+    hashes = []
+    for parts, parent, name in sources:
+        with open(os.path.join(parent, name), "rb") as handle:
+            hashes.append(f"{'/'.join(parts)}\0{content_hash(handle.read())}")
     return content_hash("\n".join(hashes))
 
 
 class CheckCache:
     """The entries of one project and engine (``.paramlens_cache/<version>/<identity>/``)."""
 
-    def __init__(self, project: Path, engine: str) -> None:
-        self.root = project / CACHE_DIR
+    def __init__(self, project: StrPath, engine: str) -> None:
+        self.root = os.path.join(project, CACHE_DIR)
         identity = content_hash(f"{ENTRY_FORMAT}\0{sys.version}\0{engine}")[:16]
-        self.directory = self.root / __version__ / identity
+        self.directory = os.path.join(self.root, __version__, identity)
         self._hashes: dict[str, Optional[str]] = {}  # the workspace files of this run, hashed once
         self._created = False
 
     @classmethod
-    def open(cls, pyproject: Optional[Path]) -> Optional[CheckCache]:
+    def open(cls, pyproject: Optional[StrPath]) -> Optional[CheckCache]:
         """The cache next to ``pyproject`` (the project's pyproject.toml), else in the current
         folder; None when that folder is gone or the analysis sources cannot be read (then no
         result could be told fresh from stale)."""
         try:
-            return cls(pyproject.parent if pyproject else Path.cwd(), engine_hash())
+            return cls(os.path.dirname(pyproject) if pyproject else os.getcwd(), engine_hash())
         except OSError:
             return None
 
     def entry(
-        self, shown: Path, resolved: Path, root: Path, settings: Settings, data: bytes
+        self, shown: StrPath, resolved: StrPath, root: StrPath, settings: Settings, data: bytes
     ) -> CacheEntry:
         """The entry of a file, as shown and as resolved, with these bytes, in the project
         ``root`` (where its workspace imports are looked for), under ``settings``."""
         key = [str(shown), str(resolved), str(root), list(settings.select), list(settings.ignore)]
         name = content_hash(json.dumps(key))[:32]
-        return CacheEntry(self, key, content_hash(data), self.directory / f"{name}.json")
+        entry = os.path.join(self.directory, f"{name}.json")
+        return CacheEntry(self, key, content_hash(data), entry)
 
     def file_hash(self, name: str) -> Optional[str]:
         """:func:`~paramlens.cache.file_hash`, once per file and run."""
@@ -99,11 +107,11 @@ class CheckCache:
         all and a ``CACHEDIR.TAG`` for backup tools."""
         if self._created:
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
+        os.makedirs(self.directory, exist_ok=True)
         for name, text in ((".gitignore", GITIGNORE), ("CACHEDIR.TAG", CACHEDIR_TAG)):
             with (
                 contextlib.suppress(FileExistsError),
-                open(self.root / name, "x", encoding="utf-8") as handle,
+                open(os.path.join(self.root, name), "x", encoding="utf-8") as handle,
             ):
                 handle.write(text)
         self._created = True
@@ -115,7 +123,7 @@ class CacheEntry(NamedTuple):
     cache: CheckCache
     key: list[Any]
     source_hash: str
-    path: Path
+    path: str
 
     def load(self) -> Optional[list[Finding]]:
         """The stored findings, if they were computed from these bytes and the workspace files
@@ -141,7 +149,7 @@ class CacheEntry(NamedTuple):
             "files": [list(item) for item in files],
             "findings": [_finding_data(f) for f in findings],
         }
-        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+        temporary = f"{self.path}.{os.getpid()}.{os.urandom(4).hex()}"
         try:
             self.cache.create()
             with open(temporary, "xb") as handle:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Iterator, Mapping
 
 from paramlens.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from typing import Any, Optional
+
+    from _typeshed import StrPath
 
 INSPECT_MODES = ("onOpen", "onSave", "onCommand")
 LOAD_MODES = ("definitions", "module")
@@ -146,28 +147,45 @@ def merge_settings(
     return base._replace(**changes), problems
 
 
-def find_pyproject(start: Path) -> Optional[Path]:
+def _folder_and_parents(path: StrPath) -> Iterator[str]:
+    """The folder of ``path`` (itself if it is one) and every folder above it, as
+    ``Path.parents`` lists them (a relative path stops at ``.``). The modules of
+    ``paramlens check`` do without ``pathlib``: it imports ``urllib`` and ``ipaddress``."""
+    directory = os.fspath(path)
+    if not os.path.isdir(directory):
+        directory = os.path.dirname(directory)
+    if directory == ".":
+        directory = ""
+    while True:
+        yield directory or "."
+        above = os.path.dirname(directory)
+        if above == directory:
+            return
+        directory = above
+
+
+def find_pyproject(start: StrPath) -> Optional[str]:
     """The nearest pyproject.toml at or above ``start`` that has a ``[tool.paramlens]`` table,
     else the nearest one at all."""
-    first: Optional[Path] = None
-    directory = start if start.is_dir() else start.parent
-    for folder in (directory, *directory.parents):
-        candidate = folder / "pyproject.toml"
-        if candidate.is_file():
+    first: Optional[str] = None
+    for folder in _folder_and_parents(start):
+        candidate = os.path.join(folder, "pyproject.toml")
+        if os.path.isfile(candidate):
             if first is None:
                 first = candidate
-            if "[tool.paramlens" in candidate.read_text(encoding="utf-8", errors="replace"):
-                return candidate
+            with open(candidate, encoding="utf-8", errors="replace") as handle:
+                if "[tool.paramlens" in handle.read():
+                    return candidate
     return first
 
 
 # The last parse of each pyproject.toml with the (mtime, size) it had: the server asks for the
 # settings of a document on every keystroke.
-_PARSED: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
+_PARSED: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    status = path.stat()
+def _read_toml(path: str) -> dict[str, Any]:
+    status = os.stat(path)
     stamp = (status.st_mtime_ns, status.st_size)
     known = _PARSED.get(path)
     if known is not None and known[0] == stamp:
@@ -184,8 +202,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def load_pyproject_settings(
-    start: Path, base: Optional[Settings] = None
-) -> tuple[Settings, list[str], Optional[Path]]:
+    start: StrPath, base: Optional[Settings] = None
+) -> tuple[Settings, list[str], Optional[str]]:
     """``[tool.paramlens]`` of the project holding ``start``, overlaid on ``base``."""
     settings = base or Settings()
     path = find_pyproject(start)
@@ -202,13 +220,15 @@ def load_pyproject_settings(
     return merged, problems, path
 
 
-def project_root(path: Path) -> Path:
+def project_root(path: StrPath) -> str:
     """The folder of the nearest pyproject.toml, setup.py or .git above ``path``."""
-    directory = path if path.is_dir() else path.parent
-    for folder in (directory, *directory.parents):
-        if any((folder / marker).exists() for marker in ("pyproject.toml", "setup.py", ".git")):
+    directory = None
+    for folder in _folder_and_parents(path):
+        directory = directory or folder
+        markers = ("pyproject.toml", "setup.py", ".git")
+        if any(os.path.exists(os.path.join(folder, marker)) for marker in markers):
             return folder
-    return directory
+    return directory or "."
 
 
 def environment_interpreter() -> tuple[str, ...]:

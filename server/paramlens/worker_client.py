@@ -343,7 +343,7 @@ def _kill_group(pid: int) -> None:
 
 def project_roots(path: Path) -> list[str]:
     """The roots of the project holding ``path``: its root folder, and ``src/`` if present."""
-    return _with_src(project_root(path.resolve()))
+    return _with_src(Path(project_root(path.resolve())))
 
 
 def _with_src(root: Path) -> list[str]:

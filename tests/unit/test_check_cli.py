@@ -12,6 +12,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from paramlens.cli import main
 
@@ -168,14 +170,23 @@ def test_the_command_ends_its_process_with_the_same_output_and_code(
     assert done.returncode == 1 and "FRZ01" in done.stdout and "FRZ10" in done.stdout
 
 
+@given(st.lists(st.sampled_from(["a", "b.py", ".", "..", "", "/", "//", "..."]), max_size=7))
+def test_files_are_named_as_pathlib_writes_them(parts: list[str]) -> None:
+    from paramlens.check import shown_path
+
+    given = "/".join(parts)
+    assert shown_path(given) == str(Path(given))
+
+
 def test_a_static_check_imports_none_of_the_modules_it_does_without(tmp_path: Path) -> None:
     """Each costs milliseconds on every run (paramlens.records says why): a module on the path
     of ``paramlens check --no-runtime`` that imports one brings the cost back."""
     script = tmp_path / "train.py"
     script.write_text(STATE_DICT_SCRIPT)
+    unwanted = {"typing", "dataclasses", "inspect", "json", "pathlib"}
     code = (
         "import sys\nfrom paramlens.cli import main\ncode = main(sys.argv[1:])\n"
-        "print(sorted({'typing', 'dataclasses', 'inspect', 'json'} & set(sys.modules)))\n"
+        f"print(sorted({unwanted!r} & set(sys.modules)))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, "check", "--no-runtime", "--no-cache", str(script)],

@@ -70,11 +70,12 @@ def test_pyproject_table_is_found_above_the_file(tmp_path: Path) -> None:
     source.parent.mkdir()
     source.write_text("")
     settings, problems, path = load_pyproject_settings(source)
-    assert path == tmp_path / "pyproject.toml"
+    assert path == str(tmp_path / "pyproject.toml")
     assert problems == []
     assert settings.ignore == ("FRZ20",)
     assert settings.models == {"pkg.nets:Net": "Net(3, num_classes=10)"}
-    assert project_root(source) == tmp_path
+    assert project_root(source) == str(tmp_path)
+    assert project_root("nets.py") == "."  # a relative path stops at ".", as Path.parents do
 
 
 def test_broken_pyproject_is_a_message_not_a_crash(tmp_path: Path) -> None:
