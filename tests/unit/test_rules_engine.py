@@ -55,6 +55,12 @@ FLAGGED = [
      ("FRZ03", 3)),
     ("import torchvision\nnet = torchvision.models.resnet18()\nnet.layer1.requires_grad = False\n",
      ("FRZ03", 3)),
+    # model factories, whatever the order of their definitions, and in a class's __init__
+    ("def a():\n    return b()\ndef b():\n    return nn.Linear(1, 1)\nm = a()\n"
+     "m.requires_grad = False\n", ("FRZ03", 6)),
+    ("def block():\n    return nn.Linear(1, 1)\nclass B(nn.Module):\n    def __init__(self):\n"
+     "        super().__init__()\n        self.fc = block()\n    def freeze(self):\n"
+     "        self.fc.requires_grad = False\n", ("FRZ03", 8)),
     # flow into a helper of the same file that receives the model
     ("def freeze(m):\n    m.requires_grad = False\nfreeze(nn.Linear(2, 2))\n", ("FRZ03", 2)),
     ("def freeze(m):\n    for p in m.parameters():\n        p.data.requires_grad = False\n"

@@ -101,6 +101,12 @@ class FileFacts:
         """What a plain name stands for through the file's imports (itself if not imported)."""
         return self.imports.get(name) or DEFAULT_ALIASES.get(name, name)
 
+    def add_module_class(self, name: str) -> None:
+        """``name`` (a model factory found late) builds a Module: answers of
+        :meth:`module_ctor_name` given before may have changed (a factory of factories)."""
+        self.module_classes.add(name)
+        self._constructors.clear()
+
     def is_module_ctor(self, call: ast.AST) -> bool:
         """Does this call build an ``nn.Module`` (nn.X, a Module subclass, a model factory)?"""
         return isinstance(call, ast.Call) and self.module_ctor_name(call) is not None
@@ -326,6 +332,8 @@ def collect_facts(
             node.name, local + tuple(q for q in map(facts.qualname, node.bases) if q)
         )
     _resolve_module_classes(facts)
+    # Factories first: a class's `self.block = make_block()` builds a Module too.
+    _collect_factories(facts, tree.body)
     if memo is not None:
         memo.begin_classes(facts)
     for node in class_nodes:
@@ -337,7 +345,6 @@ def collect_facts(
             attrs.add_to(facts, facts.classes[node.name], node)
     if memo is not None:
         memo.end()
-    _collect_factories(facts, tree.body)
     return facts
 
 
@@ -671,7 +678,7 @@ def _collect_factories(facts: FileFacts, body: list[ast.stmt]) -> None:
                 and stmt.name not in facts.module_classes
                 and _returns_module(facts, returns[id(stmt)])
             ):
-                facts.module_classes.add(stmt.name)
+                facts.add_module_class(stmt.name)
                 changed = True
 
 
