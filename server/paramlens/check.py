@@ -33,10 +33,10 @@ from paramlens.settings import (
 )
 
 if TYPE_CHECKING:
-    import argparse
     from typing import Any, Optional
 
     from paramlens.check_cache import CheckCache
+    from paramlens.cli import Arguments
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -324,7 +324,7 @@ class Runtime:
             self.session.close()
 
 
-def _settings(args: argparse.Namespace, first: str) -> tuple[Settings, list[str], Optional[str]]:
+def _settings(args: Arguments, first: str) -> tuple[Settings, list[str], Optional[str]]:
     settings, problems, pyproject = load_pyproject_settings(first)
     changes: dict[str, Any] = {}
     if getattr(args, "interpreter", None):
@@ -498,7 +498,7 @@ def finding_text(path: str, finding: Finding) -> str:
     )
 
 
-def run_check(args: argparse.Namespace) -> int:
+def run_check(args: Arguments) -> int:
     """Run ``paramlens check``; returns the exit code."""
     files, problems = discover(args.paths)
     for problem in problems:

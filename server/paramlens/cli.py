@@ -3,110 +3,125 @@
 Exit codes follow ruff: 0 success / clean, 1 findings or models that could not be built,
 2 usage or internal error. Each subcommand lives in its own module and is imported lazily so
 ``paramlens check --no-runtime`` never pays for the language server's imports.
+
+Nor for argparse's: importing it (gettext and locale with it) and building the parser cost some
+14 million instructions of every check, a tenth of a run on an empty file. So a well-formed
+``check`` command line is parsed here, by :func:`parse_check`, from the table of ``check``'s
+arguments that :mod:`paramlens.cli_parser` builds argparse's parser from; any other command line
+goes to argparse, which keeps every message and exit code its own.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Sequence
+from types import SimpleNamespace
 
-from paramlens import __version__
-from paramlens.records import TYPE_CHECKING
+from paramlens.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    import argparse
+    from typing import Optional, Union
+
+    # What run_check is given: argparse's namespace, or parse_check's with the same attributes.
+    Arguments = Union[argparse.Namespace, SimpleNamespace]
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 
-if TYPE_CHECKING:
-    from typing import Any, Optional
+# The kinds of argument: an option without a value (store_true), one with a value, one whose
+# value is a comma-separated list, and the positionals (one or more).
+FLAG = "flag"
+VALUE = "value"
+LIST = "list"
+PATHS = "paths"
 
-    _Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+
+class Argument(NamedTuple):
+    """One argument of ``paramlens check``: its option string (for the positionals, their
+    destination), its kind, and what argparse shows of it. argparse's parser is built from these
+    and :func:`parse_check` reads them."""
+
+    name: str
+    kind: str
+    help: Optional[str] = None
+    metavar: Optional[str] = None
+    choices: Optional[tuple[str, ...]] = None
+    default: Optional[str] = None
+
+    @property
+    def dest(self) -> str:
+        """The attribute of the parsed arguments, named as argparse names it."""
+        return self.name.lstrip("-").replace("-", "_")
 
 
-def _comma_list(value: str) -> list[str]:
+CHECK_ARGUMENTS = (
+    Argument("paths", PATHS, "files or directories", metavar="PATH"),
+    Argument("--format", VALUE, choices=("text", "json"), default="text"),
+    Argument("--select", LIST, "only these codes", metavar="CODES"),
+    Argument("--ignore", LIST, "skip these codes", metavar="CODES"),
+    Argument("--no-runtime", FLAG, "static rules only; never run user code"),
+    Argument("--fix", FLAG, "apply the fixes that are certain"),
+    Argument("--no-cache", FLAG, "neither read nor write .paramlens_cache/"),
+    Argument("--interpreter", VALUE, "the Python (with torch) for runtime-aware rules"),
+)
+_CHECK_OPTIONS = {argument.name: argument for argument in CHECK_ARGUMENTS if argument.kind != PATHS}
+
+
+def comma_list(value: str) -> list[str]:
+    """The parts of a comma-separated value, stripped, the empty ones left out."""
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-class _HelpFormatter(argparse.HelpFormatter):
-    """argparse's own formatter, set up on first use. argparse also makes one for each
-    ``add_argument``, only to check the metavar (which reads nothing of the set-up), and setting
-    up measures the terminal: importing shutil for that costs ~1.7 ms, half the parser's build."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.__dict__["_deferred"] = (args, kwargs)
-
-    def __getattr__(self, name: str) -> Any:  # only for what the instance does not have yet
-        deferred = self.__dict__.pop("_deferred", None)
-        if deferred is None:
-            raise AttributeError(name)
-        early = dict(self.__dict__)  # set before the set-up: it stays, as if set after it
-        super().__init__(*deferred[0], **deferred[1])
-        self.__dict__.update(early)
-        return getattr(self, name)
-
-
-def _command(commands: _Commands, name: str, help: str) -> argparse.ArgumentParser:
-    return commands.add_parser(name, help=help, formatter_class=_HelpFormatter)
-
-
-def _serve(commands: _Commands) -> None:
-    serve = _command(commands, "serve", "run the language server (stdio by default)")
-    serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
-
-
-def _summary(commands: _Commands) -> None:
-    summary = _command(commands, "summary", "the parameter table of each model in a file")
-    summary.add_argument("path", help="a Python file defining nn.Module classes")
-    summary.add_argument("--object", metavar="NAME", help="only this class or factory")
-    summary.add_argument("--format", choices=["text", "json"], default="text")
-    summary.add_argument("--device", choices=["meta", "cpu"], default=None)
-    summary.add_argument(
-        "--load-mode",
-        choices=["definitions", "module"],
-        default=None,
-        help="definitions (default): run only imports, defs, classes and constants",
-    )
-    summary.add_argument("--interpreter", help="the Python (with torch) to build models in")
-
-
-def _check(commands: _Commands) -> None:
-    check = _command(commands, "check", "report freeze code that does nothing")
-    check.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
-    check.add_argument("--format", choices=["text", "json"], default="text")
-    check.add_argument("--select", type=_comma_list, metavar="CODES", help="only these codes")
-    check.add_argument("--ignore", type=_comma_list, metavar="CODES", help="skip these codes")
-    check.add_argument(
-        "--no-runtime", action="store_true", help="static rules only; never run user code"
-    )
-    check.add_argument("--fix", action="store_true", help="apply the fixes that are certain")
-    check.add_argument(
-        "--no-cache", action="store_true", help="neither read nor write .paramlens_cache/"
-    )
-    check.add_argument("--interpreter", help="the Python (with torch) for runtime-aware rules")
-
-
-COMMANDS = {"serve": _serve, "summary": _summary, "check": _check}  # in the order of --help
-
-
-def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
-    """The argument parser of every subcommand (the stable CLI of ARCHITECTURE.md), or of the
-    main parser and only the subcommand ``command``: what parsing a command line that starts
-    with it needs (the others only show in the main parser's help and its "invalid choice")."""
-    parser = argparse.ArgumentParser(
-        prog="paramlens",
-        description="The parameters of a PyTorch model on the lines of its source.",
-        formatter_class=_HelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"paramlens {__version__}")
-    # prog: what argparse would make of the main parser's usage (it has no positionals), given
-    # so that building never formats
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", prog=parser.prog)
-    for name, add in COMMANDS.items():
-        if command is None or command == name:
-            add(commands)
-    return parser
+def parse_check(arguments: Sequence[str]) -> Optional[SimpleNamespace]:
+    """What argparse's ``parse_args`` makes of ``arguments``, a ``check`` command line, when
+    that is certain; None for any other command line, for argparse to parse or refuse: ``--help``,
+    an option not spelled in full, an option's value that is missing or starts with ``-``, an
+    invalid choice, no path, paths that an option splits in two (argparse takes only the first
+    run of them), and so on."""
+    if not arguments or arguments[0] != "check":
+        return None
+    paths: list[str] = []
+    values: dict[str, object] = {"command": "check"}
+    for argument in CHECK_ARGUMENTS:
+        if argument.kind == PATHS:
+            values[argument.dest] = paths
+        else:
+            values[argument.dest] = False if argument.kind == FLAG else argument.default
+    options_ended = False
+    paths_ended = False  # by an option: argparse takes one run of paths, refuses a second
+    tokens = iter(arguments[1:])
+    for token in tokens:
+        if options_ended or not token.startswith("-"):
+            if paths_ended:
+                return None
+            paths.append(token)
+        elif token == "--":
+            if paths_ended:
+                return None
+            options_ended = True
+        else:
+            name, equals, value = token.partition("=")
+            option = _CHECK_OPTIONS.get(name)
+            if option is None:
+                return None
+            paths_ended = bool(paths)
+            if option.kind == FLAG:
+                if equals:
+                    return None
+                values[option.dest] = True
+                continue
+            if not equals:
+                value = next(tokens, "-")  # none left: refused as a value starting with - is
+            # after "=" too, where argparse accepts them but drops a "--" (3.11: the value [])
+            if value.startswith("-") or (
+                option.choices is not None and value not in option.choices
+            ):
+                return None
+            values[option.dest] = comma_list(value) if option.kind == LIST else value
+    return SimpleNamespace(**values) if paths else None
 
 
 def _end_process(code: int) -> None:
@@ -125,10 +140,25 @@ def _end_process(code: int) -> None:
     os._exit(code)
 
 
+def _check(args: Arguments, ends_process: bool) -> int:
+    from paramlens.check import run_check
+
+    code = run_check(args)
+    if ends_process:
+        _end_process(code)
+    return code
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code. As the ``paramlens`` command itself
     (``argv`` None: the command line is the process's), ``check`` ends the process instead."""
     arguments = sys.argv[1:] if argv is None else list(argv)
+    ends_process = argv is None  # the paramlens command itself, not a call from Python code
+    check_args = parse_check(arguments)
+    if check_args is not None:
+        return _check(check_args, ends_process)
+    from paramlens.cli_parser import COMMANDS, build_parser
+
     parser = build_parser(arguments[0] if arguments and arguments[0] in COMMANDS else None)
     try:
         args = parser.parse_args(arguments)
@@ -143,11 +173,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
         return run_summary(args)
     if args.command == "check":
-        from paramlens.check import run_check
-
-        code = run_check(args)
-        if argv is None:  # the paramlens command itself, not a call from Python code
-            _end_process(code)
-        return code
+        return _check(args, ends_process)
     parser.print_help(sys.stderr)
     return EXIT_USAGE

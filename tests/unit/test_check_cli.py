@@ -139,13 +139,13 @@ def test_help_and_usage_errors_are_those_of_the_plain_parser(
 ) -> None:
     """The parser of one subcommand with a formatter set up on first use says what the parser
     of every subcommand with argparse's own formatter says."""
-    from paramlens import cli
+    from paramlens import cli_parser
 
     monkeypatch.setenv("COLUMNS", columns)
     fast = (main(argv), *capsys.readouterr())
-    build = cli.build_parser
-    monkeypatch.setattr(cli, "_HelpFormatter", argparse.HelpFormatter)
-    monkeypatch.setattr(cli, "build_parser", lambda command=None: build())
+    build = cli_parser.build_parser
+    monkeypatch.setattr(cli_parser, "_HelpFormatter", argparse.HelpFormatter)
+    monkeypatch.setattr(cli_parser, "build_parser", lambda command=None: build())
     assert fast == (main(argv), *capsys.readouterr())
     assert "paramlens" in fast[1] + fast[2]
 
