@@ -106,14 +106,22 @@ def _imported(
 ) -> WorkspaceImports:
     names: set[str] = set()
     consulted: dict[str, Optional[str]] = {}
+    # Each module once: a script often imports from the same module in several statements.
+    resolved: dict[tuple[str, int], Optional[WorkspaceImports]] = {}
     for node in tree.body:
-        if not isinstance(node, ast.ImportFrom):
+        if type(node) is not ast.ImportFrom:
             continue
-        target = _resolve(node.module or "", node.level, path, root, consulted, isfile)
-        if target is None:
+        module = (node.module or "", node.level)
+        if module in resolved:
+            defined = resolved[module]
+        else:
+            target = _resolve(module[0], module[1], path, root, consulted, isfile)
+            defined = None if target is None else _defined(target, root, depth + 1, seen, isfile)
+            if defined is not None:
+                consulted.update(defined.files)
+            resolved[module] = defined
+        if defined is None:
             continue
-        defined = _defined(target, root, depth + 1, seen, isfile)
-        consulted.update(defined.files)
         for alias in node.names:
             if alias.name == "*":
                 names |= {n for n in defined.classes if not n.startswith("_")}
