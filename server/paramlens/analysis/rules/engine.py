@@ -144,7 +144,9 @@ class Sink(NamedTuple):
 class Scope:
     """One function, lambda-free class body or the module, walked in order."""
 
-    __slots__ = ("class_name", "env", "loop_depth", "no_grad_depth", "node", "parent", "state")
+    __slots__ = (
+        "class_name", "env", "loop_depth", "no_grad_depth", "node", "parent", "state", "watchers"
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -160,6 +162,7 @@ class Scope:
         self.state: dict[str, Any] = {}  # per family, see :meth:`own`
         self.loop_depth = 0
         self.no_grad_depth = 0
+        self.watchers: list[Any] = []  # see :meth:`Walker.watch_calls`
 
     @property
     def name(self) -> str:
@@ -190,7 +193,7 @@ class Family:
     # names (None: for every call); for calls of a plain name (``f(...)``) only for the names
     # :meth:`takes_call_of` accepts (by default: all when ``call_names``); for other calls
     # (``f()(...)``, ``x[0](...)``) only when ``call_methods`` is None. A family can also ask
-    # for every call from some point on (:meth:`Walker.watch_calls`).
+    # for every call of a scope from some point on (:meth:`Walker.watch_calls`).
     call_methods: Optional[frozenset[str]] = None
     call_names: bool = True
     # The ``expr_stmt`` event comes only for statements whose expression is of these classes
@@ -560,8 +563,6 @@ class Walker:
         # Calls whose own name makes them nothing this walk tracks (most calls), whatever the
         # bindings: the end of their classification is known.
         self.plain_calls: set[int] = set()
-        # Hooks told of every call from the moment they asked (see :meth:`watch_calls`).
-        self.call_watchers: list[Any] = []
         # While the families hear of a sink: its receiver, the bindings, and what it holds.
         self.receiver: Optional[tuple[ast.AST, dict[str, Binding], Optional[Binding]]] = None
         self._calls = calls
@@ -576,11 +577,12 @@ class Walker:
                 hook(sink, env, scope)
             self.receiver = None
 
-    def watch_calls(self, hook: Any) -> None:
-        """From now on, call ``hook`` like a ``call`` event for every call of the file: for a
-        family that needs every call only once something happened in it."""
-        if hook not in self.call_watchers:
-            self.call_watchers.append(hook)
+    def watch_calls(self, hook: Any, scope: Scope) -> None:
+        """From now on, call ``hook`` like a ``call`` event for every call of ``scope`` (its
+        lambdas and comprehensions included, not the functions and classes in it): for a
+        family that needs every call only once something happened in the scope."""
+        if hook not in scope.watchers:
+            scope.watchers.append(hook)
 
     def method_hooks(self, method: str) -> list[Any]:
         """The ``call`` hooks for calls of the method ``method`` (in family order)."""
@@ -1155,7 +1157,7 @@ class Walker:
         name_hooks = self.name_call_hooks
         other_hooks = self.other_call_hooks
         read_hooks = self.hooks["read"]
-        watchers = self.call_watchers
+        watchers = scope.watchers
         functions = self.facts.functions
         fields_of = _FIELDS
         walkable = _WALKABLE

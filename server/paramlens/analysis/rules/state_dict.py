@@ -34,9 +34,9 @@ class StateDictRules(Family):
         b = self.classify(target.value, scope.env, scope)
         if b is not None and b.kind is Kind.STATE_DICT:
             scope.own("sd_entries", dict).setdefault(target.value.id, target)
-            # Only now does any call matter (one may use the dict as a whole): most files
-            # never have the walk tell this family of every call.
-            self.ctx.walker.watch_calls(self._call)
+            # Only now does any call of the scope matter (one may use the dict as a whole):
+            # most scopes never have the walk tell this family of every call.
+            self.ctx.walker.watch_calls(self._call, scope)
 
     def _call(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
         pending = scope.state.get("sd_entries")
@@ -178,16 +178,15 @@ def _forget_whole_uses(node: ast.AST, pending: dict[str, ast.Subscript]) -> None
     """Drop from ``pending`` the names ``node`` uses as a whole (``f(sd)``, ``sd.items()``,
     ``x = sd``, ``[sd]``), not just indexed (``sd[k]``). Calls nested deeper are visited on
     their own."""
+    parts: list[Any]
     if type(node) is ast.Call:
-        parts: list[Any] = list(node.args)
+        func = node.func
+        parts = [func.value, *node.args] if type(func) is ast.Attribute else [*node.args]
         for kw in node.keywords:
             parts.append(kw.value)
-        if type(node.func) is ast.Attribute:
-            parts.append(node.func.value)
     else:
         parts = [node]
-    while parts:
-        part = parts.pop()
+    for part in parts:  # (what a container holds is appended, and visited in turn)
         cls = type(part)
         if cls is ast.Name:
             pending.pop(part.id, None)
