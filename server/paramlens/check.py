@@ -18,7 +18,6 @@ import ast
 import fnmatch
 import functools
 import gc
-import importlib
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -449,7 +448,8 @@ def _import_engine() -> None:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        importlib.import_module("paramlens.analysis.rules.workspace")
+        import paramlens.analysis.rules.workspace  # noqa: F401 (the engine: its last module)
+
         gc.freeze()
     finally:
         if collecting:

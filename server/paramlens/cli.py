@@ -13,6 +13,7 @@ goes to argparse, which keeps every message and exit code its own.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -141,12 +142,20 @@ def _end_process(code: int) -> None:
 
 
 def _check(args: Arguments, ends_process: bool) -> int:
-    from paramlens.check import run_check
+    # The cyclic collector is off for the whole check, as run_check has it while it walks: its
+    # imports allocate much and free little, and collections would walk that for nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        from paramlens.check import run_check
 
-    code = run_check(args)
-    if ends_process:
-        _end_process(code)
-    return code
+        code = run_check(args)
+        if ends_process:
+            _end_process(code)
+        return code
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -87,15 +87,21 @@ class FileFacts:
         self._qualnames[key] = name
         return name
 
-    def _qualname(self, node: ast.AST) -> Optional[str]:
+    def _qualname(self, node: Any) -> Optional[str]:
+        cls = type(node)
+        if cls is ast.Name:  # most calls: f(...), and the head of every chain
+            return self.name_qualname(node.id)
+        if cls is not ast.Attribute:
+            return None
         parts: list[str] = []
-        while isinstance(node, ast.Attribute):
+        while type(node) is ast.Attribute:
             parts.append(node.attr)
             node = node.value
-        if not isinstance(node, ast.Name):
+        if type(node) is not ast.Name:
             return None
-        head = self.name_qualname(node.id)
-        return ".".join([head, *reversed(parts)]) if parts else head
+        parts.append(self.name_qualname(node.id))
+        parts.reverse()
+        return ".".join(parts)
 
     def name_qualname(self, name: str) -> str:
         """What a plain name stands for through the file's imports (itself if not imported)."""
