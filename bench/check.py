@@ -6,16 +6,23 @@ every file from ``.paramlens_cache/``); the target is at most 20 ms of CPU per 1
 Also times ``check_source`` in process, the number the language server pays on each keystroke.
 Writes ``bench/results/check.md`` and ``check.json``.
 
+``--against REV`` also times the cold check of the paramlens of a git revision (a landing before)
+and of this tree, both started the same way, in the same rounds: on a shared machine whose speed
+changes from day to day, their ratio says what the change did.
+
     .venv/bin/python bench/check.py            # or: make bench-check
+    .venv/bin/python bench/check.py --against 1a2b3c4
 """
 
 from __future__ import annotations
 
+import argparse
 import ast
 import gc
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -108,6 +115,29 @@ def timed(
     }
 
 
+# Counted in instructions too (valgrind's callgrind), which the load of a shared machine does
+# not change: the rows of these tools.
+COUNTED = (
+    "paramlens check --no-runtime --no-cache",
+    "paramlens at",
+    "paramlens, this tree",
+    "ruff",
+)
+
+
+def instructions(command: list[str], cwd: Path, environment: dict[str, str]) -> Optional[int]:
+    """The instructions ``command`` executes (all its threads), or None without valgrind."""
+    if shutil.which("valgrind") is None:
+        return None
+    with tempfile.TemporaryDirectory() as out:
+        done = subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/callgrind", *command],
+            capture_output=True, text=True, check=False, cwd=cwd, env=environment,
+        )  # fmt: skip
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    return int(found.group(1)) if found else None
+
+
 def in_process(sources: list[str]) -> float:
     """Best CPU time of ``check_source`` over all ``sources``, in milliseconds."""
     samples = []
@@ -135,8 +165,21 @@ def parse_only(sources: list[str]) -> float:
     return min(samples)
 
 
+def launcher(server: Path) -> list[str]:
+    """``paramlens check --no-runtime --no-cache`` of the package in ``server``, started as the
+    ``paramlens`` command starts it (its ``main()``, which ends the process)."""
+    code = (
+        f"import sys; sys.path.insert(0, {str(server)!r}); "
+        "from paramlens.cli import main; sys.exit(main())"
+    )
+    return [sys.executable, "-c", code, "check", "--no-runtime", "--no-cache"]
+
+
 def main() -> int:
     """Run the benchmark and write the results."""
+    options = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    options.add_argument("--against", metavar="REV", help="also time this git revision's check")
+    against = options.parse_args().against
     sources = corpus_sources()
     torchfix = ROOT / ".venv-bench" / "bin" / "torchfix"
     paramlens = [str(BIN / "paramlens"), "check", "--no-runtime"]
@@ -150,9 +193,26 @@ def main() -> int:
         "ruff check (default rules), from its cache": [str(BIN / "ruff"), "check", "--isolated",
                                                        "--exit-zero", "--quiet"],
     }  # fmt: skip
-    rows = []
+    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
+        compared: dict[str, str] = {}
+        if against:
+            revision = subprocess.run(
+                ["git", "rev-parse", "--short", against],
+                cwd=ROOT, capture_output=True, text=True, check=True,
+            ).stdout.strip()  # fmt: skip
+            archive = subprocess.run(
+                ["git", "archive", revision, "server"], cwd=ROOT, capture_output=True, check=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
+            (base / "server").rename(base / "against")
+            compared = {
+                f"paramlens at {revision} (cold, same start)": revision,
+                "paramlens, this tree (cold, same start)": "this tree",
+            }
+            tools[next(iter(compared))] = launcher(base / "against")
+            tools[list(compared)[1]] = launcher(ROOT / "server")
         # No pyproject.toml above: both caches land in the working folder, outside the inputs.
         environment = child_environment(base / "pycache")
         single = base / "big" / "train.py"
@@ -180,6 +240,9 @@ def main() -> int:
             for tool, times in found.items():
                 wall, cpu = times if times is not None else (None, None)
                 per_1000 = None if cpu is None else round(cpu / lines * 1000, 2)
+                counted = None
+                if times is not None and tool.startswith(COUNTED):
+                    counted = instructions([*tools[tool], str(target)], base, environment)
                 rows.append(
                     {
                         "input": label,
@@ -187,9 +250,10 @@ def main() -> int:
                         "tool": tool,
                         "wall_ms": None if wall is None else round(wall, 1),
                         "cpu_ms": None if cpu is None else round(cpu, 1),
+                        "instructions_m": None if counted is None else round(counted / 1e6, 1),
                         "cpu_ms_per_1000_lines": per_1000,
                         "meets_target": None
-                        if per_1000 is None or not tool.startswith("paramlens")
+                        if per_1000 is None or tool not in (COLD, WARM)
                         else per_1000 <= TARGET_MS_PER_1000_LINES,
                     }
                 )
@@ -211,6 +275,7 @@ def main() -> int:
         "check_source_200_files_ms": round(in_process_tree, 1),
         "check_source_200_files_ms_per_1000": round(in_process_tree / tree_lines * 1000, 2),
         "torchfix": "installed in .venv-bench" if torchfix.exists() else "not installed",
+        "against": against,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "check.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -231,8 +296,9 @@ def main() -> int:
         "under which paramlens would compile its own modules again on each run, ~20 ms more). "
         f"Target: at most {TARGET_MS_PER_1000_LINES:.0f} ms of CPU per 1,000 lines.",
         "",
-        "| input | lines | tool | wall ms | CPU ms | CPU ms / 1,000 lines | target met |",
-        "|---|---:|---|---:|---:|---:|---|",
+        "| input | lines | tool | wall ms | CPU ms | CPU ms / 1,000 lines | instructions (M) "
+        "| target met |",
+        "|---|---:|---|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         wall = "n/a" if row["wall_ms"] is None else f"{row['wall_ms']:.1f}"
@@ -241,8 +307,10 @@ def main() -> int:
             "n/a" if row["cpu_ms_per_1000_lines"] is None else f"{row['cpu_ms_per_1000_lines']:.2f}"
         )
         mark = {None: "", True: "yes", False: "**no**"}[row["meets_target"]]
+        count = "" if row["instructions_m"] is None else f"{row['instructions_m']:,.1f}"
         lines_md.append(
-            f"| {row['input']} | {row['lines']} | {row['tool']} | {wall} | {cpu} | {per} | {mark} |"
+            f"| {row['input']} | {row['lines']} | {row['tool']} | {wall} | {cpu} | {per} "
+            f"| {count} | {mark} |"
         )
     judged = [row for row in rows if row["meets_target"] is not None]
 
@@ -257,6 +325,24 @@ def main() -> int:
         f"Target of at most {TARGET_MS_PER_1000_LINES:.0f} ms / 1,000 lines: met by "
         f"{', '.join(met) or 'no row'}; missed by {', '.join(missed) or 'no row'}.",
         "",
+    ]
+    if compared:
+        old, new = compared
+        ratios = []
+        for label in ("one 5,000-line file", "200 files"):
+            by_tool = {r["tool"]: r for r in rows if r["input"] == label}
+            ratio = f"{by_tool[new]['cpu_ms'] / by_tool[old]['cpu_ms']:.3f} in CPU time"
+            if by_tool[new]["instructions_m"] and by_tool[old]["instructions_m"]:
+                share = by_tool[new]["instructions_m"] / by_tool[old]["instructions_m"]
+                ratio += f", {share:.3f} in instructions"
+            ratios.append(f"{ratio} on {label}")
+        lines_md += [
+            f"This tree against {compared[old]}, both started as `python -c` with the package "
+            f"first on `sys.path`, in the same rounds (this tree / {compared[old]}): "
+            f"{'; '.join(ratios)}.",
+            "",
+        ]
+    lines_md += [
         "In process (`check_source` from scratch, what the CLI runs on each file it has no cache "
         "entry for, without interpreter start and imports; best CPU time; the language server "
         "re-checks only what an edit changed, see `lsp.md`):",
