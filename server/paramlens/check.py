@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 import fnmatch
 import functools
-import gc
+import itertools
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -27,6 +27,7 @@ from paramlens.records import TYPE_CHECKING, NamedTuple
 from paramlens.settings import (
     Settings,
     environment_interpreter,
+    folder_and_parents,
     load_pyproject_settings,
     project_root,
 )
@@ -149,15 +150,12 @@ def _repository_rules(folder: str) -> list[IgnoreFile]:
     """``.gitignore`` files of the folders above the resolved ``folder``, up to the repository
     root."""
     chain = []
-    parent = os.path.dirname(folder)
-    while True:
+    for parent in itertools.islice(folder_and_parents(folder), 1, None):
         chain.append(parent)
         if os.path.exists(os.path.join(parent, ".git")):
             break
-        above = os.path.dirname(parent)
-        if above == parent:
-            return []
-        parent = above
+    else:
+        return []
     parsed = (parse_gitignore(os.path.join(parent, ".gitignore")) for parent in reversed(chain))
     return [rules for rules in parsed if rules is not None]
 
@@ -386,8 +384,6 @@ class Checker:
             if cached is not None and not (self.fix and any(f.fix is not None for f in cached)):
                 return FileResult(path, cached, notices)
         # Imported here: a run in which every file comes from the cache never loads the engine.
-        if "paramlens.analysis.rules" not in sys.modules:
-            _import_engine()
         from paramlens.analysis import rules
         from paramlens.analysis.rules.workspace import workspace_imports
 
@@ -440,22 +436,6 @@ def _parse(source: str, path: str) -> Optional[ast.Module]:
         return None
 
 
-def _import_engine() -> None:
-    """Import the rule engine with the cyclic collector off, then put its modules out of the
-    collector's reach. Importing allocates many objects and frees few: collections on the way
-    would walk them for nothing (~1 ms); they live until exit, so the collections between
-    files need not walk them again either (~3% of a run over 200 files)."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        import paramlens.analysis.rules.workspace  # noqa: F401 (the engine: its last module)
-
-        gc.freeze()
-    finally:
-        if collecting:
-            gc.enable()
-
-
 def finding_json(path: str, finding: Finding) -> dict[str, Any]:
     """One finding in ruff's JSON shape (1-based rows and columns)."""
     span = finding.span
@@ -499,7 +479,8 @@ def finding_text(path: str, finding: Finding) -> str:
 
 
 def run_check(args: Arguments) -> int:
-    """Run ``paramlens check``; returns the exit code."""
+    """Run ``paramlens check``; returns the exit code. The caller (:mod:`paramlens.cli`) keeps
+    the cyclic collector off for all of it."""
     files, problems = discover(args.paths)
     for problem in problems:
         print(f"paramlens: {problem}", file=sys.stderr)
@@ -518,19 +499,11 @@ def run_check(args: Arguments) -> int:
 
         cache = CheckCache.open(pyproject)
     checker = Checker(settings, args.fix, runtime, cache)
-    # The cyclic collector stays off while files are checked: the engine unties what it
-    # builds, and collections would walk the trees of the files for nothing.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        results, internal_error = _check_files(checker, files)
-        for result in results:
-            for notice in result.notices:
-                print(f"paramlens: {notice}", file=sys.stderr)
-        code = _report(results, args.format, args.fix)
-    finally:
-        if collecting:
-            gc.enable()
+    results, internal_error = _check_files(checker, files)
+    for result in results:
+        for notice in result.notices:
+            print(f"paramlens: {notice}", file=sys.stderr)
+    code = _report(results, args.format, args.fix)
     return EXIT_USAGE if internal_error else code
 
 

@@ -142,8 +142,9 @@ def _end_process(code: int) -> None:
 
 
 def _check(args: Arguments, ends_process: bool) -> int:
-    # The cyclic collector is off for the whole check, as run_check has it while it walks: its
-    # imports allocate much and free little, and collections would walk that for nothing.
+    # The cyclic collector is off for the whole check: its imports allocate much and free
+    # little, the engine unties what it builds, and collections would walk the engine and the
+    # files' trees again and again for nothing.
     collecting = gc.isenabled()
     gc.disable()
     try:

@@ -147,7 +147,7 @@ def merge_settings(
     return base._replace(**changes), problems
 
 
-def _folder_and_parents(path: StrPath) -> Iterator[str]:
+def folder_and_parents(path: StrPath) -> Iterator[str]:
     """The folder of ``path`` (itself if it is one) and every folder above it, as
     ``Path.parents`` lists them (a relative path stops at ``.``). The modules of
     ``paramlens check`` do without ``pathlib``: it imports ``urllib`` and ``ipaddress``."""
@@ -168,7 +168,7 @@ def find_pyproject(start: StrPath) -> Optional[str]:
     """The nearest pyproject.toml at or above ``start`` that has a ``[tool.paramlens]`` table,
     else the nearest one at all."""
     first: Optional[str] = None
-    for folder in _folder_and_parents(start):
+    for folder in folder_and_parents(start):
         candidate = os.path.join(folder, "pyproject.toml")
         if os.path.isfile(candidate):
             if first is None:
@@ -220,15 +220,16 @@ def load_pyproject_settings(
     return merged, problems, path
 
 
+_ROOT_MARKERS = ("pyproject.toml", "setup.py", ".git")
+
+
 def project_root(path: StrPath) -> str:
     """The folder of the nearest pyproject.toml, setup.py or .git above ``path``."""
-    directory = None
-    for folder in _folder_and_parents(path):
-        directory = directory or folder
-        markers = ("pyproject.toml", "setup.py", ".git")
-        if any(os.path.exists(os.path.join(folder, marker)) for marker in markers):
+    folders = list(folder_and_parents(path))
+    for folder in folders:
+        if any(os.path.exists(os.path.join(folder, marker)) for marker in _ROOT_MARKERS):
             return folder
-    return directory or "."
+    return folders[0]
 
 
 def environment_interpreter() -> tuple[str, ...]:
