@@ -32,7 +32,13 @@ from pygls.uris import to_fs_path
 from paramlens import __version__
 from paramlens.analysis.incremental import IncrementalParser
 from paramlens.analysis.rules import IncrementalRules
-from paramlens.analysis.source_map import SourceMap, Superseded, build_source_map
+from paramlens.analysis.source_map import (
+    ReportNames,
+    SourceMap,
+    Superseded,
+    build_source_map,
+    report_names,
+)
 from paramlens.log import ClientLogHandler, get_logger, setup_logging
 from paramlens.positions import normalize_encoding
 from paramlens.settings import (
@@ -159,8 +165,8 @@ class DocumentState:
         """The reports of the last inspection that landed (empty before any)."""
         return list(self.inspection.reports) if self.inspection is not None else []
 
-    def _map_key(self) -> tuple[str, tuple[str, ...]]:
-        return ("source_map", tuple(sorted({str(r.get("object")) for r in self.reports})))
+    def _map_key(self) -> tuple[str, ReportNames]:
+        return ("source_map", report_names(self.reports))
 
     def source_map(self) -> Optional[SourceMap]:
         """The source map of the last good parse, knowing the reported class names (cached)."""
@@ -169,7 +175,10 @@ class DocumentState:
         key = self._map_key()
         cached = self.analysis_cache.get(key)
         if cached is None:
-            cached = build_source_map(self.tree, self.tree_source, key[1])
+            names = key[1]
+            cached = build_source_map(
+                self.tree, self.tree_source, names.modules, variables=names.variables
+            )
             self.analysis_cache[key] = cached
         return cast(SourceMap, cached)
 
@@ -252,7 +261,7 @@ def _parse_and_map(
     parser: IncrementalParser,
     parsed: bool,
     last_good: tuple[Optional[ast.Module], str],
-    names: tuple[str, ...],
+    names: ReportNames,
     checkpoint: Optional[Callable[[], None]] = None,
 ) -> tuple[Optional[ast.Module], Optional[SyntaxError], Optional[SourceMap]]:
     """Parse ``source`` unless ``parsed`` (then ``last_good`` is its tree), falling back to the
@@ -267,7 +276,9 @@ def _parse_and_map(
             error = problem if isinstance(problem, SyntaxError) else SyntaxError(str(problem))
     if tree is None:
         return None, error, None
-    source_map = build_source_map(tree, tree_source, names, checkpoint)
+    source_map = build_source_map(
+        tree, tree_source, names.modules, checkpoint, variables=names.variables
+    )
     return (tree if error is None else None), error, source_map
 
 

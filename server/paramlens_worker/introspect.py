@@ -6,6 +6,7 @@ Runs in the inspection child only (it imports torch and executes the user's defi
 from __future__ import annotations
 
 import ast
+import builtins
 import contextlib
 import errno
 import gc
@@ -15,9 +16,9 @@ import re
 import sys
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from types import ModuleType
+from types import FunctionType, ModuleType
 from typing import Any, Callable, Optional
 
 import torch
@@ -26,6 +27,9 @@ from torch.overrides import TorchFunctionMode
 
 from paramlens_worker import limits, loader, sites
 from paramlens_worker.protocol import (
+    KIND_CLASS,
+    KIND_FACTORY,
+    KIND_VARIABLE,
     BufferInfo,
     ErrorInfo,
     InspectParams,
@@ -45,7 +49,7 @@ class ObjectNotFound(LookupError):
 
 @dataclass
 class Candidate:
-    """A class or zero-argument factory to build."""
+    """A class, a zero-argument factory or a variable's call to build (see ``KIND_*``)."""
 
     name: str
     obj: Any
@@ -54,6 +58,11 @@ class Candidate:
     built_as: Optional[str] = None
     missing: Sequence[str] = ()
     problem: Optional[str] = None
+    kind: str = ""  # a KIND_*; "" for what obj is
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            self.kind = KIND_CLASS if isinstance(self.obj, type) else KIND_FACTORY
 
 
 class UserCode:
@@ -378,9 +387,12 @@ def find_candidates(
     tree: ast.Module,
     objects: Optional[Sequence[str]],
     models: Mapping[str, str],
+    is_user_file: Optional[Callable[[str], bool]] = None,
 ) -> list[Candidate]:
-    """The classes and factories of ``module`` to build, each with how to build it."""
+    """The classes and factories of ``module`` to build, each with how to build it, and the
+    variables bound to models built from elsewhere (:func:`variable_candidates`)."""
     namespace = vars(module)
+    variables = {c.name: c for c in variable_candidates(module, tree, is_user_file)}
     definitions = {
         node.name: node
         for node in tree.body
@@ -391,6 +403,8 @@ def find_candidates(
     if objects:
         for name in objects:
             value = namespace.get(name)
+            if name in variables and not isinstance(value, (type, FunctionType)):
+                continue
             if value is None:
                 raise ObjectNotFound(f"{module.__file__} defines no class or factory named {name}")
             chosen.append((name, value))
@@ -416,8 +430,76 @@ def find_candidates(
         candidate = Candidate(name=name, obj=value, line=line)
         _choose_arguments(candidate, module, calls.get(name, []), models)
         candidates.append(candidate)
+    chosen_names = {name for name, _ in chosen}
+    candidates.extend(
+        candidate
+        for name, candidate in variables.items()
+        if name not in chosen_names and (not objects or name in objects)
+    )
     candidates.sort(key=lambda c: (c.line is None, c.line or 0))
     return candidates
+
+
+def variable_candidates(
+    module: ModuleType, tree: ast.Module, is_user_file: Optional[Callable[[str], bool]] = None
+) -> list[Candidate]:
+    """The variables of the file bound once to a call of a Module class defined elsewhere (in
+    torch, an installed package or a workspace file) or of a function of a workspace file
+    (``is_user_file``), with arguments that run no code of their own: literals, module
+    constants, the calls definitions-only loading keeps (``nn.Linear(4, 8)``). Library functions
+    are never called (``resnet18(weights=...)`` downloads)."""
+    namespace = vars(module)
+    aliases = loader.import_aliases(tree)
+    found = []
+    for build in sites.variable_builds(tree):
+        dotted = sites.dotted_name(build.call.func)
+        if dotted is None or dotted.split(".")[0] in build.local_names:
+            continue
+        target = _resolve(dotted, namespace)
+        if not _built_elsewhere(target, module, is_user_file):
+            continue
+        if not _runs_no_code(build.call, aliases, namespace, build.local_names):
+            continue
+        code = compile(ast.Expression(body=build.call), str(module.__file__), "eval")
+        candidate = Candidate(name=build.key, obj=target, line=build.line, kind=KIND_VARIABLE)
+        candidate.factory = lambda code=code: eval(code, dict(namespace))
+        candidate.built_as = ast.unparse(build.call)
+        found.append(candidate)
+    return found
+
+
+def _built_elsewhere(
+    target: Any, module: ModuleType, is_user_file: Optional[Callable[[str], bool]]
+) -> bool:
+    if getattr(target, "__module__", None) == module.__name__:
+        return False  # the file's own classes and factories are candidates of their own
+    if isinstance(target, type):
+        return issubclass(target, nn.Module)
+    if not isinstance(target, FunctionType) or is_user_file is None:
+        return False
+    try:
+        return is_user_file(inspect.getfile(target))
+    except TypeError:
+        return False
+
+
+def _runs_no_code(
+    call: ast.Call, aliases: Mapping[str, str], namespace: Mapping[str, Any], local: Collection[str]
+) -> bool:
+    """True when evaluating the arguments of ``call`` in ``namespace`` runs no user code and
+    reads no name the call's own scope rebinds."""
+    arguments = [*call.args, *(keyword.value for keyword in call.keywords)]
+    if any(keyword.arg is None for keyword in call.keywords):
+        return False
+    for argument in arguments:
+        if not loader.is_constant_expression(argument, aliases):
+            return False
+        for node in ast.walk(argument):
+            if isinstance(node, ast.Name) and (
+                node.id in local or (node.id not in namespace and not hasattr(builtins, node.id))
+            ):
+                return False
+    return True
 
 
 def _resolve(dotted: str, namespace: Mapping[str, Any]) -> Any:
@@ -601,6 +683,7 @@ def _empty_report(candidate: Candidate, file: str, status: str) -> ModelReport:
         "modules": [],
         "totals": None,
         "fallback_reason": None,
+        "kind": candidate.kind,
     }
 
 
@@ -618,7 +701,9 @@ def inspect_file(params: InspectParams, started: Optional[float] = None) -> Insp
     tree = ast.parse(source, filename=path)
     before = set(sys.modules)
     module = loader.load_target(path, roots, params.get("load_mode", "definitions"))
-    candidates = find_candidates(module, tree, params.get("objects"), params.get("models") or {})
+    candidates = find_candidates(
+        module, tree, params.get("objects"), params.get("models") or {}, is_user_file
+    )
     lines = SourceLines(is_user_file)
     device = params.get("device", "meta")
     limit = int(params.get("cpu_fallback_limit_mb", 512))
@@ -647,6 +732,9 @@ def inspect_file(params: InspectParams, started: Optional[float] = None) -> Insp
             report["error"] = error_info(error, is_user_file, params.get("load_mode", ""))
             continue
         if not isinstance(model, nn.Module):
+            if candidate.kind == KIND_VARIABLE:  # a workspace function's value, not a model
+                reports.remove(report)
+                continue
             report["status"] = "error"
             report["error"] = {
                 "type": "TypeError",

@@ -35,6 +35,13 @@ PROTOCOL_VERSION = 1
 LOAD_MODES = ("definitions", "module")
 DEVICES = ("meta", "cpu")
 STATUSES = ("ok", "needs_arguments", "error")
+# What a report's model is (its ``kind``): a Module class of the file, a factory function of the
+# file, or the value of a variable of the file bound once to a call of a Module class (or of a
+# workspace function) defined elsewhere: ``model = nn.Sequential(...)``, ``net = Net(3)`` with
+# ``Net`` imported. A variable's report has the ``object`` :func:`variable_key` gives.
+KIND_CLASS = "class"
+KIND_FACTORY = "factory"
+KIND_VARIABLE = "variable"
 
 # JSON-RPC error codes of the worker (the -32000 range is reserved for implementations).
 ERROR_INSPECTION_FAILED = -32001  # the child raised, crashed, timed out or ran out of memory
@@ -129,6 +136,7 @@ class ModelReport(TypedDict):
     modules: list[dict[str, Any]]  # ModuleInfo with the key "class"
     totals: Optional[Totals]
     fallback_reason: NotRequired[Optional[str]]  # why meta failed when device is "cpu"
+    kind: NotRequired[str]  # KIND_CLASS, KIND_FACTORY or KIND_VARIABLE
 
 
 class InspectParams(TypedDict):
@@ -149,6 +157,17 @@ class InspectResult(TypedDict):
     output: str  # what user code wrote to stdout/stderr, captured
     device: str
     duration_ms: float
+
+
+def variable_key(scope: str, name: str) -> str:
+    """The ``object`` of the report of variable ``name`` in ``scope`` (``""`` for module level,
+    ``"main"`` for ``def main()``, ``"Trainer.fit"`` for a method): ``model``, ``main.model``."""
+    return f"{scope}.{name}" if scope else name
+
+
+def is_variable_report(report: ModelReport) -> bool:
+    """True when the report is a variable's model, not a class or factory of the file."""
+    return report.get("kind") == KIND_VARIABLE
 
 
 def worker_command(python: Sequence[str], *arguments: str) -> list[str]:

@@ -117,6 +117,150 @@ def call_sites(tree: ast.AST) -> dict[str, list[ast.Call]]:
     return sites
 
 
+@dataclass(frozen=True)
+class VariableBuild:
+    """``name = Callee(...)``, the one binding of ``name`` in its scope: the model a script
+    builds from a class it does not define (``model = nn.Sequential(...)``, ``net = Net(3)``
+    with ``Net`` imported). ``key`` names the report: ``model`` at module level,
+    ``main.model`` in ``def main()`` (scopes named as :mod:`paramlens.analysis.source_map`
+    names them)."""
+
+    key: str
+    call: ast.Call
+    line: int
+    local_names: frozenset[str]  # bound in its scope (none at module level: the namespace's)
+
+
+def dotted_name(node: ast.expr) -> Optional[str]:
+    """``nn.Linear`` for a chain of attributes on a name; None for anything else."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def variable_builds(tree: ast.Module) -> list[VariableBuild]:
+    """Every :class:`VariableBuild` of the module and of its functions, in source order, but
+    for variables whose Module the scope restructures (:func:`_restructured_name`)."""
+    found: list[VariableBuild] = []
+
+    def scope(node: ast.AST, qual: str) -> None:
+        counts: dict[str, int] = {}
+        assignments: list[tuple[str, ast.Call, int]] = []
+        nested: list[tuple[ast.AST, str]] = []
+        prefix = f"{qual}." if qual else ""
+        restructured: set[str] = set()
+        for child in _own_nodes(node):
+            for name in _bound_names(child):
+                counts[name] = counts.get(name, 0) + 1
+            changed = _restructured_name(child)
+            if changed is not None:
+                restructured.add(changed)
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                nested.append((child, prefix + child.name))
+            elif isinstance(child, ast.ClassDef):
+                nested.extend(_class_functions(child, prefix + child.name + "."))
+            elif isinstance(child, (ast.Assign, ast.AnnAssign)):
+                targets = child.targets if isinstance(child, ast.Assign) else [child.target]
+                if (
+                    len(targets) == 1
+                    and isinstance(targets[0], ast.Name)
+                    and isinstance(child.value, ast.Call)
+                ):
+                    assignments.append((targets[0].id, child.value, child.lineno))
+        local = frozenset(counts) if qual else frozenset()
+        for name, call, line in assignments:
+            # A model changed after its construction (``model.fc = nn.Linear(512, 10)``) has
+            # names its constructor does not give.
+            if counts.get(name) == 1 and name not in restructured:
+                found.append(VariableBuild(prefix + name, call, line, local))
+        for function, name in nested:
+            scope(function, name)
+
+    scope(tree, "")
+    found.sort(key=lambda build: build.line)
+    return found
+
+
+def _class_functions(cls: ast.ClassDef, prefix: str) -> Iterator[tuple[ast.AST, str]]:
+    for statement in cls.body:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield statement, prefix + statement.name
+        elif isinstance(statement, ast.ClassDef):
+            yield from _class_functions(statement, f"{prefix}{statement.name}.")
+
+
+def _bound_names(node: ast.AST) -> Iterator[str]:
+    """The names a node binds in its scope (a parameter, an import, ``global``: twice, so
+    that such a name never counts as bound once)."""
+    if isinstance(node, ast.Name):
+        if not isinstance(node.ctx, ast.Load):
+            yield node.id
+    elif isinstance(node, ast.arg):
+        yield from (node.arg, node.arg)
+    elif isinstance(node, ast.alias):
+        name = (node.asname or node.name).split(".")[0]
+        yield from (name, name)
+    elif isinstance(node, (ast.Global, ast.Nonlocal)):
+        for name in node.names:
+            yield from (name, name)
+    elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        yield from (node.name, node.name)
+    else:
+        bound = getattr(node, "name", None)  # except ... as name, match patterns
+        if isinstance(bound, str):
+            yield from (bound, bound)
+
+
+# Methods that change which submodules, parameters or buffers a Module has.
+_RESTRUCTURING_METHODS = frozenset(
+    {
+        "add_module",
+        "register_module",
+        "register_parameter",
+        "register_buffer",
+        "append",
+        "extend",
+        "insert",
+        "pop",
+        "update",
+        "__setattr__",
+        "__delattr__",
+        "__setitem__",
+        "__delitem__",
+    }
+)
+# Attribute stores that change a tensor's flags or values, never the Module's structure.
+_FLAG_ATTRIBUTES = frozenset({"requires_grad", "data", "grad", "training"})
+
+
+def _restructured_name(node: ast.AST) -> Optional[str]:
+    """The variable whose Module ``node`` may restructure: ``model`` in ``model.fc = ...``,
+    ``model.classifier[6] = ...``, ``del model.fc``, ``model.layers.append(...)``,
+    ``setattr(model, ...)``; None for anything else (``model.fc.weight.requires_grad = x``)."""
+    if isinstance(node, (ast.Attribute, ast.Subscript)) and not isinstance(node.ctx, ast.Load):
+        if isinstance(node, ast.Attribute) and node.attr in _FLAG_ATTRIBUTES:
+            return None
+        return _chain_root(node.value)
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in _RESTRUCTURING_METHODS:
+            return _chain_root(func.value)
+        if isinstance(func, ast.Name) and func.id in ("setattr", "delattr") and node.args:
+            return _chain_root(node.args[0])
+    return None
+
+
+def _chain_root(node: ast.AST) -> Optional[str]:
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
 def returned_callees(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
     """What ``function`` may return, as callee names: its return annotation, ``return
     <name>(...)`` and ``return x`` where ``x = <name>(...)`` in the function (not nested defs)."""

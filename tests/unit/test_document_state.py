@@ -12,7 +12,7 @@ from typing import Optional
 import pytest
 
 from paramlens.analysis.incremental import IncrementalParser
-from paramlens.analysis.source_map import Superseded, build_source_map
+from paramlens.analysis.source_map import ReportNames, Superseded, build_source_map
 from paramlens.server import DocumentState, _parse_and_map
 
 GOOD = """from torch import nn
@@ -62,7 +62,9 @@ def test_parse_and_map(
     import ast
 
     good = (ast.parse(GOOD), GOOD) if last_good[0] == "good" else (None, "")
-    tree, error, source_map = _parse_and_map(source, IncrementalParser("m.py"), parsed, good, ())
+    tree, error, source_map = _parse_and_map(
+        source, IncrementalParser("m.py"), parsed, good, ReportNames((), ())
+    )
     assert (tree is not None) is has_tree and (error is not None) is has_error
     if classes is None:
         assert source_map is None

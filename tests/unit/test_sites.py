@@ -187,3 +187,76 @@ LITERALS = st.recursive(
 @given(LITERALS)
 def test_any_literal_evaluates_to_itself(value: Any) -> None:
     assert sites.evaluate_literal(expression(repr(value)), {}) == value
+
+
+def builds(source: str) -> list[tuple[str, str, int]]:
+    tree = ast.parse(textwrap.dedent(source))
+    return [(b.key, ast.unparse(b.call), b.line) for b in sites.variable_builds(tree)]
+
+
+def test_variables_bound_once_to_a_call_are_named_by_their_scope() -> None:
+    assert builds(
+        """
+        import torch.nn as nn
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU())
+
+        def main(width):
+            net = nn.Transformer(d_model=16)
+            def inner():
+                head = nn.Linear(2, 2)
+
+        class Trainer:
+            def fit(self):
+                probe: nn.Module = nn.Linear(3, 3)
+        """
+    ) == [
+        ("model", "nn.Sequential(nn.Linear(4, 8), nn.ReLU())", 3),
+        ("main.net", "nn.Transformer(d_model=16)", 6),
+        ("main.inner.head", "nn.Linear(2, 2)", 8),
+        ("Trainer.fit.probe", "nn.Linear(3, 3)", 12),
+    ]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "model = nn.Linear(2, 2)\nmodel = nn.Linear(3, 3)",  # which one a loop sees: its line
+        "model = nn.Linear(2, 2)\nfor model in models: pass",
+        "def f(model):\n    model = nn.Linear(2, 2)",  # a parameter is bound by every call
+        "def f():\n    global model\n    model = nn.Linear(2, 2)",
+        "import model\nmodel = nn.Linear(2, 2)",
+        "model, other = nn.Linear(2, 2), 1",  # not a single name
+        "model = factory",  # not a call
+        "a = b = nn.Linear(2, 2)",
+    ],
+)
+def test_other_bindings_are_no_variable_builds(source: str) -> None:
+    assert builds(source) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "kept"),
+    [
+        ("model.fc = nn.Linear(512, 10)", False),  # the fine-tuning head: new names
+        ("model.classifier[6] = nn.Linear(8, 2)", False),
+        ("del model.fc", False),
+        ("model.layers.append(nn.ReLU())", False),
+        ("model.add_module('head', nn.Linear(2, 2))", False),
+        ("model.register_buffer('mask', None)", False),
+        ("setattr(model, 'fc', nn.Identity())", False),
+        ("model[0] = nn.Identity()", False),
+        ("model.fc.weight.requires_grad = False", True),  # flags and values: same names
+        ("model.fc.weight.data = x", True),
+        ("model.state_dict()['w'][0] = 1", True),
+        ("other.fc = nn.Linear(2, 2)", True),
+    ],
+)
+def test_a_model_restructured_in_its_scope_is_no_variable_build(change: str, kept: bool) -> None:
+    found = builds(f"model = nn.Sequential(nn.Linear(2, 2))\n{change}\n")
+    assert [key for key, _, _ in found] == (["model"] if kept else [])
+
+
+def test_dotted_name() -> None:
+    assert sites.dotted_name(expression("torch.nn.Linear")) == "torch.nn.Linear"
+    assert sites.dotted_name(expression("Net")) == "Net"
+    assert sites.dotted_name(expression("make()().x")) is None

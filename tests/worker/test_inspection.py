@@ -483,3 +483,73 @@ def test_factories_with_parameters_are_built_from_their_call_site(
     report = only(result, "mlp")
     assert report["built_as"] == "mlp(8, depth=3)"
     assert report["totals"]["parameters"] == 3 * (8 * 8 + 8)
+
+
+def test_variables_bound_to_models_built_elsewhere_are_reports_of_their_own(
+    session: WorkerSession, tmp_path: Path
+) -> None:
+    write(
+        tmp_path / "parts.py",
+        """
+        from torch import nn
+
+
+        class Net(nn.Module):
+            def __init__(self, width):
+                super().__init__()
+                self.fc1 = nn.Linear(width, 2)
+
+
+        def make_head(width):
+            return nn.Linear(width, 1)
+
+
+        def make_pair():
+            return nn.Linear(1, 1), nn.Linear(1, 1)
+        """,
+    )
+    script = write(
+        tmp_path / "finetune.py",
+        """
+        import torch
+        from torch import nn
+        from parts import Net, make_head, make_pair
+
+        WIDTH = 6
+        backbone = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, WIDTH))
+        net = Net(WIDTH)
+        head = make_head(WIDTH)
+        pair = make_pair()
+        swapped = nn.Sequential(nn.Linear(2, 2))
+        swapped[0] = nn.Linear(2, 3)
+        hub = torch.hub.load("pytorch/vision", "resnet18")
+
+
+        def main(width):
+            local = 3
+            encoder = nn.TransformerEncoderLayer(d_model=8, nhead=2, dim_feedforward=16)
+            sized = nn.Linear(width, local)
+        """,
+    )
+    result = session.inspect(script)
+    assert [(r["object"], r["kind"], r["line"]) for r in result["reports"]] == [
+        ("backbone", "variable", 7),
+        ("net", "variable", 8),
+        ("head", "variable", 9),
+        ("main.encoder", "variable", 18),
+    ]
+    backbone = only(result, "backbone")
+    assert backbone["device"] == "meta"
+    assert backbone["built_as"] == "nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, WIDTH))"
+    assert [p["name"] for p in backbone["parameters"]] == [
+        "0.weight", "0.bias", "2.weight", "2.bias"
+    ]  # fmt: skip
+    assert only(result, "backbone")["totals"]["parameters"] == 4 * 8 + 8 + 8 * 6 + 6
+    assert [p["name"] for p in only(result, "net")["parameters"]] == ["fc1.weight", "fc1.bias"]
+    assert only(result, "head")["totals"]["parameters"] == 7
+    encoder = only(result, "main.encoder")
+    assert encoder["modules"][0]["class"] == "TransformerEncoderLayer"
+    assert "self_attn.in_proj_weight" in [p["name"] for p in encoder["parameters"]]
+    # a file's own classes stay reports of kind "class"
+    own = write(tmp_path / "own.py", "from torch import nn\n\nclass A(nn.Module):\n    pass\n")
+    assert [(r["object"], r["kind"]) for r in session.inspect(own)["reports"]] == [("A", "class")]

@@ -4,7 +4,11 @@ catalogue's FRZ12 case script, and the findings come from its reports."""
 from __future__ import annotations
 
 import ast
+import json
 import shutil
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -101,3 +105,77 @@ def test_the_acceptance_example_end_to_end(session: WorkerSession) -> None:
     assert [(f.code, source.splitlines()[f.span.start_line].strip()) for f in findings] == [
         ("FRZ12", 'if "fc2" in name:')
     ]
+
+
+def test_loops_over_variables_built_from_library_and_imported_classes(tmp_path: Path) -> None:
+    """`paramlens check` with the real worker on models a script builds from classes it does
+    not define: torch's (at module level and in main()) and one imported from the workspace.
+    A model the script restructures after its construction is left alone."""
+    write = lambda name, text: (tmp_path / name).write_text(textwrap.dedent(text))  # noqa: E731
+    write(
+        "parts.py",
+        """
+        from torch import nn
+
+
+        class Net(nn.Module):
+            def __init__(self, width):
+                super().__init__()
+                self.fc1 = nn.Linear(width, 2)
+        """,
+    )
+    write(
+        "train.py",
+        """
+        import torch.nn as nn
+        from parts import Net
+
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+        for name, p in model.named_parameters():
+            if name.startswith("fc1"):
+                p.requires_grad = False
+
+        imported = Net(3)
+        for name, p in imported.named_parameters():
+            if "fc2" in name:
+                p.requires_grad = False
+
+        head = nn.Sequential(nn.Linear(4, 4))
+        head.fc = nn.Linear(4, 2)
+        for name, p in head.named_parameters():
+            if "fc" in name:
+                p.requires_grad = False
+
+
+        def main():
+            net = nn.Transformer(
+                d_model=16, nhead=2, num_encoder_layers=1, num_decoder_layers=1,
+                dim_feedforward=32,
+            )
+            for name, p in net.named_parameters():
+                if "encoder.layers.1" in name:
+                    p.requires_grad = False
+        """,
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "paramlens", "check", "--no-cache", "--format", "json",
+         "--interpreter", sys.executable, "train.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    found = [(i["location"]["row"], i["code"], i["message"]) for i in json.loads(done.stdout)]
+    assert [(row, code) for row, code, _ in found] == [
+        (7, "FRZ12"),
+        (12, "FRZ12"),
+        (28, "FRZ12"),
+    ]
+    messages = [message for _, _, message in found]
+    assert (
+        "matches no parameter of model (Sequential, 4 parameters: 0.weight, 0.bias" in (messages[0])
+    )
+    assert (
+        "matches no parameter of imported (Net, 2 parameters: fc1.weight, fc1.bias)"
+        in (messages[1])
+    )
+    # the real names: no layer 1 at all, not an over-matching prefix
+    assert "matches no parameter of net (Transformer, 34 parameters" in messages[2]

@@ -16,11 +16,11 @@ import ast
 import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from paramlens.analysis.findings import Span, span_of
 from paramlens.analysis.rules.facts import child_nodes, import_bindings, statements_breadth_first
-from paramlens_worker.protocol import ModelReport
+from paramlens_worker.protocol import ModelReport, is_variable_report, variable_key
 
 COLLECTION_METHODS = (
     "named_parameters",
@@ -292,17 +292,38 @@ class Superseded(Exception):
     """The map being built is not wanted any more (raised by a ``checkpoint``)."""
 
 
+class ReportNames(NamedTuple):
+    """The ``object`` of each report of a file, sorted: classes and factories, variables."""
+
+    modules: tuple[str, ...]
+    variables: tuple[str, ...]
+
+
+def report_names(reports: Sequence[ModelReport]) -> ReportNames:
+    """The names a source map takes from ``reports`` (see :func:`build_source_map`)."""
+    modules: set[str] = set()
+    variables: set[str] = set()
+    for report in reports:
+        name = report.get("object")
+        if name:
+            (variables if is_variable_report(report) else modules).add(str(name))
+    return ReportNames(tuple(sorted(modules)), tuple(sorted(variables)))
+
+
 def build_source_map(
     tree: ast.Module,
     source: str,
     module_names: Collection[str] = (),
     checkpoint: Optional[Callable[[], None]] = None,
+    variables: Collection[str] = (),
 ) -> SourceMap:
     """Map one parsed file. ``module_names`` are extra names (bases, callees) known to be
-    Modules, e.g. the ``object`` of every report, so imported classes count too.
+    Modules, e.g. the ``object`` of every class or factory report, so imported classes count
+    too; ``variables`` the ``object`` of every variable's report (``model``, ``main.net``: see
+    :func:`~paramlens_worker.protocol.variable_key`), bound to their reports where assigned.
     ``checkpoint`` is called between statements: it may raise :class:`Superseded` to give up
     (the text changed), or wait (more urgent work runs)."""
-    return _Builder(tree, source, frozenset(module_names), checkpoint).build()
+    return _Builder(tree, source, frozenset(module_names), checkpoint, frozenset(variables)).build()
 
 
 def _go_on() -> None:
@@ -462,11 +483,13 @@ class _Builder:
         source: str,
         module_names: frozenset[str],
         checkpoint: Optional[Callable[[], None]] = None,
+        variables: frozenset[str] = frozenset(),
     ) -> None:
         self.checkpoint = checkpoint or _go_on
         self.tree = tree
         self.lines = source.splitlines()
         self.extra = module_names
+        self.variables = variables
         self.imports: dict[str, str] = {}  # local name -> fully qualified dotted name
         self.from_imported: set[str] = set()
         self.classes: dict[str, ModuleClass] = {}
@@ -839,7 +862,11 @@ class _Builder:
         line = stmt.lineno - 1
         for target in targets:
             if isinstance(target, ast.Name) and value is not None:
-                model = self._model_of(value, scope, line)
+                key = variable_key(scope, target.id)
+                if key in self.variables and isinstance(value, ast.Call):
+                    model: Optional[tuple[Optional[str], str, bool]] = (key, "", False)
+                else:
+                    model = self._model_of(value, scope, line)
                 if model is not None:
                     self.bindings.add(
                         ModelBinding(

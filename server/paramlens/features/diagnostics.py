@@ -19,6 +19,7 @@ from lsprotocol import types
 from paramlens.analysis.findings import Finding, Severity, Span
 from paramlens.analysis.rules import IncrementalRules, check_source, workspace_module_classes
 from paramlens.analysis.rules.workspace import import_lines
+from paramlens.analysis.source_map import report_names
 from paramlens.log import get_logger
 from paramlens.positions import span_to_range
 from paramlens.server import Inspection
@@ -232,7 +233,7 @@ def module_classes(snap: Snapshot) -> list[str]:
     """Module classes known from elsewhere: imported from workspace files, and reported."""
     names = set(snap.workspace_classes)
     if snap.inspection is not None:
-        names.update(str(r.get("object")) for r in snap.inspection.reports)
+        names.update(report_names(snap.inspection.reports).modules)
     return sorted(names)
 
 

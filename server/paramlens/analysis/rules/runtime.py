@@ -47,8 +47,9 @@ from paramlens.analysis.source_map import (
     build_source_map,
     dotted_name,
     report_for,
+    report_names,
 )
-from paramlens_worker.protocol import ModelReport
+from paramlens_worker.protocol import ModelReport, is_variable_report
 
 MAX_LISTED = 4
 BATCHNORM_CLASSES = frozenset(
@@ -69,8 +70,8 @@ def runtime_findings(
     tree: ast.Module, source: str, reports: Sequence[ModelReport], path: Optional[str]
 ) -> list[Finding]:
     """The runtime-aware findings of one file, given the worker's reports of its models."""
-    objects = {str(r.get("object")) for r in reports if r.get("object")}
-    source_map = build_source_map(tree, source, objects)
+    names = report_names(reports)
+    source_map = build_source_map(tree, source, names.modules, variables=names.variables)
     lines = source.splitlines()
     eval_receivers = _eval_receivers(tree)
     keeping_eval = _classes_keeping_eval(tree)
@@ -196,7 +197,10 @@ class _LoopCheck:
         self.items = loop_names(loop, report)
         self.names = [seen for seen, _ in self.items]
         self.infos = item_infos(loop, report)
+        # a variable's model as the code names it: ``net``, not its report's ``main.net``
         self.model = str(report.get("object"))
+        if is_variable_report(report):
+            self.model = self.model.rsplit(".", 1)[-1]
         self.index = ParameterIndex.of(report)
 
     def span(self, node: ast.AST) -> Span:
@@ -205,11 +209,19 @@ class _LoopCheck:
     def yielded(self) -> str:
         """``Net (6 parameters: fc1.weight, …)``: what the loop iterates, with its names."""
         count = len(self.names)
-        root = module_classes(self.report).get("")
-        model = self.model if root in (None, self.model) else f"{self.model}() → {root}"
-        owner = ".".join(p for p in (model, self.loop.receiver_path) if p)
+        classes = module_classes(self.report)
         shown = [name or "''" for name in self.names]
-        return f"{owner} ({count} {_noun(self.loop, count)}: {_listing(shown)})"
+        listed = f"{count} {_noun(self.loop, count)}: {_listing(shown)}"
+        path = self.loop.receiver_path
+        if is_variable_report(self.report):
+            # ``net (Transformer, 34 parameters: …)``
+            owner = ".".join(p for p in (self.model, path) if p)
+            kind = classes.get(path)
+            return f"{owner} ({kind}, {listed})" if kind else f"{owner} ({listed})"
+        root = classes.get("")
+        model = self.model if root in (None, self.model) else f"{self.model}() → {root}"
+        owner = ".".join(p for p in (model, path) if p)
+        return f"{owner} ({listed})"
 
     def findings(self) -> Iterator[Finding]:
         loop = self.loop
