@@ -392,7 +392,7 @@ def find_candidates(
     """The classes and factories of ``module`` to build, each with how to build it, and the
     variables bound to models built from elsewhere (:func:`variable_candidates`)."""
     namespace = vars(module)
-    variables = {c.name: c for c in variable_candidates(module, tree, is_user_file)}
+    variables = {c.name: c for c in variable_candidates(module, tree, models, is_user_file)}
     definitions = {
         node.name: node
         for node in tree.body
@@ -441,17 +441,28 @@ def find_candidates(
 
 
 def variable_candidates(
-    module: ModuleType, tree: ast.Module, is_user_file: Optional[Callable[[str], bool]] = None
+    module: ModuleType,
+    tree: ast.Module,
+    models: Mapping[str, str],
+    is_user_file: Optional[Callable[[str], bool]] = None,
 ) -> list[Candidate]:
     """The variables of the file bound once to a call of a Module class defined elsewhere (in
     torch, an installed package or a workspace file) or of a function of a workspace file
     (``is_user_file``), with arguments that run no code of their own: literals, module
     constants, the calls definitions-only loading keeps (``nn.Linear(4, 8)``). Library functions
-    are never called (``resnet18(weights=...)`` downloads)."""
+    are never called (``resnet18(weights=...)`` downloads) unless ``[tool.paramlens.models]``
+    (``models``) says how to build the variable (``"train:model" = "resnet18()"``)."""
     namespace = vars(module)
     aliases = loader.import_aliases(tree)
     found = []
     for build in sites.variable_builds(tree):
+        expression = _configured(models, module, build.key)
+        if expression is not None:
+            candidate = Candidate(build.key, None, build.line, kind=KIND_VARIABLE)
+            candidate.factory = _configured_factory(expression, namespace)
+            candidate.built_as = expression
+            found.append(candidate)
+            continue
         dotted = sites.dotted_name(build.call.func)
         if dotted is None or dotted.split(".")[0] in build.local_names:
             continue
@@ -512,6 +523,12 @@ def _resolve(dotted: str, namespace: Mapping[str, Any]) -> Any:
     return value
 
 
+def _configured_factory(expression: str, namespace: Mapping[str, Any]) -> Callable[[], Any]:
+    """Builds the model as ``[tool.paramlens.models]`` says, in the module's namespace."""
+    code = compile(expression, "[tool.paramlens.models]", "eval")
+    return lambda: eval(code, dict(namespace))
+
+
 def _choose_arguments(
     candidate: Candidate,
     module: ModuleType,
@@ -525,8 +542,7 @@ def _choose_arguments(
         return
     expression = _configured(models, module, candidate.name)
     if expression is not None:
-        code = compile(expression, "[tool.paramlens.models]", "eval")
-        candidate.factory = lambda: eval(code, dict(namespace))
+        candidate.factory = _configured_factory(expression, namespace)
         candidate.built_as = expression
         return
     reasons = []

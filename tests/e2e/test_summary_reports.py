@@ -19,8 +19,10 @@ from .helpers import (
     SERVER,
     copy_workspace,
     count_lens_refreshes,
+    hover_text,
     initialize,
     open_document,
+    wait_for_diagnostic,
     wait_for_lens,
 )
 
@@ -93,3 +95,38 @@ async def test_a_file_that_is_not_open_gives_no_reports(client: LanguageClient, 
     result = await run(client, (root / "healthy.py").as_uri(), "Healthy")
     assert result["reports"] == []
     assert result["markdown"].startswith("paramlens:")
+
+
+SCRIPT = """import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+for name, p in model.named_parameters():
+    if name.startswith("fc1"):
+        p.requires_grad = False
+"""
+
+
+async def test_a_model_built_from_a_torch_class_in_a_script(
+    client: LanguageClient, root: Path
+) -> None:
+    """A script that defines no class: its ``nn.Sequential`` gets a lens, a hover, the
+    runtime rule's diagnostic and a summary of its own."""
+    path = root / "sequential_script.py"
+    path.write_text(SCRIPT)
+    uri = open_document(client, path)
+    await wait_for_lens(client, uri, "58 params")
+    lenses = await client.text_document_code_lens_async(
+        types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    assert [(lens.range.start.line, lens.command.title) for lens in lenses if lens.command] == [
+        (2, "58 params · 58 trainable"),
+        (3, "changes nothing: matches 0 of 4 parameters"),
+    ]
+    diagnostic = await wait_for_diagnostic(client, uri, "FRZ12")
+    assert diagnostic.range.start.line == 4
+    assert "matches no parameter of model (Sequential, 4 parameters" in diagnostic.message
+    hover = await hover_text(client, uri, 3, SCRIPT.splitlines()[3].index("model") + 1)
+    assert "Sequential" in hover and "58" in hover
+    result = await run(client, uri, "model")
+    assert [report["object"] for report in result["reports"]] == ["model"]
+    assert result["reports"][0]["kind"] == "variable"

@@ -129,3 +129,50 @@ def test_lenses(report: Optional[dict[str, Any]], expected: list[tuple[int, str]
         for lens in lenses
         if lens.command
     )
+
+
+VARIABLE_SOURCE = """from torch import nn
+
+model = nn.Sequential(nn.BatchNorm1d(3), nn.Linear(12, 4))
+alias = model
+for name, p in alias.named_parameters():
+    if name.startswith("1."):
+        p.requires_grad = False
+"""
+
+
+def test_a_variables_model_has_its_lens_on_the_line_that_binds_it() -> None:
+    report = {
+        **REPORT,
+        "object": "model",
+        "kind": "variable",
+        "line": 3,
+        "built_as": "nn.Sequential(nn.BatchNorm1d(3), nn.Linear(12, 4))",
+        "parameters": [
+            {**parameter(f"0.{p['name'][4:]}", p["shape"])} if p["name"].startswith("bn1") else
+            {**parameter(f"1.{p['name'][4:]}", p["shape"])}
+            for p in REPORT["parameters"]
+        ],
+        "modules": [
+            module("", "Sequential", 58, 7),
+            module("0", "BatchNorm1d", 6, 7),
+            module("1", "Linear", 52),
+        ],
+    }  # fmt: skip
+    source_map = build_source_map(
+        ast.parse(VARIABLE_SOURCE), VARIABLE_SOURCE, [], variables=["model"]
+    )
+    lenses = code_lenses(
+        source_map,
+        [report],  # type: ignore[list-item]
+        "/w/net.py",
+        "file:///w/net.py",
+        VARIABLE_SOURCE.splitlines(),
+        "utf-16",
+        "paramlens: inspecting…",
+    )
+    found = [(lens.range.start.line, lens.command.title) for lens in lenses if lens.command]
+    assert found == [
+        (2, "58 params · 58 trainable · 7 buffer values"),  # not again on `alias = model`
+        (4, "freezes 2 of 4 parameter tensors · 52 of 58 parameters"),
+    ]

@@ -553,3 +553,30 @@ def test_variables_bound_to_models_built_elsewhere_are_reports_of_their_own(
     # a file's own classes stay reports of kind "class"
     own = write(tmp_path / "own.py", "from torch import nn\n\nclass A(nn.Module):\n    pass\n")
     assert [(r["object"], r["kind"]) for r in session.inspect(own)["reports"]] == [("A", "class")]
+
+
+def test_the_models_setting_builds_a_variable_that_a_library_function_makes(
+    session: WorkerSession, tmp_path: Path
+) -> None:
+    script = write(
+        tmp_path / "hub_script.py",
+        """
+        import torch
+        from torch import nn
+
+        def main():
+            model = torch.hub.load("pytorch/vision", "resnet18", weights="DEFAULT")
+        """,
+    )
+    assert session.inspect(script)["reports"] == []  # a library function is never called
+    original = session.settings
+    configured = {"hub_script:main.model": "nn.Sequential(nn.Linear(3, 3))"}
+    session.settings = original._replace(models=configured)
+    try:
+        result = session.inspect(script)
+    finally:
+        session.settings = original
+    (report,) = result["reports"]
+    assert (report["object"], report["kind"], report["line"]) == ("main.model", "variable", 6)
+    assert report["built_as"] == "nn.Sequential(nn.Linear(3, 3))"
+    assert report["totals"]["parameters"] == 12

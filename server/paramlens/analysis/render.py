@@ -14,7 +14,13 @@ from typing import Any, Optional, Union
 
 from paramlens.analysis.filters import FreezeEffect, freeze_effect, loop_names
 from paramlens.analysis.source_map import HoverTarget
-from paramlens_worker.protocol import BufferInfo, ModelReport, ParameterInfo, module_class
+from paramlens_worker.protocol import (
+    BufferInfo,
+    ModelReport,
+    ParameterInfo,
+    is_variable_report,
+    module_class,
+)
 
 MAX_ROWS = 40
 SUMMARY_MAX_ROWS = 5000
@@ -438,7 +444,9 @@ def _path_doc(target: HoverTarget, report: ModelReport, limit: int) -> Optional[
     module = find_module(report, path)
     if module is not None:
         cls = module_class(module)
-        title = f"**{label}** — {cls}" if path else f"**{label}** — {report.get('object')}"
+        # the root of a class or factory report: its object; of a variable's: its class
+        shown = cls if path or is_variable_report(report) else report.get("object")
+        title = f"**{label}** — {shown}"
         if not path and target.prefix:
             title += f" (wrapped: names start with `{target.prefix}`)"
         return _module_doc(report, path, title, limit, with_children=True)

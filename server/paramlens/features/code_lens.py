@@ -23,7 +23,7 @@ from paramlens.analysis.render import (
 from paramlens.analysis.source_map import SourceMap, report_for
 from paramlens.log import get_logger
 from paramlens.positions import span_to_range
-from paramlens_worker.protocol import ModelReport
+from paramlens_worker.protocol import ModelReport, is_variable_report, variable_key
 
 if TYPE_CHECKING:
     from paramlens.server import DocumentState, ParamlensLanguageServer
@@ -80,6 +80,16 @@ def code_lenses(
             span = Span(factory.line, 0, factory.line, 0)
             lenses.append(
                 _lens(span, class_lens_title(report), lines, encoding, [uri, factory.name])
+            )
+    for binding in source_map.bindings:
+        # A variable's model (``model = nn.Sequential(...)``), on the line that binds it
+        if binding.object is None or binding.object != variable_key(binding.scope, binding.name):
+            continue
+        report = report_for(reports, binding.object, path)
+        if report is not None and is_variable_report(report):
+            span = Span(binding.line, 0, binding.line, 0)
+            lenses.append(
+                _lens(span, class_lens_title(report), lines, encoding, [uri, binding.object])
             )
     for assignment in source_map.submodules:
         report = report_for(reports, assignment.class_name, path)
