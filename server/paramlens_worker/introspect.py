@@ -454,8 +454,13 @@ def variable_candidates(
     (``models``) says how to build the variable (``"train:model" = "resnet18()"``)."""
     namespace = vars(module)
     aliases = loader.import_aliases(tree)
+    # The locals of a Module class's own methods (``block`` in ``__init__``) are parts of the
+    # class's model, with lenses of their own already.
+    own_classes = {name for name, _ in _module_classes(module)}
     found = []
     for build in sites.variable_builds(tree):
+        if build.key.split(".")[0] in own_classes and "." in build.key:
+            continue
         expression = _configured(models, module, build.key)
         if expression is not None:
             candidate = Candidate(build.key, None, build.line, kind=KIND_VARIABLE)
@@ -477,6 +482,12 @@ def variable_candidates(
         candidate.built_as = ast.unparse(build.call)
         found.append(candidate)
     return found
+
+
+def _holds_tensors(model: Any) -> bool:
+    if not isinstance(model, nn.Module):
+        return False
+    return next(model.parameters(), None) is not None or next(model.buffers(), None) is not None
 
 
 def _built_elsewhere(
@@ -747,10 +758,12 @@ def inspect_file(params: InspectParams, started: Optional[float] = None) -> Insp
             report["status"] = "error"
             report["error"] = error_info(error, is_user_file, params.get("load_mode", ""))
             continue
+        if candidate.kind == KIND_VARIABLE and not _holds_tensors(model):
+            # a workspace function's value, not a model, or a layer with nothing to freeze
+            # (``ACT = nn.GELU()``): no report, no lens
+            reports.remove(report)
+            continue
         if not isinstance(model, nn.Module):
-            if candidate.kind == KIND_VARIABLE:  # a workspace function's value, not a model
-                reports.remove(report)
-                continue
             report["status"] = "error"
             report["error"] = {
                 "type": "TypeError",

@@ -43,6 +43,29 @@ KIND_CLASS = "class"
 KIND_FACTORY = "factory"
 KIND_VARIABLE = "variable"
 
+# Calls that return the same module object: a later `model = model.to(...)` keeps the binding.
+SAME_MODULE_METHODS = frozenset(
+    {
+        "to",
+        "cuda",
+        "cpu",
+        "double",
+        "float",
+        "half",
+        "bfloat16",
+        "type",
+        "train",
+        "eval",
+        "requires_grad_",
+        "to_empty",
+        "share_memory",
+        "apply",
+        "xpu",
+        "ipu",
+        "mtia",
+    }
+)
+
 # JSON-RPC error codes of the worker (the -32000 range is reserved for implementations).
 ERROR_INSPECTION_FAILED = -32001  # the child raised, crashed, timed out or ran out of memory
 ERROR_TIMEOUT = -32002

@@ -14,6 +14,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from paramlens_worker.protocol import SAME_MODULE_METHODS
+
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -154,7 +156,14 @@ def variable_builds(tree: ast.Module) -> list[VariableBuild]:
         nested: list[tuple[ast.AST, str]] = []
         prefix = f"{qual}." if qual else ""
         restructured: set[str] = set()
+        again: set[int] = set()
         for child in _own_nodes(node):
+            if _same_model_again(child):
+                # model = model.to(device): the same model, bound again
+                again.add(id(child.targets[0]))  # type: ignore[attr-defined]
+                continue
+            if id(child) in again:
+                continue
             for name in _bound_names(child):
                 counts[name] = counts.get(name, 0) + 1
             changed = _restructured_name(child)
@@ -171,7 +180,8 @@ def variable_builds(tree: ast.Module) -> list[VariableBuild]:
                     and isinstance(targets[0], ast.Name)
                     and isinstance(child.value, ast.Call)
                 ):
-                    assignments.append((targets[0].id, child.value, child.lineno))
+                    call = constructor_call(child.value)
+                    assignments.append((targets[0].id, call, child.lineno))
         local = frozenset(counts) if qual else frozenset()
         for name, call, line in assignments:
             # A model changed after its construction (``model.fc = nn.Linear(512, 10)``) has
@@ -184,6 +194,34 @@ def variable_builds(tree: ast.Module) -> list[VariableBuild]:
     scope(tree, "")
     found.sort(key=lambda build: build.line)
     return found
+
+
+def constructor_call(call: ast.Call) -> ast.Call:
+    """The call that makes the model of ``call``: ``nn.Sequential(...)`` in
+    ``nn.Sequential(...).to(device).eval()`` (those methods return the same module)."""
+    while (
+        isinstance(call.func, ast.Attribute)
+        and call.func.attr in SAME_MODULE_METHODS
+        and isinstance(call.func.value, ast.Call)
+    ):
+        call = call.func.value
+    return call
+
+
+def _same_model_again(node: ast.AST) -> bool:
+    """``model = model.to(device)`` (and the other methods that return the same module)."""
+    if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+        return False
+    target, value = node.targets[0], node.value
+    if not isinstance(target, ast.Name):
+        return False
+    while (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr in SAME_MODULE_METHODS
+    ):
+        value = value.func.value
+    return value is not node.value and isinstance(value, ast.Name) and value.id == target.id
 
 
 def _class_functions(cls: ast.ClassDef, prefix: str) -> Iterator[tuple[ast.AST, str]]:

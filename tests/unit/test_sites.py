@@ -260,3 +260,15 @@ def test_dotted_name() -> None:
     assert sites.dotted_name(expression("torch.nn.Linear")) == "torch.nn.Linear"
     assert sites.dotted_name(expression("Net")) == "Net"
     assert sites.dotted_name(expression("make()().x")) is None
+
+
+def test_methods_returning_the_same_module_keep_the_variable() -> None:
+    assert builds(
+        """
+        model = nn.Sequential(nn.Linear(2, 2)).to(device).eval()
+        model = model.to(device)
+        model = model.half().train()
+        other = nn.Linear(2, 2)
+        other = model.to(device)
+        """
+    ) == [("model", "nn.Sequential(nn.Linear(2, 2))", 2)]

@@ -525,10 +525,20 @@ def test_variables_bound_to_models_built_elsewhere_are_reports_of_their_own(
         hub = torch.hub.load("pytorch/vision", "resnet18")
 
 
+        ACT = nn.GELU()  # nothing to freeze
+
+
         def main(width):
             local = 3
             encoder = nn.TransformerEncoderLayer(d_model=8, nhead=2, dim_feedforward=16)
             sized = nn.Linear(width, local)
+
+
+        class Model(nn.Module):
+            def __init__(self):
+                super().__init__()
+                block = nn.Sequential(nn.Linear(2, 2))  # a part of Model's own report
+                self.add_module("block", block)
         """,
     )
     result = session.inspect(script)
@@ -536,7 +546,8 @@ def test_variables_bound_to_models_built_elsewhere_are_reports_of_their_own(
         ("backbone", "variable", 7),
         ("net", "variable", 8),
         ("head", "variable", 9),
-        ("main.encoder", "variable", 18),
+        ("main.encoder", "variable", 21),
+        ("Model", "class", 25),
     ]
     backbone = only(result, "backbone")
     assert backbone["device"] == "meta"

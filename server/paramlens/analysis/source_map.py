@@ -20,7 +20,12 @@ from typing import Any, NamedTuple, Optional
 
 from paramlens.analysis.findings import Span, span_of
 from paramlens.analysis.rules.facts import child_nodes, import_bindings, statements_breadth_first
-from paramlens_worker.protocol import ModelReport, is_variable_report, variable_key
+from paramlens_worker.protocol import (
+    SAME_MODULE_METHODS,
+    ModelReport,
+    is_variable_report,
+    variable_key,
+)
 
 COLLECTION_METHODS = (
     "named_parameters",
@@ -42,28 +47,6 @@ LOOP_METHODS = (
     "modules",
     "named_children",
     "children",
-)
-# Calls that return the same module object: a later `model = model.to(...)` keeps the binding.
-SAME_MODULE_METHODS = frozenset(
-    {
-        "to",
-        "cuda",
-        "cpu",
-        "double",
-        "float",
-        "half",
-        "bfloat16",
-        "type",
-        "train",
-        "eval",
-        "requires_grad_",
-        "to_empty",
-        "share_memory",
-        "apply",
-        "xpu",
-        "ipu",
-        "mtia",
-    }
 )
 # nn.Module subclasses of common libraries, recognised as bases without their source.
 LIBRARY_MODULE_BASES = frozenset({"LightningModule", "PreTrainedModel"})
