@@ -161,7 +161,7 @@ def _totals(report: ModelReport) -> list[str]:
 def render_reports(reports: Sequence[ModelReport], *, relative_to: Optional[Path] = None) -> str:
     """Every model's table, separated by blank lines."""
     if not reports:
-        return "no nn.Module classes or factories found\n"
+        return "no model found: no nn.Module class, factory, or variable built from one\n"
     return "\n".join(render_report(r, relative_to=relative_to) for r in reports)
 
 

@@ -138,7 +138,10 @@ def test_human_numbers(value: int, count: str, size: str) -> None:
 
 
 def test_no_models() -> None:
-    assert summary.render_reports([]) == "no nn.Module classes or factories found\n"
+    assert (
+        summary.render_reports([])
+        == "no model found: no nn.Module class, factory, or variable built from one\n"
+    )
 
 
 def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
