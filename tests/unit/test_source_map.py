@@ -502,3 +502,74 @@ def test_every_position_finds_the_token_under_it(script: Path) -> None:
             }[target.kind]
             assert token in expected, (line, col, target)
     assert found
+
+
+HELPERS = """
+class Net(nn.Module):
+    pass
+
+def freeze(model, depth=1):
+    for name, p in model.named_parameters():
+        p.requires_grad = False
+
+def mixed(model):
+    return model
+
+def by_keyword(*, model):
+    return model
+
+def unknown(model):
+    return model
+
+def main():
+    net = Net()
+    freeze(net, 2)
+    mixed(net)
+    by_keyword(model=torch.compile(net))
+
+mixed(nn.Linear(2, 2))
+unknown(make_model())
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "scope", "expected"),
+    [
+        ("model", "freeze", ("Net", "", False)),  # called from main(), defined before it
+        ("model", "by_keyword", ("Net", "_orig_mod.", False)),
+        ("model", "mixed", None),  # passed a Net and a Linear
+        ("model", "unknown", None),
+        ("depth", "freeze", None),
+    ],
+)
+def test_a_helpers_parameter_is_the_model_every_call_passes(
+    name: str, scope: str, expected: Optional[tuple[str, str, bool]]
+) -> None:
+    binding = smap(HELPERS).binding_at(name, 10_000, scope)
+    got = (
+        None
+        if binding is None or binding.object is None
+        else (binding.object, binding.prefix, binding.imported)
+    )
+    assert got == expected
+
+
+def test_loops_in_a_helper_resolve_to_the_model_passed_to_it() -> None:
+    (loop,) = smap(HELPERS).loops
+    assert (loop.object, loop.receiver, loop.method) == ("Net", "model", "named_parameters")
+
+
+def test_variables_bind_to_their_own_reports() -> None:
+    source = textwrap.dedent(
+        """
+        model = nn.Sequential(nn.Linear(2, 2))
+        alias = model
+        def main():
+            net = nn.Linear(2, 2)
+        """
+    )
+    sm = build_source_map(ast.parse(source), source, [], variables=["model", "main.net"])
+    assert sm.binding_at("alias", 10, "").object == "model"  # type: ignore[union-attr]
+    assert sm.binding_at("net", 10, "main").object == "main.net"  # type: ignore[union-attr]
+    # without a report, a torch class is no model of the file
+    assert smap(source).binding_at("model", 10, "") is None

@@ -155,6 +155,15 @@ def test_loops_over_variables_built_from_library_and_imported_classes(tmp_path: 
             for name, p in net.named_parameters():
                 if "encoder.layers.1" in name:
                     p.requires_grad = False
+
+
+        def freeze_head(m):
+            for name, p in m.named_parameters():
+                if name.startswith("head."):
+                    p.requires_grad = False
+
+
+        freeze_head(imported)
         """,
     )
     done = subprocess.run(
@@ -168,6 +177,7 @@ def test_loops_over_variables_built_from_library_and_imported_classes(tmp_path: 
         (7, "FRZ12"),
         (12, "FRZ12"),
         (28, "FRZ12"),
+        (34, "FRZ12"),  # in a helper, on the model its one call passes
     ]
     messages = [message for _, _, message in found]
     assert (
@@ -179,3 +189,4 @@ def test_loops_over_variables_built_from_library_and_imported_classes(tmp_path: 
     )
     # the real names: no layer 1 at all, not an over-matching prefix
     assert "matches no parameter of net (Transformer, 34 parameters" in messages[2]
+    assert "matches no parameter of imported (Net, 2 parameters" in messages[3]

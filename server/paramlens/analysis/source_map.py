@@ -275,6 +275,10 @@ class Superseded(Exception):
     """The map being built is not wanted any more (raised by a ``checkpoint``)."""
 
 
+# What a value bound to a model is: (object, wrapper prefix, imported).
+_Model = tuple[Optional[str], str, bool]
+
+
 class ReportNames(NamedTuple):
     """The ``object`` of each report of a file, sorted: classes and factories, variables."""
 
@@ -491,6 +495,13 @@ class _Builder:
         self.constant_nodes: dict[str, ast.expr] = {}
         self.freeze_calls: list[FreezeCall] = []
         self.bases_of_classes: dict[str, tuple[str, ...]] = {}
+        # top-level functions of the file, and what each call of one passes its parameters
+        self.helpers: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {
+            node.name: node
+            for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        }
+        self.passed: dict[str, list[dict[str, Optional[_Model]]]] = {}
 
     def span(self, node: ast.AST) -> Span:
         return span_of(node, self.lines)
@@ -503,7 +514,7 @@ class _Builder:
         self._collect_factories()
         self._collect_submodules()
         self._walk_scope(self.tree.body, "", None)
-        for node in self.tree.body:
+        for node in _callers_first(self.tree.body, self.helpers):
             self.checkpoint()
             self._walk_functions(node, "")
         self._bind_self_attributes()
@@ -813,9 +824,15 @@ class _Builder:
                 last = annotated.rsplit(".", 1)[-1] if annotated else None
                 known = last if last in self.classes or last in self.extra else None
                 imported = known is not None and known not in self.classes
+                prefix = ""
+                if known is None and scope in self.helpers:
+                    # `freeze(model)`: the model every call of the helper passes
+                    model = _agreed(self.passed.get(scope, ()), arg.arg)
+                    if model is not None:
+                        known, prefix, imported = model
                 self.bindings.add(
                     ModelBinding(
-                        arg.arg, known, "", self.span(arg), func.lineno - 1, scope, imported
+                        arg.arg, known, prefix, self.span(arg), func.lineno - 1, scope, imported
                     )
                 )
         for stmt in _statements(body):
@@ -832,7 +849,24 @@ class _Builder:
             for node in _own_nodes(stmt):
                 if isinstance(node, (ast.ListComp, ast.GeneratorExp, ast.SetComp)):
                     self._freeze_comprehension(node, scope, owner, constants)
+                elif type(node) is ast.Call and type(node.func) is ast.Name:
+                    self._note_helper_call(node, scope, stmt.lineno - 1)
                 self._hover_targets(node, scope, owner)
+
+    def _note_helper_call(self, call: ast.Call, scope: str, line: int) -> None:
+        """What a call of a top-level function passes each of its parameters."""
+        helper = self.helpers.get(call.func.id)  # type: ignore[attr-defined]
+        if helper is None or any(isinstance(a, ast.Starred) for a in call.args):
+            return
+        if any(keyword.arg is None for keyword in call.keywords):
+            return
+        positional = [*helper.args.posonlyargs, *helper.args.args]
+        passed: dict[str, Optional[_Model]] = {}
+        for parameter, value in zip(positional, call.args):
+            passed[parameter.arg] = self._model_of(value, scope, line)
+        for keyword in call.keywords:
+            passed[str(keyword.arg)] = self._model_of(keyword.value, scope, line)
+        self.passed.setdefault(helper.name, []).append(passed)
 
     def _bind(self, stmt: ast.stmt, scope: str) -> None:
         targets, value = _assigned(stmt)
@@ -1327,6 +1361,47 @@ class _Builder:
             conditions,
             rest,
         )
+
+
+def _agreed(calls: Sequence[Mapping[str, Optional[_Model]]], parameter: str) -> Optional[_Model]:
+    """The model that every call passes as ``parameter``, if they all pass the same one."""
+    models = {call.get(parameter) for call in calls}
+    if len(models) != 1:
+        return None
+    return next(iter(models))
+
+
+def _callers_first(
+    body: Sequence[ast.stmt], helpers: Mapping[str, ast.FunctionDef | ast.AsyncFunctionDef]
+) -> list[ast.stmt]:
+    """The module's statements with its top-level functions reordered so that each comes after
+    the functions that call it (``main`` before the ``freeze`` it calls), in source order
+    otherwise and wherever calls go round in a cycle: a helper's walk then knows every call."""
+    callers: dict[str, set[str]] = {name: set() for name in helpers}
+    for name, function in helpers.items():
+        for node in ast.walk(function):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                callee = node.func.id
+                if callee in callers and callee != name:
+                    callers[callee].add(name)
+    ordered: list[ast.stmt] = [s for s in body if not _is_helper(s, helpers)]
+    pending = [s for s in body if _is_helper(s, helpers)]
+    done: set[str] = set()
+    while pending:
+        ready = next(
+            (s for s in pending if callers[s.name] <= done),  # type: ignore[attr-defined]
+            pending[0],  # a cycle: source order
+        )
+        pending.remove(ready)
+        done.add(ready.name)  # type: ignore[attr-defined]
+        ordered.append(ready)
+    return ordered
+
+
+def _is_helper(stmt: ast.stmt, helpers: Mapping[str, ast.AST]) -> bool:
+    return (
+        isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and helpers.get(stmt.name) is stmt
+    )
 
 
 def _assigned(stmt: ast.stmt) -> tuple[list[ast.expr], Optional[ast.expr]]:
