@@ -134,6 +134,14 @@ def fit(model: Net, other: "Net", n: int = 3):
 """
 
 
+def bound_model(sm: SourceMap, name: str, scope: str) -> Optional[tuple[str, str, bool]]:
+    """(object, prefix, imported) of the binding of ``name`` at the end of ``scope``."""
+    binding = sm.binding_at(name, 10_000, scope)
+    if binding is None or binding.object is None:
+        return None
+    return binding.object, binding.prefix, binding.imported
+
+
 @pytest.mark.parametrize(
     ("name", "scope", "expected"),
     [
@@ -158,14 +166,7 @@ def fit(model: Net, other: "Net", n: int = 3):
 def test_bindings_at_the_end_of_their_scope(
     name: str, scope: str, expected: Optional[tuple[str, str, bool]]
 ) -> None:
-    sm = smap(BINDINGS)
-    binding = sm.binding_at(name, 10_000, scope)
-    got = (
-        None
-        if binding is None or binding.object is None
-        else (binding.object, binding.prefix, binding.imported)
-    )
-    assert got == expected
+    assert bound_model(smap(BINDINGS), name, scope) == expected
 
 
 def test_a_rebinding_holds_only_from_its_line() -> None:
@@ -545,13 +546,7 @@ unknown(make_model())
 def test_a_helpers_parameter_is_the_model_every_call_passes(
     name: str, scope: str, expected: Optional[tuple[str, str, bool]]
 ) -> None:
-    binding = smap(HELPERS).binding_at(name, 10_000, scope)
-    got = (
-        None
-        if binding is None or binding.object is None
-        else (binding.object, binding.prefix, binding.imported)
-    )
-    assert got == expected
+    assert bound_model(smap(HELPERS), name, scope) == expected
 
 
 def test_loops_in_a_helper_resolve_to_the_model_passed_to_it() -> None:
