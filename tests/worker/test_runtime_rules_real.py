@@ -190,3 +190,18 @@ def test_loops_over_variables_built_from_library_and_imported_classes(tmp_path: 
     # the real names: no layer 1 at all, not an over-matching prefix
     assert "matches no parameter of net (Transformer, 34 parameters" in messages[2]
     assert "matches no parameter of imported (Net, 2 parameters" in messages[3]
+
+
+def test_the_must_not_flag_corpus_stays_clean_with_the_runtime_rules(tmp_path: Path) -> None:
+    """Correct freezing in every idiom, models built by the real worker: no warning or error
+    (information, such as FRZ11's BatchNorm statistics, is allowed)."""
+    corpus = Path(__file__).resolve().parents[1] / "fixtures" / "must_not_flag"
+    done = subprocess.run(
+        [sys.executable, "-m", "paramlens", "check", "--no-cache", "--format", "json",
+         "--interpreter", sys.executable, str(corpus)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert "runtime rules" not in done.stderr, done.stderr  # the worker did run
+    items = json.loads(done.stdout)
+    assert [i for i in items if i["severity"] != "info"] == []
+    assert done.returncode in (0, 1)

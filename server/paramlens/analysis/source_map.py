@@ -13,6 +13,7 @@ the worker's reports use 1-based ``line`` / ``class_line`` / ``assigned_line``.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1234,6 +1235,9 @@ class _Builder:
         head = self._loop_head(stmt.iter, stmt.target, scope, owner, stmt.lineno - 1)
         if head is None:
             return
+        if head.name_var is not None and _rebinds(stmt.body, head.name_var):
+            # `name = name.replace("module.", "")`: the filters see other names than these
+            head = dataclasses.replace(head, name_var=None)
         item_var = head.item_var
         sinks = list(self._sinks(stmt.body, item_var, ()))
         if not sinks:
@@ -1361,6 +1365,15 @@ class _Builder:
             conditions,
             rest,
         )
+
+
+def _rebinds(body: Sequence[ast.stmt], name: str) -> bool:
+    """Whether a statement of ``body`` (nested ones included) binds ``name`` again."""
+    return any(
+        isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load)
+        for statement in body
+        for node in ast.walk(statement)
+    )
 
 
 def _agreed(calls: Sequence[Mapping[str, Optional[_Model]]], parameter: str) -> Optional[_Model]:

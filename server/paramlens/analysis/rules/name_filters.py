@@ -22,7 +22,9 @@ _LEAF_NAMES = frozenset({"weight", "bias", "in_proj_weight", "in_proj_bias", "po
 # Containers name their parameters "0.weight": a plain name never matches. Other torch layers
 # (nn.LSTM's "weight_ih_l0") have undotted names of their own.
 _CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
-_NUMBERED = re.compile(r"\.\d+$")
+# A dotted name ending in an index that other indices extend: 'blocks.1' is a prefix of
+# 'blocks.10'; never 'blocks.0', as indices have no leading zeros.
+_NUMBERED = re.compile(r"\.(?!0$)\d+$")
 
 
 def _literals(node: ast.expr) -> list[str]:
@@ -82,12 +84,17 @@ class NameFilterRules(Family):
             return
         method = it.func.attr
         name = target.elts[0].id
-        owner = self.classify(it.func.value, scope.env, scope)
+        tests: list[tuple[str, str, ast.expr]] = []
         for child in stmt.body:
             for node in walk(child):
                 if isinstance(node, (ast.If, ast.IfExp, ast.While)):
-                    for how, lit, where in comparisons(node.test, name):
-                        self._check(method, how, lit, where, owner, it.func.value)
+                    tests.extend(comparisons(node.test, name))
+                elif type(node) is ast.Name and node.id == name and type(node.ctx) is not ast.Load:
+                    return  # `name = name.split(".")[0]`: the tests see other names
+        if tests:
+            owner = self.classify(it.func.value, scope.env, scope)
+            for how, lit, where in tests:
+                self._check(method, how, lit, where, owner, it.func.value)
 
     def _root_lacks(self, owner: Union[Binding, None], lit: str) -> bool:
         """Is ``owner`` known to have no root-level parameter named ``lit``? Only a container

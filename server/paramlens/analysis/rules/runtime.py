@@ -236,6 +236,7 @@ class _LoopCheck:
                 continue
             filters = sink_filters(loop, sink)
             if filters is None:
+                yield from self._dead_atoms(sink, None)  # parts known only at run time
                 continue
             try:
                 hits = select(filters, self.names, self.infos)
@@ -398,9 +399,11 @@ class _LoopCheck:
                 renamed.setdefault(old, []).append(seen)
         return renamed
 
-    def _dead_atoms(self, sink: Sink, hits: Sequence[str]) -> Iterator[Finding]:
+    def _dead_atoms(self, sink: Sink, hits: Optional[Sequence[str]]) -> Iterator[Finding]:
         """Parts of a filter that match no name while the whole filter matches some: an
-        alternative of an ``or``, a negated test (``if 'head' in n: continue``)."""
+        alternative of an ``or``, a negated test (``if 'head' in n: continue``). ``hits`` None:
+        other parts of the filter are known only at run time (``name.startswith(prefix)``,
+        ``prefix`` a parameter); a part that matches nothing still does nothing."""
         loop = self.loop
         for test, expected in sink.conditions:
             for atom, negated in _alternatives(test, inside=not expected):
@@ -408,13 +411,21 @@ class _LoopCheck:
                     continue
                 compiled = loop_filter(loop, atom)
                 assert compiled is not None
-                count = f"{len(hits)} of {len(self.names)} {_noun(loop, len(self.names))}"
-                verb = _effect_verb(sink)
-                outcome = (
-                    f"it excludes nothing, so {count} are {verb}"
-                    if negated != (not expected)
-                    else f"this part of the filter does nothing ({count} {verb} by the rest)"
-                )
+                excludes = negated != (not expected)
+                if hits is None:
+                    outcome = (
+                        "it excludes nothing"
+                        if excludes
+                        else "this part of the filter does nothing, whatever the rest matches"
+                    )
+                else:
+                    count = f"{len(hits)} of {len(self.names)} {_noun(loop, len(self.names))}"
+                    verb = _effect_verb(sink)
+                    outcome = (
+                        f"it excludes nothing, so {count} are {verb}"
+                        if excludes
+                        else f"this part of the filter does nothing ({count} {verb} by the rest)"
+                    )
                 yield self._explain(atom, [(compiled, True)], outcome, Severity.WARNING)
 
     def _dead_elements(self, sink: Sink) -> Iterator[Finding]:
