@@ -568,3 +568,35 @@ def test_variables_bind_to_their_own_reports() -> None:
     assert sm.binding_at("net", 10, "main").object == "main.net"  # type: ignore[union-attr]
     # without a report, a torch class is no model of the file
     assert smap(source).binding_at("model", 10, "") is None
+
+
+def test_a_helpers_parameter_takes_the_literal_every_call_passes() -> None:
+    sm = smap(
+        """
+        class Net(nn.Module):
+            pass
+
+        def freeze(model, prefixes, keep="head", depth=1):
+            depth = depth + 1
+            for name, p in model.named_parameters():
+                if any(name.startswith(x) for x in prefixes) and keep not in name:
+                    p.requires_grad = False
+
+        def main():
+            freeze(Net(), ["a.", "b."], depth=2)
+            freeze(Net(), prefixes=["a.", "b."], depth=2)
+
+        def other(model, prefix):
+            for name, p in model.named_parameters():
+                if name.startswith(prefix):
+                    p.requires_grad = False
+
+        other(Net(), "a")
+        other(Net(), "b")
+        """
+    )
+    freeze, other = sm.loops
+    assert freeze.constants["prefixes"] == ["a.", "b."]
+    assert freeze.constants["keep"] == "head"  # the default, where no call passes it
+    assert "depth" not in freeze.constants  # rebound in the body
+    assert "prefix" not in other.constants  # the calls disagree

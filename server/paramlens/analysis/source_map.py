@@ -276,6 +276,7 @@ class Superseded(Exception):
     """The map being built is not wanted any more (raised by a ``checkpoint``)."""
 
 
+_UNKNOWN = object()  # a value known only at run time
 # What a value bound to a model is: (object, wrapper prefix, imported).
 _Model = tuple[Optional[str], str, bool]
 
@@ -503,6 +504,7 @@ class _Builder:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
         }
         self.passed: dict[str, list[dict[str, Optional[_Model]]]] = {}
+        self.passed_values: dict[str, list[dict[str, Any]]] = {}
 
     def span(self, node: ast.AST) -> Span:
         return span_of(node, self.lines)
@@ -811,6 +813,10 @@ class _Builder:
         """Bindings (``bind``), loops and hover targets (``collect``) of one scope (not of
         nested functions)."""
         constants = dict(self.constants)
+        if scope in self.helpers and func is self.helpers[scope]:
+            # `freeze(net, "backbone")`: the literal every call passes a parameter
+            agreed = _agreed_values(self.passed_values.get(scope, ()), func)
+            constants.update((k, v) for k, v in agreed.items() if not _rebinds(body, k))
         if scope:
             constants.update(self._scope_constants(body))
         if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)) and bind:
@@ -862,12 +868,24 @@ class _Builder:
         if any(keyword.arg is None for keyword in call.keywords):
             return
         positional = [*helper.args.posonlyargs, *helper.args.args]
+        arguments = [(p.arg, value) for p, value in zip(positional, call.args)]
+        arguments += [(str(keyword.arg), keyword.value) for keyword in call.keywords]
         passed: dict[str, Optional[_Model]] = {}
-        for parameter, value in zip(positional, call.args):
-            passed[parameter.arg] = self._model_of(value, scope, line)
-        for keyword in call.keywords:
-            passed[str(keyword.arg)] = self._model_of(keyword.value, scope, line)
+        values: dict[str, Any] = {}
+        for parameter, value in arguments:
+            passed[parameter] = self._model_of(value, scope, line)
+            values[parameter] = self._constant_value(value)
         self.passed.setdefault(helper.name, []).append(passed)
+        self.passed_values.setdefault(helper.name, []).append(values)
+
+    def _constant_value(self, node: ast.expr) -> Any:
+        """A literal's value, or a module constant's; ``_UNKNOWN`` for anything else."""
+        if isinstance(node, ast.Name):
+            return self.constants.get(node.id, _UNKNOWN)
+        try:
+            return _literal(node)
+        except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+            return _UNKNOWN
 
     def _bind(self, stmt: ast.stmt, scope: str) -> None:
         targets, value = _assigned(stmt)
@@ -1382,6 +1400,40 @@ def _agreed(calls: Sequence[Mapping[str, Optional[_Model]]], parameter: str) -> 
     if len(models) != 1:
         return None
     return next(iter(models))
+
+
+def _agreed_values(
+    calls: Sequence[Mapping[str, Any]], function: ast.FunctionDef | ast.AsyncFunctionDef
+) -> dict[str, Any]:
+    """The parameters of ``function`` that every call passes the same literal value, by name
+    (a parameter a call leaves out takes its literal default)."""
+    if not calls:
+        return {}
+    a = function.args
+    positional = [*a.posonlyargs, *a.args]
+    defaults: dict[str, ast.expr] = dict(
+        zip([p.arg for p in positional][len(positional) - len(a.defaults) :], a.defaults)
+    )
+    defaults.update((p.arg, d) for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None)
+    agreed: dict[str, Any] = {}
+    for parameter in [p.arg for p in (*positional, *a.kwonlyargs)]:
+        values = []
+        for call in calls:
+            if parameter in call:
+                values.append(call[parameter])
+            elif parameter in defaults:
+                try:
+                    values.append(_literal(defaults[parameter]))
+                except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+                    values.append(_UNKNOWN)
+            else:
+                values.append(_UNKNOWN)
+        first = values[0]
+        if first is not _UNKNOWN and all(
+            v is not _UNKNOWN and type(v) is type(first) and v == first for v in values
+        ):
+            agreed[parameter] = first
+    return agreed
 
 
 def _callers_first(
