@@ -32,6 +32,7 @@ run: setup node-deps
 	$(BIN)/paramlens summary examples/net.py
 	$(BIN)/paramlens summary examples/tied_lm.py
 	$(BIN)/paramlens summary examples/vision/models.py
+	$(BIN)/paramlens summary examples/finetune.py  # models built from torch's classes, no class
 	-$(BIN)/paramlens check examples/  # exits 1: the examples freeze BatchNorm on purpose (FRZ11)
 	$(BIN)/python scripts/lsp_demo.py examples/net.py examples/darknet.py  # what an editor shows
 	npm run package

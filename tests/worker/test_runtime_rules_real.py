@@ -205,3 +205,29 @@ def test_the_must_not_flag_corpus_stays_clean_with_the_runtime_rules(tmp_path: P
     items = json.loads(done.stdout)
     assert [i for i in items if i["severity"] != "info"] == []
     assert done.returncode in (0, 1)
+
+
+def test_the_finetune_example_names_its_two_slips(tmp_path: Path) -> None:
+    """examples/finetune.py defines no class: its models come from torch's classes, one of
+    them reaches its freeze loop through a helper with a list of prefixes."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "finetune.py"
+    done = subprocess.run(
+        [sys.executable, "-m", "paramlens", "check", "--no-cache", "--format", "json",
+         "--interpreter", sys.executable, str(example)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    lines = example.read_text().splitlines()
+    found = [
+        (i["code"], lines[i["location"]["row"] - 1].strip(), i["message"])
+        for i in json.loads(done.stdout)
+    ]
+    assert [(code, line) for code, line, _ in found] == [
+        ("FRZ12", "if any(name.startswith(prefix) for prefix in prefixes):"),
+        ("FRZ12", 'if "norm" in name:  # Sequential names its layers "0", "1": nothing is frozen'),
+    ]
+    assert (
+        "'layer.2.' (in prefixes)` matches no parameter of encoder (TransformerEncoder"
+        in (found[0][2])
+    )
+    assert "of head (Sequential, 4 parameters: 0.weight, 0.bias, 1.weight, 1.bias)" in found[1][2]
