@@ -476,9 +476,10 @@ def variable_candidates(
             continue
         if not _runs_no_code(build.call, aliases, namespace, build.local_names):
             continue
-        code = compile(ast.Expression(body=build.call), str(module.__file__), "eval")
         candidate = Candidate(name=build.key, obj=target, line=build.line, kind=KIND_VARIABLE)
-        candidate.factory = lambda code=code: eval(code, dict(namespace))
+        candidate.factory = _evaluator(
+            ast.Expression(body=build.call), str(module.__file__), namespace
+        )
         candidate.built_as = ast.unparse(build.call)
         found.append(candidate)
     return found
@@ -536,7 +537,14 @@ def _resolve(dotted: str, namespace: Mapping[str, Any]) -> Any:
 
 def _configured_factory(expression: str, namespace: Mapping[str, Any]) -> Callable[[], Any]:
     """Builds the model as ``[tool.paramlens.models]`` says, in the module's namespace."""
-    code = compile(expression, "[tool.paramlens.models]", "eval")
+    return _evaluator(expression, "[tool.paramlens.models]", namespace)
+
+
+def _evaluator(
+    expression: str | ast.Expression, filename: str, namespace: Mapping[str, Any]
+) -> Callable[[], Any]:
+    """Evaluates ``expression`` in a copy of the module's namespace, on each call."""
+    code = compile(expression, filename, "eval")
     return lambda: eval(code, dict(namespace))
 
 

@@ -156,13 +156,12 @@ def variable_builds(tree: ast.Module) -> list[VariableBuild]:
         nested: list[tuple[ast.AST, str]] = []
         prefix = f"{qual}." if qual else ""
         restructured: set[str] = set()
-        again: set[int] = set()
         for child in _own_nodes(node):
-            if _same_model_again(child):
-                # model = model.to(device): the same model, bound again
-                again.add(id(child.targets[0]))  # type: ignore[attr-defined]
-                continue
-            if id(child) in again:
+            again = _same_model_again(child)
+            if again is not None:
+                # model = model.to(device): the same model, bound again (its target, visited
+                # next, counts one)
+                counts[again] = counts.get(again, 0) - 1
                 continue
             for name in _bound_names(child):
                 counts[name] = counts.get(name, 0) + 1
@@ -196,32 +195,34 @@ def variable_builds(tree: ast.Module) -> list[VariableBuild]:
     return found
 
 
+def _same_module(node: ast.expr) -> ast.expr:
+    """What ``node`` calls methods returning the same module on: ``X`` in
+    ``X.to(device).eval()``; ``node`` itself when it calls none."""
+    while (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in SAME_MODULE_METHODS
+    ):
+        node = node.func.value
+    return node
+
+
 def constructor_call(call: ast.Call) -> ast.Call:
     """The call that makes the model of ``call``: ``nn.Sequential(...)`` in
     ``nn.Sequential(...).to(device).eval()`` (those methods return the same module)."""
-    while (
-        isinstance(call.func, ast.Attribute)
-        and call.func.attr in SAME_MODULE_METHODS
-        and isinstance(call.func.value, ast.Call)
-    ):
-        call = call.func.value
-    return call
+    made = _same_module(call)
+    return made if isinstance(made, ast.Call) else call
 
 
-def _same_model_again(node: ast.AST) -> bool:
-    """``model = model.to(device)`` (and the other methods that return the same module)."""
+def _same_model_again(node: ast.AST) -> Optional[str]:
+    """``model`` for ``model = model.to(device)`` (and the other methods that return the same
+    module); None for any other statement."""
     if not isinstance(node, ast.Assign) or len(node.targets) != 1:
-        return False
-    target, value = node.targets[0], node.value
-    if not isinstance(target, ast.Name):
-        return False
-    while (
-        isinstance(value, ast.Call)
-        and isinstance(value.func, ast.Attribute)
-        and value.func.attr in SAME_MODULE_METHODS
-    ):
-        value = value.func.value
-    return value is not node.value and isinstance(value, ast.Name) and value.id == target.id
+        return None
+    target, root = node.targets[0], _same_module(node.value)
+    if root is node.value or not isinstance(target, ast.Name):
+        return None
+    return target.id if isinstance(root, ast.Name) and root.id == target.id else None
 
 
 def _class_functions(cls: ast.ClassDef, prefix: str) -> Iterator[tuple[ast.AST, str]]:

@@ -24,6 +24,16 @@ pytestmark = pytest.mark.torch
 CASES = Path(__file__).resolve().parents[1] / "fixtures" / "freeze_cases"
 
 
+def check_json(target: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``paramlens check --format json`` on ``target``, the runtime rules through the real
+    worker in this interpreter (which has torch)."""
+    return subprocess.run(
+        [sys.executable, "-m", "paramlens", "check", "--no-cache", "--format", "json",
+         "--interpreter", sys.executable, target],
+        cwd=cwd, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def c12(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
     folder = tmp_path_factory.mktemp("c12")
@@ -166,11 +176,7 @@ def test_loops_over_variables_built_from_library_and_imported_classes(tmp_path: 
         freeze_head(imported)
         """,
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "paramlens", "check", "--no-cache", "--format", "json",
-         "--interpreter", sys.executable, "train.py"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    done = check_json("train.py", tmp_path)
     assert done.returncode == 1, done.stderr
     found = [(i["location"]["row"], i["code"], i["message"]) for i in json.loads(done.stdout)]
     assert [(row, code) for row, code, _ in found] == [
@@ -196,11 +202,7 @@ def test_the_must_not_flag_corpus_stays_clean_with_the_runtime_rules(tmp_path: P
     """Correct freezing in every idiom, models built by the real worker: no warning or error
     (information, such as FRZ11's BatchNorm statistics, is allowed)."""
     corpus = Path(__file__).resolve().parents[1] / "fixtures" / "must_not_flag"
-    done = subprocess.run(
-        [sys.executable, "-m", "paramlens", "check", "--no-cache", "--format", "json",
-         "--interpreter", sys.executable, str(corpus)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    done = check_json(str(corpus), tmp_path)
     assert "runtime rules" not in done.stderr, done.stderr  # the worker did run
     items = json.loads(done.stdout)
     assert [i for i in items if i["severity"] != "info"] == []
@@ -211,11 +213,7 @@ def test_the_finetune_example_names_its_two_slips(tmp_path: Path) -> None:
     """examples/finetune.py defines no class: its models come from torch's classes, one of
     them reaches its freeze loop through a helper with a list of prefixes."""
     example = Path(__file__).resolve().parents[2] / "examples" / "finetune.py"
-    done = subprocess.run(
-        [sys.executable, "-m", "paramlens", "check", "--no-cache", "--format", "json",
-         "--interpreter", sys.executable, str(example)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    done = check_json(str(example), tmp_path)
     assert done.returncode == 1, done.stderr
     lines = example.read_text().splitlines()
     found = [

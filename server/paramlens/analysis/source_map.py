@@ -281,6 +281,14 @@ _UNKNOWN = object()  # a value known only at run time
 _Model = tuple[Optional[str], str, bool]
 
 
+class _Passed(NamedTuple):
+    """What one call of a helper passes one parameter: a model (or None), a literal value (or
+    ``_UNKNOWN``)."""
+
+    model: Optional[_Model]
+    value: Any
+
+
 class ReportNames(NamedTuple):
     """The ``object`` of each report of a file, sorted: classes and factories, variables."""
 
@@ -434,6 +442,14 @@ def _literal(node: ast.AST) -> Any:
     return ast.literal_eval(node)
 
 
+def _literal_or_unknown(node: ast.AST) -> Any:
+    """The value of a literal expression; ``_UNKNOWN`` for any other expression."""
+    try:
+        return _literal(node)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        return _UNKNOWN
+
+
 @dataclass(frozen=True)
 class _Head:
     """What a loop iterates: the collection call, its receiver and the loop's variables."""
@@ -503,8 +519,7 @@ class _Builder:
             for node in tree.body
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
         }
-        self.passed: dict[str, list[dict[str, Optional[_Model]]]] = {}
-        self.passed_values: dict[str, list[dict[str, Any]]] = {}
+        self.passed: dict[str, list[dict[str, _Passed]]] = {}
 
     def span(self, node: ast.AST) -> Span:
         return span_of(node, self.lines)
@@ -813,9 +828,11 @@ class _Builder:
         """Bindings (``bind``), loops and hover targets (``collect``) of one scope (not of
         nested functions)."""
         constants = dict(self.constants)
-        if scope in self.helpers and func is self.helpers[scope]:
+        # the calls of a top-level function: what they agree to pass its parameters
+        calls = self.passed.get(scope, ()) if func is self.helpers.get(scope) else ()
+        if calls:
             # `freeze(net, "backbone")`: the literal every call passes a parameter
-            agreed = _agreed_values(self.passed_values.get(scope, ()), func)
+            agreed = _agreed_values(calls, func)  # type: ignore[arg-type]
             constants.update((k, v) for k, v in agreed.items() if not _rebinds(body, k))
         if scope:
             constants.update(self._scope_constants(body))
@@ -832,9 +849,9 @@ class _Builder:
                 known = last if last in self.classes or last in self.extra else None
                 imported = known is not None and known not in self.classes
                 prefix = ""
-                if known is None and scope in self.helpers:
+                if known is None and calls:
                     # `freeze(model)`: the model every call of the helper passes
-                    model = _agreed(self.passed.get(scope, ()), arg.arg)
+                    model = _agreed(calls, arg.arg)
                     if model is not None:
                         known, prefix, imported = model
                 self.bindings.add(
@@ -870,22 +887,17 @@ class _Builder:
         positional = [*helper.args.posonlyargs, *helper.args.args]
         arguments = [(p.arg, value) for p, value in zip(positional, call.args)]
         arguments += [(str(keyword.arg), keyword.value) for keyword in call.keywords]
-        passed: dict[str, Optional[_Model]] = {}
-        values: dict[str, Any] = {}
-        for parameter, value in arguments:
-            passed[parameter] = self._model_of(value, scope, line)
-            values[parameter] = self._constant_value(value)
+        passed = {
+            parameter: _Passed(self._model_of(value, scope, line), self._constant_value(value))
+            for parameter, value in arguments
+        }
         self.passed.setdefault(helper.name, []).append(passed)
-        self.passed_values.setdefault(helper.name, []).append(values)
 
     def _constant_value(self, node: ast.expr) -> Any:
         """A literal's value, or a module constant's; ``_UNKNOWN`` for anything else."""
         if isinstance(node, ast.Name):
             return self.constants.get(node.id, _UNKNOWN)
-        try:
-            return _literal(node)
-        except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
-            return _UNKNOWN
+        return _literal_or_unknown(node)
 
     def _bind(self, stmt: ast.stmt, scope: str) -> None:
         targets, value = _assigned(stmt)
@@ -900,7 +912,7 @@ class _Builder:
             if isinstance(target, ast.Name) and value is not None:
                 key = variable_key(scope, target.id)
                 if key in self.variables and isinstance(value, ast.Call):
-                    model: Optional[tuple[Optional[str], str, bool]] = (key, "", False)
+                    model: Optional[_Model] = (key, "", False)
                 else:
                     model = self._model_of(value, scope, line)
                 if model is not None:
@@ -1394,16 +1406,16 @@ def _rebinds(body: Sequence[ast.stmt], name: str) -> bool:
     )
 
 
-def _agreed(calls: Sequence[Mapping[str, Optional[_Model]]], parameter: str) -> Optional[_Model]:
+def _agreed(calls: Sequence[Mapping[str, _Passed]], parameter: str) -> Optional[_Model]:
     """The model that every call passes as ``parameter``, if they all pass the same one."""
-    models = {call.get(parameter) for call in calls}
+    models = {call[parameter].model if parameter in call else None for call in calls}
     if len(models) != 1:
         return None
     return next(iter(models))
 
 
 def _agreed_values(
-    calls: Sequence[Mapping[str, Any]], function: ast.FunctionDef | ast.AsyncFunctionDef
+    calls: Sequence[Mapping[str, _Passed]], function: ast.FunctionDef | ast.AsyncFunctionDef
 ) -> dict[str, Any]:
     """The parameters of ``function`` that every call passes the same literal value, by name
     (a parameter a call leaves out takes its literal default)."""
@@ -1420,12 +1432,9 @@ def _agreed_values(
         values = []
         for call in calls:
             if parameter in call:
-                values.append(call[parameter])
+                values.append(call[parameter].value)
             elif parameter in defaults:
-                try:
-                    values.append(_literal(defaults[parameter]))
-                except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
-                    values.append(_UNKNOWN)
+                values.append(_literal_or_unknown(defaults[parameter]))
             else:
                 values.append(_UNKNOWN)
         first = values[0]
