@@ -147,7 +147,7 @@ def dotted_name(node: ast.expr) -> Optional[str]:
 
 def variable_builds(tree: ast.Module) -> list[VariableBuild]:
     """Every :class:`VariableBuild` of the module and of its functions, in source order, but
-    for variables whose Module the scope restructures (:func:`_restructured_name`)."""
+    for variables whose Module the scope restructures (:func:`restructured_name`)."""
     found: list[VariableBuild] = []
 
     def scope(node: ast.AST, qual: str) -> None:
@@ -165,7 +165,7 @@ def variable_builds(tree: ast.Module) -> list[VariableBuild]:
                 continue
             for name in _bound_names(child):
                 counts[name] = counts.get(name, 0) + 1
-            changed = _restructured_name(child)
+            changed = restructured_name(child)
             if changed is not None:
                 restructured.add(changed)
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -277,24 +277,25 @@ _RESTRUCTURING_METHODS = frozenset(
 _FLAG_ATTRIBUTES = frozenset({"requires_grad", "data", "grad", "training"})
 
 
-def _restructured_name(node: ast.AST) -> Optional[str]:
+def restructured_name(node: ast.AST) -> Optional[str]:
     """The variable whose Module ``node`` may restructure: ``model`` in ``model.fc = ...``,
     ``model.classifier[6] = ...``, ``del model.fc``, ``model.layers.append(...)``,
     ``setattr(model, ...)``; None for anything else (``model.fc.weight.requires_grad = x``)."""
     if isinstance(node, (ast.Attribute, ast.Subscript)) and not isinstance(node.ctx, ast.Load):
         if isinstance(node, ast.Attribute) and node.attr in _FLAG_ATTRIBUTES:
             return None
-        return _chain_root(node.value)
+        return chain_root(node.value)
     if isinstance(node, ast.Call):
         func = node.func
         if isinstance(func, ast.Attribute) and func.attr in _RESTRUCTURING_METHODS:
-            return _chain_root(func.value)
+            return chain_root(func.value)
         if isinstance(func, ast.Name) and func.id in ("setattr", "delattr") and node.args:
-            return _chain_root(node.args[0])
+            return chain_root(node.args[0])
     return None
 
 
-def _chain_root(node: ast.AST) -> Optional[str]:
+def chain_root(node: ast.AST) -> Optional[str]:
+    """``model`` of ``model``, ``model.fc`` or ``model.blocks[0]``; None for anything else."""
     while isinstance(node, (ast.Attribute, ast.Subscript)):
         node = node.value
     return node.id if isinstance(node, ast.Name) else None

@@ -176,21 +176,65 @@ def test_a_rebinding_holds_only_from_its_line() -> None:
     assert sm.binding_at("m", 7, "").object == "B"  # type: ignore[union-attr]
 
 
+STRUCTURE_KEPT = [
+    "model.requires_grad = False",
+    "model.fc.weight.requires_grad = False",
+    "model.training: bool = False",
+    "print(model)",
+    "nn.init.zeros_(model.fc.weight)",
+    "wrapped = nn.DataParallel(model)",
+    "keep(model)",
+]
+STRUCTURE_CHANGED = [
+    "model.fc.weight = None",
+    "model[0] = nn.Linear(2, 2)",
+    "model.fc, x = nn.Linear(2, 2), 1",
+    "del model.fc",
+    "model.layers.append(nn.Linear(2, 2))",
+    "setattr(model, 'fc', nn.Linear(2, 2))",
+    "replace_head(model)",
+    "replace_head(other=1, m=model.body)",
+    "prune.l1_unstructured(model.fc, 'weight', 0.3)",
+    "get_peft_model(model, config)",
+]
+
+
 @pytest.mark.parametrize(
-    "store",
-    [
-        "model.requires_grad = False",
-        "model.fc.weight = None",
-        "model[0] = nn.Linear(2, 2)",
-        "model.fc, x = nn.Linear(2, 2), 1",
-        "model.training: bool = False",
-    ],
+    ("store", "kept"),
+    [(s, True) for s in STRUCTURE_KEPT] + [(s, False) for s in STRUCTURE_CHANGED],
 )
-def test_a_store_into_the_model_does_not_rebind_it(store: str) -> None:
-    sm = smap(f"class A(nn.Module): pass\nmodel = A()\n{store}\nprint(model.fc)\n")
-    binding = sm.binding_at("model", 6, "")
-    assert binding is not None and binding.object == "A"
-    assert any(t.kind == "attribute_chain" and t.span.start_line == 5 for t in sm.targets)
+def test_a_statement_that_may_restructure_the_model_ends_its_binding(
+    store: str, kept: bool
+) -> None:
+    sm = smap(
+        "class A(nn.Module): pass\n"
+        "def keep(m):\n    m.fc.weight.requires_grad = False\n"
+        "def replace_head(m, other=0):\n    m.head = nn.Linear(2, 2)\n"
+        f"model = A()\n{store}\nprint(model.fc)\n"
+    )
+    before = sm.binding_at("model", 8, "")  # 0-based: the statement is line 8
+    assert before is not None and before.object == "A"
+    after = sm.binding_at("model", 10, "")
+    assert after is not None and (after.object == "A") is kept
+    hovered = any(t.kind == "attribute_chain" and t.span.start_line == 9 for t in sm.targets)
+    assert hovered is kept
+
+
+def test_a_function_restructuring_a_module_level_model_ends_it_only_there() -> None:
+    sm = smap(
+        """
+        class A(nn.Module): pass
+        model = A()
+        def grow():
+            print(model.fc)
+            model.extra = nn.Linear(2, 2)
+            print(model.extra)
+        """
+    )
+    # lines are 0-based: `model.extra = ...` is line 7
+    assert sm.binding_at("model", 7, "grow").object == "A"  # type: ignore[union-attr]
+    assert sm.binding_at("model", 8, "grow").object is None  # type: ignore[union-attr]
+    assert sm.binding_at("model", 10, "").object == "A"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("rebind", ["model = 1", "model, x = 1, 2", "[x, *model] = 1, 2"])

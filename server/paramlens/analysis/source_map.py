@@ -27,6 +27,7 @@ from paramlens_worker.protocol import (
     is_variable_report,
     variable_key,
 )
+from paramlens_worker.sites import chain_root, restructured_name
 
 COLLECTION_METHODS = (
     "named_parameters",
@@ -520,6 +521,7 @@ class _Builder:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
         }
         self.passed: dict[str, list[dict[str, _Passed]]] = {}
+        self.restructuring: dict[str, frozenset[str]] = {}  # helper -> parameters it changes
 
     def span(self, node: ast.AST) -> Span:
         return span_of(node, self.lines)
@@ -864,6 +866,7 @@ class _Builder:
                 self.checkpoint()  # module level: between functions is not often enough
             if bind:
                 self._bind(stmt, scope)
+                self._shadow_restructured(stmt, scope)
             if not collect:
                 continue
             if isinstance(stmt, ast.For):
@@ -931,6 +934,80 @@ class _Builder:
             for name in _bound_names(target):
                 if self.bindings.at(name.id, line + 1, scope):
                     self.bindings.add(ModelBinding(name.id, None, "", self.span(name), line, scope))
+
+    def _shadow_restructured(self, stmt: ast.stmt, scope: str) -> None:
+        """Unbinds, after ``stmt``, every model that it may restructure (``model.head = ...``,
+        ``model.layers.append(...)``, ``replace_head(model)``): from there on the model's names
+        are not its constructor's, so no report stands for it."""
+        line = stmt.lineno - 1
+        for node in _own_nodes(stmt):
+            for name in self._restructured(node):
+                binding = self.bindings.at(name, line + 1, scope)
+                if binding is None or binding.object is None:
+                    continue
+                if binding.scope != scope:
+                    # A function restructuring a module-level model: the model stands
+                    # until this line of the function.
+                    self.bindings.add(dataclasses.replace(binding, scope=scope, line=-1))
+                self.bindings.add(ModelBinding(name, None, "", self.span(node), line, scope))
+
+    def _restructured(self, node: ast.AST) -> Iterator[str]:
+        """The variables whose Module ``node`` may restructure, itself or through a call."""
+        name = restructured_name(node)
+        if name is not None:
+            yield name
+        elif isinstance(node, ast.Call):
+            yield from self._passed_to_restructurer(node)
+
+    def _passed_to_restructurer(self, call: ast.Call) -> Iterator[str]:
+        """The variables (or their submodules) that ``call`` passes to a callable that may
+        restructure them: a function of the file that does, or any callable not known to
+        leave a Module as it is (``get_peft_model(model, config)``, ``prune.l1_unstructured(
+        model.fc, "weight", 0.3)``)."""
+        func = call.func
+        helper = self.helpers.get(func.id) if isinstance(func, ast.Name) else None
+        if helper is None:
+            if _leaves_structure(self.qualname(func)) or self._wrapper_prefix(call) is not None:
+                return
+            for value in (*call.args, *(keyword.value for keyword in call.keywords)):
+                root = chain_root(value.value if isinstance(value, ast.Starred) else value)
+                if root is not None:
+                    yield root
+            return
+        changed = self._restructured_parameters(helper)
+        positional = [p.arg for p in (*helper.args.posonlyargs, *helper.args.args)]
+        for index, value in enumerate(call.args):
+            if isinstance(value, ast.Starred) or index >= len(positional):
+                changed_here = bool(changed)  # where a starred argument lands is unknown
+                value = value.value if isinstance(value, ast.Starred) else value
+            else:
+                changed_here = positional[index] in changed
+            root = chain_root(value)
+            if changed_here and root is not None:
+                yield root
+        for keyword in call.keywords:
+            root = chain_root(keyword.value)
+            if root is not None and (keyword.arg is None or keyword.arg in changed):
+                yield root
+
+    def _restructured_parameters(
+        self, helper: ast.FunctionDef | ast.AsyncFunctionDef
+    ) -> frozenset[str]:
+        """The parameters of a function of the file whose Module it may restructure."""
+        known = self.restructuring.get(helper.name)
+        if known is not None:
+            return known
+        self.restructuring[helper.name] = frozenset()  # a recursive call: judged by the rest
+        a = helper.args
+        parameters = {p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs)}
+        changed = frozenset(
+            name
+            for node in ast.walk(helper)
+            for name in self._restructured(node)
+            if name in parameters
+        )
+        self.restructuring[helper.name] = changed
+        return changed
 
     def _receiver(
         self,
@@ -1395,6 +1472,27 @@ class _Builder:
             conditions,
             rest,
         )
+
+
+# Callables that leave the structure of a Module passed to them as it is (the builtins that read
+# an object, and torch's that return a new object or change tensors only).
+_STRUCTURE_KEEPING = frozenset(
+    {
+        *("print", "repr", "str", "format", "len", "id", "type", "isinstance", "hash"),
+        *("hasattr", "getattr", "vars", "dir", "iter", "next", "enumerate", "zip"),
+        *("list", "tuple", "dict", "sum", "sorted", "any", "all", "max", "min"),
+        *("copy.copy", "copy.deepcopy", "torch.compile", "torch.save", "torch.jit.script"),
+        *("torch.jit.trace", "torch.onnx.export", "torch.nn.utils.clip_grad_norm_"),
+        *("torch.nn.utils.clip_grad_value_", "torch.nn.utils.parameters_to_vector"),
+    }
+)
+
+
+def _leaves_structure(callee: Optional[str]) -> bool:
+    """Whether a callable (its qualified name) is known to keep a Module's structure."""
+    if callee is None:
+        return False
+    return callee in _STRUCTURE_KEEPING or callee.startswith(("torch.nn.init.", "logging."))
 
 
 def _rebinds(body: Sequence[ast.stmt], name: str) -> bool:
