@@ -281,16 +281,24 @@ def restructured_name(node: ast.AST) -> Optional[str]:
     """The variable whose Module ``node`` may restructure: ``model`` in ``model.fc = ...``,
     ``model.classifier[6] = ...``, ``del model.fc``, ``model.layers.append(...)``,
     ``setattr(model, ...)``; None for anything else (``model.fc.weight.requires_grad = x``)."""
+    module = restructured_module(node)
+    return None if module is None else chain_root(module)
+
+
+def restructured_module(node: ast.AST) -> Optional[ast.expr]:
+    """The expression whose Module ``node`` may restructure: ``model.blocks`` in
+    ``model.blocks[0] = ...`` or ``model.blocks.append(...)``, ``self.model`` in
+    ``self.model.head = ...``; None where ``node`` restructures nothing."""
     if isinstance(node, (ast.Attribute, ast.Subscript)) and not isinstance(node.ctx, ast.Load):
         if isinstance(node, ast.Attribute) and node.attr in _FLAG_ATTRIBUTES:
             return None
-        return chain_root(node.value)
+        return node.value
     if isinstance(node, ast.Call):
         func = node.func
         if isinstance(func, ast.Attribute) and func.attr in _RESTRUCTURING_METHODS:
-            return chain_root(func.value)
+            return func.value
         if isinstance(func, ast.Name) and func.id in ("setattr", "delattr") and node.args:
-            return chain_root(node.args[0])
+            return node.args[0]
     return None
 
 

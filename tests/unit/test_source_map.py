@@ -644,3 +644,82 @@ def test_a_helpers_parameter_takes_the_literal_every_call_passes() -> None:
     assert freeze.constants["keep"] == "head"  # the default, where no call passes it
     assert "depth" not in freeze.constants  # rebound in the body
     assert "prefix" not in other.constants  # the calls disagree
+
+
+TRAINER = """
+class Net(nn.Module):
+    pass
+
+class Trainer:
+    def __init__(self, model, frozen=2):
+        self.model = model
+
+    def setup(self):
+        self.freeze_layers(self.model, 2)
+        self.strip(self.model)
+
+    def freeze_layers(self, model, count):
+        for name, p in model.named_parameters():
+            if name.startswith("layer."):
+                p.requires_grad = False
+
+    def strip(self, model):
+        model = 3
+        for name, p in model.named_parameters():
+            p.requires_grad = False
+
+def main():
+    trainer = Trainer(Net())
+    trainer.setup()
+"""
+
+
+def test_a_plain_classs_methods_are_helpers_of_its_constructor_and_of_each_other() -> None:
+    sm = smap(TRAINER)
+    assert bound_model(sm, "model", "Trainer.__init__") == ("Net", "", False)
+    assert bound_model(sm, "model", "Trainer.freeze_layers") == ("Net", "", False)
+    # a parameter bound again in the body stays bound to what the body binds
+    assert bound_model(sm, "model", "Trainer.strip") is None
+    (loop,) = sm.loops
+    assert (loop.object, loop.scope, loop.constants["count"]) == ("Net", "Trainer.freeze_layers", 2)
+
+
+HOLDER = """
+class Net(nn.Module):
+    pass
+
+class Holder:
+    def __init__(self, model):
+        self.model = model
+
+    def freeze(self):
+        for p in self.model.parameters():
+            p.requires_grad = False
+
+    def reset(self):
+        for p in self.model.parameters():
+            p.requires_grad = False
+        self.model.head = nn.Linear(4, 2)
+        for p in self.model.parameters():
+            p.requires_grad = False
+
+class Plain:
+    def __init__(self, model):
+        self.model = model
+
+def main():
+    model = Net()
+    Plain(model)
+    for p in model.parameters():
+        p.requires_grad = False
+    Holder(model)
+    for p in model.parameters():
+        p.requires_grad = False
+"""
+
+
+def test_a_model_a_plain_class_restructures_stands_only_before_it_does() -> None:
+    # the method that sets the head: bound up to that line; any other method may run after it
+    # (unbound); the constructor of a class that restructures what it holds, a restructurer
+    loops = sorted((loop.scope, loop.span.start_line, loop.object) for loop in smap(HOLDER).loops)
+    assert loops == [("Holder.reset", 15, "Net"), ("main", 28, "Net")]  # the first loop of each

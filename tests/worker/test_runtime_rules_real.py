@@ -229,3 +229,44 @@ def test_the_finetune_example_names_its_two_slips(tmp_path: Path) -> None:
         in (found[0][2])
     )
     assert "of head (Sequential, 4 parameters: 0.weight, 0.bias, 1.weight, 1.bias)" in found[1][2]
+
+
+def test_a_trainer_class_freezing_through_its_methods(tmp_path: Path) -> None:
+    """A plain class holding the model (``Trainer(Encoder())``) whose method passes
+    ``self.model`` to another method; a head set before a loop keeps that loop unjudged."""
+    script = tmp_path / "trainer.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import torch.nn as nn
+
+            class Encoder(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.layers = nn.ModuleList(nn.Linear(4, 4) for _ in range(3))
+
+            class Trainer:
+                def __init__(self, model):
+                    self.model = model
+
+                def setup(self):
+                    self.freeze_layers(self.model, 2)
+                    self.model.head = nn.Linear(4, 2)
+                    for name, p in self.model.named_parameters():
+                        if not name.startswith("head."):
+                            p.requires_grad = False
+
+                def freeze_layers(self, model, count):
+                    for name, p in model.named_parameters():
+                        if name.startswith("layer.") and int(name.split(".")[1]) < count:
+                            p.requires_grad = False
+
+            def main():
+                Trainer(Encoder()).setup()
+            """
+        )
+    )
+    done = check_json(str(script), tmp_path)
+    found = [(i["location"]["row"], i["code"], i["message"]) for i in json.loads(done.stdout)]
+    assert [(row, code) for row, code, _ in found] == [(22, "FRZ12")], done.stderr
+    assert "matches no parameter of Encoder (6 parameters: layers.0.weight" in found[0][2]

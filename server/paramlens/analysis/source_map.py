@@ -17,7 +17,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional, TypeVar
 
 from paramlens.analysis.findings import Span, span_of
 from paramlens.analysis.rules.facts import child_nodes, import_bindings, statements_breadth_first
@@ -27,7 +27,7 @@ from paramlens_worker.protocol import (
     is_variable_report,
     variable_key,
 )
-from paramlens_worker.sites import chain_root, restructured_name
+from paramlens_worker.sites import chain_root, restructured_module
 
 COLLECTION_METHODS = (
     "named_parameters",
@@ -386,7 +386,9 @@ class _BindingIndex:
     def _latest(self, name: str, scope: str, before: int) -> Optional[ModelBinding]:
         found = None
         for binding in self.by_key.get((name, scope), ()):
-            if binding.line < before:
+            # the last one made on the latest line: a parameter bound again once its calls are
+            # known stays below the body's own bindings
+            if binding.line < before and (found is None or binding.line >= found.line):
                 found = binding
         return found
 
@@ -522,6 +524,7 @@ class _Builder:
         }
         self.passed: dict[str, list[dict[str, _Passed]]] = {}
         self.restructuring: dict[str, frozenset[str]] = {}  # helper -> parameters it changes
+        self.held_restructuring: dict[str, dict[str, dict[str, int]]] = {}  # by plain class
 
     def span(self, node: ast.AST) -> Span:
         return span_of(node, self.lines)
@@ -533,14 +536,19 @@ class _Builder:
         self.bases_of_classes = self.class_bases()
         self._collect_factories()
         self._collect_submodules()
+        self._collect_methods()
         self._walk_scope(self.tree.body, "", None)
         for node in _callers_first(self.tree.body, self.helpers):
             self.checkpoint()
             self._walk_functions(node, "")
+        for _, qual, func, _ in self.deferred:
+            # `Trainer(model)` in a function walked after the class: `__init__`'s parameters
+            self._bind_parameters(func, qual, None)
         self._bind_self_attributes()
-        for body, qual, func, cls in self.deferred:
+        for body, qual, func, cls in _methods_callers_first(self.deferred):
             self.checkpoint()
             self.self_class = cls
+            self._bind_parameters(func, qual, None)  # `self.freeze(self.model)` in a method
             self._walk_scope(body, qual, None, func, bind=False)
         self.self_class = None
         self._class_targets()
@@ -556,6 +564,16 @@ class _Builder:
             by_line=_index_by_line(self.targets),
             freeze_calls=tuple(self.freeze_calls),
         )
+
+    def _collect_methods(self) -> None:
+        """Adds the methods of the file's top-level plain classes (a ``Trainer``) to the
+        helpers, as ``Trainer.freeze``: ``Trainer(model)`` passes ``__init__`` its arguments,
+        ``self.freeze(self.model)`` in a method of the class passes ``freeze`` its own."""
+        for node in self.tree.body:
+            if isinstance(node, ast.ClassDef) and node.name not in self.classes:
+                for item in node.body:
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        self.helpers[f"{node.name}.{item.name}"] = item
 
     def _collect_imports(self) -> None:
         for node in statements_breadth_first(self.tree):
@@ -782,6 +800,12 @@ class _Builder:
                 return binding.object, binding.prefix, binding.imported
             return None
         if isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name):
+            if value.value.id == "self" and self.self_class is not None:
+                # `self.freeze(self.model)` in a method of a plain class
+                held = self._self_binding(value.attr, scope, line)
+                if held is None:
+                    return None
+                return held.object, held.prefix, held.imported
             binding = self.bindings.at(value.value.id, line, scope)
             if (
                 binding is not None
@@ -838,29 +862,8 @@ class _Builder:
             constants.update((k, v) for k, v in agreed.items() if not _rebinds(body, k))
         if scope:
             constants.update(self._scope_constants(body))
-        if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)) and bind:
-            a = func.args
-            arguments = [*a.posonlyargs, *a.args, *a.kwonlyargs]
-            arguments += [extra for extra in (a.vararg, a.kwarg) if extra is not None]
-            for arg in arguments:
-                if arg.arg == "self" and owner is not None:
-                    continue
-                # `def fit(model: Net)`: the annotation says which model it is
-                annotated = dotted_name(arg.annotation) if arg.annotation is not None else None
-                last = annotated.rsplit(".", 1)[-1] if annotated else None
-                known = last if last in self.classes or last in self.extra else None
-                imported = known is not None and known not in self.classes
-                prefix = ""
-                if known is None and calls:
-                    # `freeze(model)`: the model every call of the helper passes
-                    model = _agreed(calls, arg.arg)
-                    if model is not None:
-                        known, prefix, imported = model
-                self.bindings.add(
-                    ModelBinding(
-                        arg.arg, known, prefix, self.span(arg), func.lineno - 1, scope, imported
-                    )
-                )
+        if bind:
+            self._bind_parameters(func, scope, owner)
         for stmt in _statements(body):
             if not scope:
                 self.checkpoint()  # module level: between functions is not often enough
@@ -876,25 +879,76 @@ class _Builder:
             for node in _own_nodes(stmt):
                 if isinstance(node, (ast.ListComp, ast.GeneratorExp, ast.SetComp)):
                     self._freeze_comprehension(node, scope, owner, constants)
-                elif type(node) is ast.Call and type(node.func) is ast.Name:
+                elif type(node) is ast.Call and type(node.func) in (ast.Name, ast.Attribute):
                     self._note_helper_call(node, scope, stmt.lineno - 1)
                 self._hover_targets(node, scope, owner)
 
+    def _bind_parameters(self, func: Optional[ast.AST], scope: str, owner: Optional[str]) -> None:
+        """Binds the parameters of ``func``: to the Module class of their annotation, or to
+        the model every call of the helper passes them."""
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return
+        calls = self.passed.get(scope, ()) if func is self.helpers.get(scope) else ()
+        a = func.args
+        arguments = [*a.posonlyargs, *a.args, *a.kwonlyargs]
+        arguments += [extra for extra in (a.vararg, a.kwarg) if extra is not None]
+        for arg in arguments:
+            if arg.arg == "self" and owner is not None:
+                continue
+            # `def fit(model: Net)`: the annotation says which model it is
+            annotated = dotted_name(arg.annotation) if arg.annotation is not None else None
+            last = annotated.rsplit(".", 1)[-1] if annotated else None
+            known = last if last in self.classes or last in self.extra else None
+            imported = known is not None and known not in self.classes
+            prefix = ""
+            if known is None and calls:
+                # `freeze(model)`: the model every call of the helper passes
+                model = _agreed(calls, arg.arg)
+                if model is not None:
+                    known, prefix, imported = model
+            self.bindings.add(
+                ModelBinding(
+                    arg.arg, known, prefix, self.span(arg), func.lineno - 1, scope, imported
+                )
+            )
+
+    def _called_helper(self, func: ast.expr, cls: Optional[str]) -> Optional[tuple[str, bool]]:
+        """(helper key, whether the call binds ``self``) of a call's callee: ``freeze``,
+        ``Trainer.__init__`` for ``Trainer(...)``, ``Trainer.freeze`` for ``self.freeze(...)``
+        in a method of ``Trainer`` (``cls``); None for any other callee."""
+        if type(func) is ast.Name:
+            if func.id in self.helpers:
+                return func.id, False
+            init = f"{func.id}.__init__"
+            return (init, True) if init in self.helpers else None
+        if (
+            type(func) is ast.Attribute
+            and type(func.value) is ast.Name
+            and func.value.id == "self"
+            and cls is not None
+        ):
+            method = f"{cls}.{func.attr}"
+            return (method, True) if method in self.helpers else None
+        return None
+
     def _note_helper_call(self, call: ast.Call, scope: str, line: int) -> None:
-        """What a call of a top-level function passes each of its parameters."""
-        helper = self.helpers.get(call.func.id)  # type: ignore[attr-defined]
-        if helper is None or any(isinstance(a, ast.Starred) for a in call.args):
+        """What a call of a helper (a top-level function, a plain class's method) passes each
+        of its parameters."""
+        called = self._called_helper(call.func, self.self_class)
+        if called is None or any(isinstance(a, ast.Starred) for a in call.args):
             return
         if any(keyword.arg is None for keyword in call.keywords):
             return
-        positional = [*helper.args.posonlyargs, *helper.args.args]
+        key, binds_self = called
+        helper = self.helpers[key]
+        positional = [*helper.args.posonlyargs, *helper.args.args][int(binds_self) :]
         arguments = [(p.arg, value) for p, value in zip(positional, call.args)]
         arguments += [(str(keyword.arg), keyword.value) for keyword in call.keywords]
         passed = {
             parameter: _Passed(self._model_of(value, scope, line), self._constant_value(value))
             for parameter, value in arguments
         }
-        self.passed.setdefault(helper.name, []).append(passed)
+        self.passed.setdefault(key, []).append(passed)
 
     def _constant_value(self, node: ast.expr) -> Any:
         """A literal's value, or a module constant's; ``_UNKNOWN`` for anything else."""
@@ -941,9 +995,10 @@ class _Builder:
         are not its constructor's, so no report stands for it."""
         line = stmt.lineno - 1
         for node in _own_nodes(stmt):
-            for name in self._restructured(node):
-                binding = self.bindings.at(name, line + 1, scope)
-                if binding is None or binding.object is None:
+            for module in self._restructured(node, None):
+                name = chain_root(module)
+                binding = None if name is None else self.bindings.at(name, line + 1, scope)
+                if name is None or binding is None or binding.object is None:
                     continue
                 if binding.scope != scope:
                     # A function restructuring a module-level model: the model stands
@@ -951,63 +1006,106 @@ class _Builder:
                     self.bindings.add(dataclasses.replace(binding, scope=scope, line=-1))
                 self.bindings.add(ModelBinding(name, None, "", self.span(node), line, scope))
 
-    def _restructured(self, node: ast.AST) -> Iterator[str]:
-        """The variables whose Module ``node`` may restructure, itself or through a call."""
-        name = restructured_name(node)
-        if name is not None:
-            yield name
+    def _restructured(self, node: ast.AST, cls: Optional[str]) -> Iterator[ast.expr]:
+        """The expressions whose Module ``node`` may restructure, itself or through a call
+        (in a method of the plain class ``cls``, if given)."""
+        module = restructured_module(node)
+        if module is not None:
+            yield module
         elif isinstance(node, ast.Call):
-            yield from self._passed_to_restructurer(node)
+            yield from self._passed_to_restructurer(node, cls)
 
-    def _passed_to_restructurer(self, call: ast.Call) -> Iterator[str]:
-        """The variables (or their submodules) that ``call`` passes to a callable that may
-        restructure them: a function of the file that does, or any callable not known to
-        leave a Module as it is (``get_peft_model(model, config)``, ``prune.l1_unstructured(
-        model.fc, "weight", 0.3)``)."""
-        func = call.func
-        helper = self.helpers.get(func.id) if isinstance(func, ast.Name) else None
-        if helper is None:
-            if _leaves_structure(self.qualname(func)) or self._wrapper_prefix(call) is not None:
+    def _passed_to_restructurer(self, call: ast.Call, cls: Optional[str]) -> Iterator[ast.expr]:
+        """The arguments of ``call`` that it passes to a callable that may restructure them:
+        a helper of the file that does, or any callable not known to leave a Module as it is
+        (``get_peft_model(model, config)``, ``prune.l1_unstructured(model.fc, "weight", 0.3)``)."""
+        called = self._called_helper(call.func, cls)
+        if called is None:
+            if (
+                _leaves_structure(self.qualname(call.func))
+                or self._wrapper_prefix(call) is not None
+            ):
                 return
             for value in (*call.args, *(keyword.value for keyword in call.keywords)):
-                root = chain_root(value.value if isinstance(value, ast.Starred) else value)
-                if root is not None:
-                    yield root
+                yield value.value if isinstance(value, ast.Starred) else value
             return
-        changed = self._restructured_parameters(helper)
+        key, binds_self = called
+        helper = self.helpers[key]
+        changed = self._restructured_parameters(key)
         positional = [p.arg for p in (*helper.args.posonlyargs, *helper.args.args)]
+        positional = positional[int(binds_self) :]
         for index, value in enumerate(call.args):
             if isinstance(value, ast.Starred) or index >= len(positional):
                 changed_here = bool(changed)  # where a starred argument lands is unknown
                 value = value.value if isinstance(value, ast.Starred) else value
             else:
                 changed_here = positional[index] in changed
-            root = chain_root(value)
-            if changed_here and root is not None:
-                yield root
+            if changed_here:
+                yield value
         for keyword in call.keywords:
-            root = chain_root(keyword.value)
-            if root is not None and (keyword.arg is None or keyword.arg in changed):
-                yield root
+            if keyword.arg is None or keyword.arg in changed:
+                yield keyword.value
 
-    def _restructured_parameters(
-        self, helper: ast.FunctionDef | ast.AsyncFunctionDef
-    ) -> frozenset[str]:
-        """The parameters of a function of the file whose Module it may restructure."""
-        known = self.restructuring.get(helper.name)
+    def _restructured_parameters(self, key: str) -> frozenset[str]:
+        """The parameters of a helper of the file whose Module it may restructure; for the
+        constructor of a plain class, every one once any method restructures a model the
+        instance holds (``self.model.head = ...``)."""
+        known = self.restructuring.get(key)
         if known is not None:
             return known
-        self.restructuring[helper.name] = frozenset()  # a recursive call: judged by the rest
+        self.restructuring[key] = frozenset()  # a recursive call: judged by the rest
+        helper = self.helpers[key]
+        cls = key.rpartition(".")[0] or None
         a = helper.args
         parameters = {p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs)}
-        changed = frozenset(
-            name
-            for node in ast.walk(helper)
-            for name in self._restructured(node)
-            if name in parameters
-        )
-        self.restructuring[helper.name] = changed
+        if cls is not None:
+            parameters.discard(a.args[0].arg if a.args else "self")
+        if cls is not None and key.endswith(".__init__") and self._held_restructured(cls):
+            changed = frozenset(parameters)
+        else:
+            changed = frozenset(
+                name
+                for node in ast.walk(helper)
+                for module in self._restructured(node, cls)
+                if (name := chain_root(module)) in parameters
+            )
+        self.restructuring[key] = changed
         return changed
+
+    def _held_restructured(self, cls: str) -> Mapping[str, Mapping[str, int]]:
+        """For each attribute of the plain class ``cls`` whose Module one of its methods may
+        restructure (``self.model.head = ...``, ``get_peft_model(self.model, config)``): the
+        methods that do, each with the first line where it does."""
+        known = self.held_restructuring.get(cls)
+        if known is not None:
+            return known
+        found: dict[str, dict[str, int]] = {}
+        self.held_restructuring[cls] = found  # a recursive call sees what is found so far
+        for key, method in self.helpers.items():
+            if key.rpartition(".")[0] != cls:
+                continue
+            for stmt in _statements(method.body):
+                for node in _own_nodes(stmt):
+                    for module in self._restructured(node, cls):
+                        attr = _self_attribute(module)
+                        if attr is not None:
+                            lines = found.setdefault(attr, {})
+                            lines[key] = min(lines.get(key, stmt.lineno - 1), stmt.lineno - 1)
+        return found
+
+    def _self_binding(self, attr: str, scope: str, line: int) -> Optional[ModelBinding]:
+        """The model ``self.<attr>`` holds on ``line`` of ``scope``, a method of the plain
+        class being walked: None from where a method restructures it, and in every other
+        method of the class (which may run after it)."""
+        if self.self_class is None:
+            return None
+        binding = self.self_bindings.get((self.self_class, attr))
+        if binding is None or binding.object is None:
+            return None
+        changed = self._held_restructured(self.self_class).get(attr)
+        if changed is not None and (scope not in changed or changed[scope] < line):
+            return None
+        return binding
 
     def _receiver(
         self,
@@ -1028,8 +1126,8 @@ class _Builder:
         if root.id == "self" and owner is not None:
             return "self", ".".join(names), owner, "", False
         if root.id == "self" and self.self_class is not None and names:
-            binding = self.self_bindings.get((self.self_class, names[0]))
-            if binding is None or binding.object is None:
+            binding = self._self_binding(names[0], scope, line)
+            if binding is None:
                 return None
             return self._under_binding(f"self.{names[0]}", names[1:], binding)
         binding = self.bindings.at(root.id, line, scope)
@@ -1549,25 +1647,68 @@ def _callers_first(
     """The module's statements with its top-level functions reordered so that each comes after
     the functions that call it (``main`` before the ``freeze`` it calls), in source order
     otherwise and wherever calls go round in a cycle: a helper's walk then knows every call."""
-    callers: dict[str, set[str]] = {name: set() for name in helpers}
-    for name, function in helpers.items():
+    functions = {name: f for name, f in helpers.items() if "." not in name}  # no methods
+    callers: dict[str, set[str]] = {name: set() for name in functions}
+    for name, function in functions.items():
         for node in ast.walk(function):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 callee = node.func.id
                 if callee in callers and callee != name:
                     callers[callee].add(name)
-    ordered: list[ast.stmt] = [s for s in body if not _is_helper(s, helpers)]
-    pending = [s for s in body if _is_helper(s, helpers)]
+    ordered: list[ast.stmt] = [s for s in body if not _is_helper(s, functions)]
+    pending = [s for s in body if _is_helper(s, functions)]
+    return ordered + _ready_in_turn(pending, lambda s: s.name, callers)  # type: ignore[attr-defined]
+
+
+_T = TypeVar("_T")
+
+
+def _ready_in_turn(
+    pending: list[_T], name_of: Callable[[_T], str], callers: Mapping[str, set[str]]
+) -> list[_T]:
+    """``pending`` reordered so that each comes after its ``callers`` (by name), in the given
+    order otherwise and wherever calls go round in a cycle."""
+    ordered: list[_T] = []
     done: set[str] = set()
     while pending:
         ready = next(
-            (s for s in pending if callers[s.name] <= done),  # type: ignore[attr-defined]
+            (item for item in pending if callers[name_of(item)] <= done),
             pending[0],  # a cycle: source order
         )
         pending.remove(ready)
-        done.add(ready.name)  # type: ignore[attr-defined]
+        done.add(name_of(ready))
         ordered.append(ready)
     return ordered
+
+
+def _methods_callers_first(
+    methods: Sequence[tuple[Sequence[ast.stmt], str, ast.AST, str]],
+) -> list[tuple[Sequence[ast.stmt], str, ast.AST, str]]:
+    """The methods of plain classes (body, qualified name, def, class) with each after the
+    methods of its class that call it as ``self.<name>(...)``, in source order otherwise."""
+    callers: dict[str, set[str]] = {qual: set() for _, qual, _, _ in methods}
+    for _, qual, func, cls in methods:
+        for node in ast.walk(func):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "self"
+            ):
+                callee = f"{cls}.{node.func.attr}"
+                if callee in callers and callee != qual:
+                    callers[callee].add(qual)
+    return _ready_in_turn(list(methods), lambda method: method[1], callers)
+
+
+def _self_attribute(node: ast.expr) -> Optional[str]:
+    """``model`` of ``self.model``, ``self.model.head`` or ``self.model.blocks[0]``; None for
+    any other expression (``self`` itself included)."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            return node.attr if node.value.id == "self" else None
+        node = node.value
+    return None
 
 
 def _is_helper(stmt: ast.stmt, helpers: Mapping[str, ast.AST]) -> bool:
