@@ -684,6 +684,48 @@ def test_a_plain_classs_methods_are_helpers_of_its_constructor_and_of_each_other
     assert (loop.object, loop.scope, loop.constants["count"]) == ("Net", "Trainer.freeze_layers", 2)
 
 
+FREEZING_FROM_A_METHOD = """
+class Net(nn.Module):
+    pass
+
+def freeze_backbone(model, prefix="backbone."):
+    unfreeze_all(model)
+    for name, p in model.named_parameters():
+        if name.startswith(prefix):
+            p.requires_grad = False
+
+def unfreeze_all(model):
+    for p in model.parameters():
+        p.requires_grad = True
+
+def build_and_fit(model):
+    Fitter(model).fit()
+
+class Fitter:
+    def __init__(self, model):
+        self.model = model
+        freeze_backbone(self.model, "encoder.")
+
+    def fit(self):
+        unfreeze_all(self.model)
+
+def main():
+    build_and_fit(Net())
+"""
+
+
+def test_a_function_a_method_calls_learns_that_call() -> None:
+    sm = smap(FREEZING_FROM_A_METHOD)
+    # called from a method, and from the function a method calls: walked after the methods
+    assert bound_model(sm, "model", "freeze_backbone") == ("Net", "", False)
+    assert bound_model(sm, "model", "unfreeze_all") == ("Net", "", False)
+    (freeze, _) = sorted(sm.loops, key=lambda loop: loop.line)
+    assert freeze.constants["prefix"] == "encoder."
+    # it builds the plain class, so it comes before the methods, which learn its call
+    assert bound_model(sm, "model", "build_and_fit") == ("Net", "", False)
+    assert bound_model(sm, "model", "Fitter.__init__") == ("Net", "", False)
+
+
 HOLDER = """
 class Net(nn.Module):
     pass

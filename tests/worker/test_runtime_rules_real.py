@@ -233,7 +233,8 @@ def test_the_finetune_example_names_its_two_slips(tmp_path: Path) -> None:
 
 def test_a_trainer_class_freezing_through_its_methods(tmp_path: Path) -> None:
     """A plain class holding the model (``Trainer(Encoder())``) whose method passes
-    ``self.model`` to another method; a head set before a loop keeps that loop unjudged."""
+    ``self.model`` to another method and to a function; a head set before a loop keeps that
+    loop unjudged."""
     script = tmp_path / "trainer.py"
     script.write_text(
         textwrap.dedent(
@@ -251,6 +252,7 @@ def test_a_trainer_class_freezing_through_its_methods(tmp_path: Path) -> None:
 
                 def setup(self):
                     self.freeze_layers(self.model, 2)
+                    freeze_norms(self.model)
                     self.model.head = nn.Linear(4, 2)
                     for name, p in self.model.named_parameters():
                         if not name.startswith("head."):
@@ -261,6 +263,11 @@ def test_a_trainer_class_freezing_through_its_methods(tmp_path: Path) -> None:
                         if name.startswith("layer.") and int(name.split(".")[1]) < count:
                             p.requires_grad = False
 
+            def freeze_norms(model):
+                for name, p in model.named_parameters():
+                    if "norm" in name:
+                        p.requires_grad = False
+
             def main():
                 Trainer(Encoder()).setup()
             """
@@ -268,5 +275,7 @@ def test_a_trainer_class_freezing_through_its_methods(tmp_path: Path) -> None:
     )
     done = check_json(str(script), tmp_path)
     found = [(i["location"]["row"], i["code"], i["message"]) for i in json.loads(done.stdout)]
-    assert [(row, code) for row, code, _ in found] == [(22, "FRZ12")], done.stderr
-    assert "matches no parameter of Encoder (6 parameters: layers.0.weight" in found[0][2]
+    assert [(row, code) for row, code, _ in found] == [(23, "FRZ12"), (28, "FRZ12")], done.stderr
+    assert all(
+        "matches no parameter of Encoder (6 parameters: layers.0.weight" in m for *_, m in found
+    )

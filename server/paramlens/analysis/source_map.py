@@ -538,9 +538,15 @@ class _Builder:
         self._collect_submodules()
         self._collect_methods()
         self._walk_scope(self.tree.body, "", None)
-        for node in _callers_first(self.tree.body, self.helpers):
-            self.checkpoint()
-            self._walk_functions(node, "")
+        # `freeze(self.model)` in a method: that function is walked after the methods
+        callees = {name: _called_names(f) for name, f in self.helpers.items()}
+        after_methods = _called_from_methods(callees)
+        ordered = _callers_first(self.tree.body, self.helpers, callees)
+        later = [s for s in ordered if _is_helper(s, self.helpers) and s.name in after_methods]  # type: ignore[attr-defined]
+        for node in ordered:
+            if node not in later:
+                self.checkpoint()
+                self._walk_functions(node, "")
         for _, qual, func, _ in self.deferred:
             # `Trainer(model)` in a function walked after the class: `__init__`'s parameters
             self._bind_parameters(func, qual, None)
@@ -551,6 +557,9 @@ class _Builder:
             self._bind_parameters(func, qual, None)  # `self.freeze(self.model)` in a method
             self._walk_scope(body, qual, None, func, bind=False)
         self.self_class = None
+        for node in later:
+            self.checkpoint()
+            self._walk_functions(node, "")
         self._class_targets()
         self._filter_targets()
         return SourceMap(
@@ -1642,22 +1651,47 @@ def _agreed_values(
 
 
 def _callers_first(
-    body: Sequence[ast.stmt], helpers: Mapping[str, ast.FunctionDef | ast.AsyncFunctionDef]
+    body: Sequence[ast.stmt],
+    helpers: Mapping[str, ast.FunctionDef | ast.AsyncFunctionDef],
+    callees: Mapping[str, set[str]],
 ) -> list[ast.stmt]:
     """The module's statements with its top-level functions reordered so that each comes after
     the functions that call it (``main`` before the ``freeze`` it calls), in source order
     otherwise and wherever calls go round in a cycle: a helper's walk then knows every call."""
     functions = {name: f for name, f in helpers.items() if "." not in name}  # no methods
     callers: dict[str, set[str]] = {name: set() for name in functions}
-    for name, function in functions.items():
-        for node in ast.walk(function):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                callee = node.func.id
-                if callee in callers and callee != name:
-                    callers[callee].add(name)
+    for name in functions:
+        for callee in callees[name] & callers.keys() - {name}:
+            callers[callee].add(name)
     ordered: list[ast.stmt] = [s for s in body if not _is_helper(s, functions)]
     pending = [s for s in body if _is_helper(s, functions)]
     return ordered + _ready_in_turn(pending, lambda s: s.name, callers)  # type: ignore[attr-defined]
+
+
+def _called_from_methods(callees: Mapping[str, set[str]]) -> set[str]:
+    """Of the helpers (``freeze``, ``Trainer.setup``) and the names each calls, the top-level
+    functions that the methods of plain classes call, and those that these call in turn; not
+    those that build a plain class themselves (``Trainer(model)``), whose call must reach its
+    ``__init__`` before the methods are walked."""
+    functions = {name for name in callees if "." not in name}
+    classes = {key.partition(".")[0] for key in callees if "." in key}
+    reached: set[str] = set()
+    pending = [c for key in callees if "." in key for c in callees[key] if c in functions]
+    while pending:
+        name = pending.pop()
+        if name not in reached:
+            reached.add(name)
+            pending.extend(c for c in callees[name] if c in functions)
+    return {name for name in reached if not callees[name] & classes}
+
+
+def _called_names(function: ast.AST) -> set[str]:
+    """The names that ``function`` calls: ``freeze`` of ``freeze(model)``."""
+    return {
+        node.func.id
+        for node in ast.walk(function)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
 
 
 _T = TypeVar("_T")
