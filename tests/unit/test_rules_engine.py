@@ -40,6 +40,7 @@ FLAGGED = [
     ("for v in model.state_dict(keep_vars=False).values():\n    v.requires_grad = False\n",
      ("FRZ01", 2)),
     ("sd = model.state_dict()\nsd['0.weight'] = torch.zeros(8, 4)\n", ("FRZ01", 2)),
+    ("sd = model.state_dict()\nsd['0.weight'] = torch.zeros(8, 4)  # yield sd\n", ("FRZ01", 2)),
     ("for k, v in model.state_dict(keep_vars=True).items():\n    v.requires_grad_()\n",
      ("FRZ02", 2)),
     # FRZ03: modules() loop variables, nn.* instances, self.<sub> of a workspace class
@@ -141,6 +142,11 @@ NOT_FLAGGED = [
     "sd = model.state_dict()\nsd['0.weight'] = torch.zeros(8, 4)\ntorch.save(sd, 'x.pt')\n",
     "def f():\n    sd = model.state_dict()\n    sd['0.weight'] = torch.zeros(8, 4)\n"
     "    return sd\n",
+    # a yield deep in an expression, over two lines, or of a nested function, uses it too
+    "def f():\n    sd = model.state_dict()\n    sd['0.weight'] = torch.zeros(8, 4)\n"
+    "    log.append((\n        yield sd))\n",
+    "sd = model.state_dict()\nsd['0.weight'] = torch.zeros(8, 4)\ndef g():\n"
+    "    if True:\n        yield from sd\n",
     "def f(x):\n    x.requires_grad = False\n",
     "with torch.no_grad():\n    w = model[0].weight * 2\nw.requires_grad = False\n",
     "model.requires_grad_(False)\nopt = torch.optim.SGD(model.parameters(), lr=1)\n",

@@ -20,7 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Optional, TypeVar
 
 from paramlens.analysis.findings import Span, span_of
-from paramlens.analysis.rules.facts import child_nodes, import_bindings, statements_breadth_first
+from paramlens.analysis.rules.facts import (
+    import_bindings,
+    own_nodes,
+    statements_breadth_first,
+)
 from paramlens_worker.protocol import (
     SAME_MODULE_METHODS,
     ModelReport,
@@ -885,7 +889,7 @@ class _Builder:
                 self._freeze_loop_stmt(stmt, scope, owner, constants)
             elif isinstance(stmt, ast.Expr):
                 self._freeze_call(stmt.value, scope, owner)
-            for node in _own_nodes(stmt):
+            for node in own_nodes(stmt):
                 if isinstance(node, (ast.ListComp, ast.GeneratorExp, ast.SetComp)):
                     self._freeze_comprehension(node, scope, owner, constants)
                 elif type(node) is ast.Call and type(node.func) in (ast.Name, ast.Attribute):
@@ -1003,7 +1007,7 @@ class _Builder:
         ``model.layers.append(...)``, ``replace_head(model)``): from there on the model's names
         are not its constructor's, so no report stands for it."""
         line = stmt.lineno - 1
-        for node in _own_nodes(stmt):
+        for node in own_nodes(stmt):
             for module in self._restructured(node, None):
                 name = chain_root(module)
                 binding = None if name is None else self.bindings.at(name, line + 1, scope)
@@ -1094,7 +1098,7 @@ class _Builder:
             if key.rpartition(".")[0] != cls:
                 continue
             for stmt in _statements(method.body):
-                for node in _own_nodes(stmt):
+                for node in own_nodes(stmt):
                     for module in self._restructured(node, cls):
                         attr = _self_attribute(module)
                         if attr is not None:
@@ -1794,15 +1798,3 @@ def _statements(body: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
         for case in getattr(stmt, "cases", []) or []:
             inner.extend(case.body)
         stack.extend(reversed(inner))
-
-
-def _own_nodes(stmt: ast.stmt) -> Iterator[ast.AST]:
-    """The expression nodes of one statement, without those of nested statements/defs
-    (nor contexts and operators)."""
-    stack = [child for child in child_nodes(stmt) if not isinstance(child, ast.stmt)]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.stmt, ast.Lambda)):
-            continue
-        yield node
-        stack.extend(child_nodes(node))

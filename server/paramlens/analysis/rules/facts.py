@@ -252,6 +252,18 @@ def walk(node: ast.AST) -> Iterator[ast.AST]:
         yield node
 
 
+def own_nodes(stmt: ast.stmt) -> Iterator[ast.AST]:
+    """The expression nodes of one statement, without those of nested statements/defs
+    (nor contexts and operators)."""
+    stack = [child for child in child_nodes(stmt) if not isinstance(child, ast.stmt)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.stmt, ast.Lambda)):
+            continue
+        yield node
+        stack.extend(child_nodes(node))
+
+
 def import_bindings(node: Union[ast.Import, ast.ImportFrom]) -> Iterator[tuple[str, str, bool]]:
     """The names one import statement binds: ``(local name, dotted name it stands for, bound by a
     from-import)``. ``import torch.nn as nn`` -> ``nn``: ``torch.nn``; ``import torch.nn`` ->

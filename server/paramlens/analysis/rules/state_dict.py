@@ -6,11 +6,12 @@ import ast
 
 from paramlens.analysis.findings import Fix, Severity, Span
 from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope, Sink
-from paramlens.analysis.rules.facts import walk
+from paramlens.analysis.rules.facts import own_nodes, statements, walk
 from paramlens.analysis.rules.fixes import replace_node
 from paramlens.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any, Optional, Union
 
     _Loop = Union[ast.For, ast.AsyncFor]
@@ -54,14 +55,7 @@ class StateDictRules(Family):
         pending = scope.state.get("sd_entries")
         if not pending:
             return
-        returned = {
-            n.id
-            for stmt in getattr(scope.node, "body", [])
-            for node in walk(stmt)
-            if isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom)) and node.value is not None
-            for n in walk(node.value)
-            if isinstance(n, ast.Name)
-        }
+        returned = _returned_names(getattr(scope.node, "body", []), self.ctx.lines)
         for name, target in pending.items():
             if name in returned:
                 continue
@@ -172,6 +166,23 @@ class StateDictRules(Family):
                 f"Use `{model}.get_parameter({key})`",
             )
         return None
+
+
+def _returned_names(body: list[ast.stmt], lines: Sequence[str]) -> set[str]:
+    """The names in what the statements of ``body``, nested ones included, return or yield
+    (the expressions of a statement are searched for a yield only when its lines have one)."""
+    values: list[ast.expr] = []
+    for stmt in statements(body):
+        if type(stmt) is ast.Return:
+            if stmt.value is not None:
+                values.append(stmt.value)
+        elif any("yield" in line for line in lines[stmt.lineno - 1 : stmt.end_lineno]):
+            values.extend(
+                node.value
+                for node in own_nodes(stmt)
+                if isinstance(node, (ast.Yield, ast.YieldFrom)) and node.value is not None
+            )
+    return {n.id for value in values for n in walk(value) if type(n) is ast.Name}
 
 
 def _forget_whole_uses(node: ast.AST, pending: dict[str, ast.Subscript]) -> None:
