@@ -81,6 +81,9 @@ FLAGGED = [
      ("FRZ09", 2)),
     ("def f(m):\n    for p in m.parameters():\n        p.requires_grad = False\n"
      "opt = torch.optim.SGD(model.parameters(), lr=1)\nf(model)\n", ("FRZ09", 5)),
+    # the parameters of each module of the model are the model's
+    ("opt = torch.optim.Adam(model.parameters())\nfor m in model.modules():\n"
+     "    for p in m.parameters():\n        p.requires_grad = False\n", ("FRZ09", 4)),
     ("model.training = False\n", ("FRZ10", 1)),
     ("with torch.no_grad():\n    out = model(torch.ones(4))\nout.backward()\n", ("FRZ10", 3)),
     ("for m in model.modules():\n    if isinstance(m, nn.BatchNorm2d):\n        m.eval()\n",
@@ -107,6 +110,9 @@ FLAGGED = [
      "        self.register_buffer('b', torch.ones(2, requires_grad=True))\n", ("FRZ15D", 4)),
     ("dp = nn.DataParallel(model)\nfor n, p in dp.named_parameters():\n"
      "    if n.startswith('0.'):\n        p.requires_grad = False\n", ("FRZ15E", 3)),
+    ("from torch.nn.parallel import DistributedDataParallel as DDP\nddp = DDP(model)\n"
+     "for _, m in model.named_children():\n    for p in m.parameters():\n"
+     "        p.requires_grad = False\n", ("FRZ15E", 5)),
     ("model.parameters().requires_grad = False\n", ("FRZ16", 1)),
     ("for name, p in model.parameters():\n    p.requires_grad = False\n", ("FRZ16", 1)),
     ("ps = model.parameters()\nn = sum(p.numel() for p in ps)\nopt = torch.optim.SGD(ps, lr=1)\n",
@@ -211,6 +217,24 @@ def test_certain_fixes_rewrite_the_code(before: str, after: str) -> None:
     fixed = fix_all(source, check_source(source).findings)
     assert fixed == HEADER + after
     assert check_source(fixed).findings == ()
+
+
+@pytest.mark.parametrize(
+    ("flag", "says"),
+    [
+        ("False", "nothing is frozen: state_dict() values are never the parameters; every "
+         "parameter stays trainable"),
+        ("True", "nothing is unfrozen: state_dict() values are never the parameters; a frozen "
+         "parameter stays frozen"),
+    ],
+)  # fmt: skip
+def test_frz01_says_what_a_loop_over_state_dict_leaves(flag: str, says: str) -> None:
+    source = HEADER + f"for k, v in model.state_dict().items():\n    v.requires_grad = {flag}\n"
+    (finding,) = check_source(source).findings
+    assert (
+        finding.message
+        == "this loop over model.state_dict().items() changes detached copies, so " + says
+    )
 
 
 def test_related_locations_point_at_the_cause() -> None:

@@ -718,7 +718,11 @@ class Walker:
                     return Binding(Kind.DETACHED, root, e, detail=base_detail(base, method))
                 return None
             if method in GENERATOR_METHODS:
-                return Binding(Kind.GENERATOR, root_of(func.value), e, detail=method)
+                root = root_of(func.value)
+                held = env.get(func.value.id) if isinstance(func.value, ast.Name) else None
+                if held is not None and held.kind is Kind.MODULE and held.root:
+                    root = held.root  # `m.parameters()` for `m` of `model.modules()`: model's
+                return Binding(Kind.GENERATOR, root, e, detail=method)
             # What the receiver holds matters only to these methods (most are none of them).
             base = self._classify(func.value, env, scope, d) if method in _BASE_METHODS else None
             if base is not None:

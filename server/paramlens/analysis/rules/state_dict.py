@@ -77,19 +77,20 @@ class StateDictRules(Family):
             return
         where = sink.target if sink.target is not None else sink.node
         if b.kind is Kind.SD_VALUE:
-            state = {False: "trainable", True: "frozen"}.get(sink.flag, "as it was")  # type: ignore[arg-type]
+            # unfreezing: the parameters were frozen before, or never were
+            every, one = {
+                False: ("every parameter stays trainable", "the parameter stays trainable"),
+                True: ("a frozen parameter stays frozen", "the parameter stays frozen if it was"),
+            }.get(sink.flag, ("every parameter stays as it was", "the parameter stays as it was"))  # type: ignore[arg-type]
             origin = self._origin_text(b)
             if self._loop_of(b) is not None:
                 message = (
                     f"this loop over {origin} changes detached copies, so nothing is "
                     f"{'frozen' if sink.flag is not True else 'unfrozen'}: state_dict() values "
-                    f"are never the parameters; every parameter stays {state}"
+                    f"are never the parameters; {every}"
                 )
             else:
-                message = (
-                    f"sets requires_grad on a detached copy from {origin}; "
-                    f"the parameter stays {state}"
-                )
+                message = f"sets requires_grad on a detached copy from {origin}; {one}"
             related: tuple[tuple[Span, str], ...] = ()
             if b.node is not None:
                 related = (
