@@ -299,7 +299,7 @@ class Runtime:
         try:
             from pathlib import Path
 
-            from paramlens.worker_client import WorkerError, WorkerSession
+            from paramlens.worker_client import WorkerError, WorkerSession, missing_modules_notice
         except ImportError as error:
             self.disabled = f"runtime rules unavailable: {error}"
             return None, self.disabled
@@ -313,7 +313,8 @@ class Runtime:
                 self.disabled = f"runtime rules off for this run: {error}"
                 return None, self.disabled
             return None, f"{path}: runtime rules skipped: {error}"
-        return list(result.get("reports") or []), None
+        missing = missing_modules_notice(result)
+        return list(result.get("reports") or []), missing and f"{path}: runtime rules: {missing}"
 
     def close(self) -> None:
         """Stop the worker."""

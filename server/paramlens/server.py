@@ -560,7 +560,7 @@ class ParamlensLanguageServer(LanguageServer):
     ) -> Union[Inspection, str, None]:
         """The new inspection; else why there are no numbers (a text for the lenses), or None
         when nothing changed (keep what is shown)."""
-        from paramlens.worker_client import build_inspect_params
+        from paramlens.worker_client import build_inspect_params, missing_modules_notice
 
         interpreter = settings.interpreter_command()
         subject = " ".join(interpreter)
@@ -590,6 +590,13 @@ class ParamlensLanguageServer(LanguageServer):
         except Exception as error:
             return self._inspection_failed(error, path, subject, version)
         self.environment.resolved(subject)
+        missing = missing_modules_notice(result)
+        if missing:
+            logger.info("%s: %s", path.name, missing)
+            # once per set of missing modules and interpreter, not at every inspection
+            modules = ",".join(result.get("missing_modules") or [])
+            if self.environment.should_show("missing_modules", f"{subject}|{modules}"):
+                self.show_message(f"paramlens: {path.name}: {missing}", types.MessageType.Warning)
         with contextlib.suppress(Exception):
             cache.put(interpreter, path, disk_text, result, variant=variant)
         logger.info(

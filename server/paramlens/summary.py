@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from paramlens.settings import Settings, environment_interpreter, load_pyproject_settings
-from paramlens.worker_client import WorkerError, WorkerSession
+from paramlens.worker_client import WorkerError, WorkerSession, missing_modules_notice
 from paramlens_worker.protocol import ModelReport
 
 EXIT_OK = 0
@@ -207,6 +207,9 @@ def run_summary(args: argparse.Namespace) -> int:
     reports = result["reports"]
     if result.get("output") and args.format == "text":
         sys.stderr.write(output_excerpt(result["output"]))
+    missing = missing_modules_notice(result)
+    if missing:
+        print(f"paramlens summary: {path}: {missing}", file=sys.stderr)
     if args.format == "json":
         print(json.dumps(reports, indent=2))
     else:

@@ -67,6 +67,19 @@ class WorkerState(enum.Enum):
     CRASHED = "crashed"
 
 
+def missing_modules_notice(result: InspectResult) -> Optional[str]:
+    """What to tell of the modules a file imports that its interpreter does not have (the rest
+    of the file was still inspected), or None."""
+    missing = result.get("missing_modules") or []
+    if not missing:
+        return None
+    them = "it" if len(missing) == 1 else "them"
+    return (
+        f"{', '.join(missing)} not installed in this interpreter: "
+        f"the models that need {them} are not built"
+    )
+
+
 def error_from_response(error: dict[str, Any]) -> WorkerError:
     """The :class:`WorkerError` of a JSON-RPC error object from the worker."""
     code = error.get("code")

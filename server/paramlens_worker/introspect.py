@@ -722,6 +722,15 @@ def _empty_report(candidate: Candidate, file: str, status: str) -> ModelReport:
     }
 
 
+def _missing_part(model: nn.Module) -> Optional[loader.Missing]:
+    """A stand-in for something not installed that ``model`` holds where a layer would be."""
+    for module in model.modules():
+        for value in vars(module).values():
+            if isinstance(value, loader.Missing):
+                return value
+    return None
+
+
 def inspect_file(params: InspectParams, started: Optional[float] = None) -> InspectResult:
     """Load the file of ``params`` and report every model in it (runs user code: child only).
 
@@ -780,6 +789,16 @@ def inspect_file(params: InspectParams, started: Optional[float] = None) -> Insp
                 "line": candidate.line,
             }
             continue
+        stand_in = _missing_part(model)
+        if stand_in is not None:  # `act=timm.layers.GELU()` as a default: a layer left out
+            report["status"] = "error"
+            report["error"] = {
+                "type": "ModuleNotFoundError",
+                "message": str(stand_in.failure()),
+                "file": path,
+                "line": candidate.line,
+            }
+            continue
         report["device"] = used
         report["fallback_reason"] = fallback_reason
         used_devices.add(used)
@@ -795,6 +814,7 @@ def inspect_file(params: InspectParams, started: Optional[float] = None) -> Insp
     _describe_from_instances(reports, candidates, built, lines)
     return {
         "reports": reports,
+        "missing_modules": sorted(loader.Missing.modules),
         "imported_files": loader.imported_workspace_files(
             roots or [os.path.dirname(path)], path, before
         ),

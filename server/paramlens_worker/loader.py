@@ -312,10 +312,117 @@ def skipped_binding(tree: ast.Module, name: str) -> Optional[int]:
 
 
 def compile_definitions(source: bytes | str, filename: str) -> CodeType:
-    """Compile the definitions-only form of ``source``; raises SyntaxError with the real
-    position (line numbers are kept from the original file)."""
-    tree = ast.parse(source, filename=filename)
-    return compile(definitions_only(tree), filename, "exec", dont_inherit=True)
+    """Compile the definitions-only form of ``source``, its top-level imports guarded (see
+    :func:`guard_missing_imports`); raises SyntaxError with the real position (line numbers are
+    kept from the original file)."""
+    tree = guard_missing_imports(definitions_only(ast.parse(source, filename=filename)))
+    return compile(tree, filename, "exec", dont_inherit=True)
+
+
+MISSING_HOOK = "__paramlens_missing__"  # a builtin of the inspection child while it loads
+
+
+def guard_missing_imports(tree: ast.Module) -> ast.Module:
+    """``tree`` with each absolute import of its top level (outside the file's own ``try``
+    blocks, which decide for themselves) made to bind :class:`Missing` stand-ins when its module
+    is not installed: the rest of the file still loads, and only what needs the module fails,
+    when it is built. ``import a, b`` becomes one guarded import per name. Changes ``tree``."""
+    body: list[ast.stmt] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            body.extend(_guarded(ast.Import(names=[alias]), node, [alias]) for alias in node.names)
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and not node.level
+            and node.module != "__future__"
+            and all(alias.name != "*" for alias in node.names)
+        ):
+            body.append(_guarded(node, node, node.names))
+        else:
+            body.append(node)
+    tree.body = body
+    return ast.fix_missing_locations(tree)
+
+
+def _guarded(statement: ast.stmt, where: ast.stmt, aliases: list[ast.alias]) -> ast.stmt:
+    """``try: <statement> except ModuleNotFoundError as e: <name> = Missing(e, <dotted>)``."""
+    module = statement.module if isinstance(statement, ast.ImportFrom) else None
+    fallbacks: list[ast.stmt] = []
+    for alias in aliases:
+        if module is not None:
+            local, dotted = alias.asname or alias.name, f"{module}.{alias.name}"
+        elif alias.asname:
+            local, dotted = alias.asname, alias.name
+        else:
+            local = dotted = alias.name.split(".", 1)[0]  # `import a.b` binds `a`
+        stand_in = ast.Call(
+            ast.Name(MISSING_HOOK, ast.Load()),
+            [ast.Name("__paramlens_error", ast.Load()), ast.Constant(dotted)],
+            [],
+        )
+        fallbacks.append(ast.Assign([ast.Name(local, ast.Store())], stand_in))
+    handler = ast.ExceptHandler(
+        ast.Name("ModuleNotFoundError", ast.Load()), "__paramlens_error", fallbacks
+    )
+    guarded = ast.Try([statement], [handler], [], [])
+    return ast.copy_location(guarded, where)
+
+
+class Missing:
+    """What a top-level import of a module that is not installed binds while a file loads
+    definitions-only (``pl`` of ``import pytorch_lightning as pl``): its attributes are more
+    stand-ins, calls of it at load time (decorators, defaults) give stand-ins too, and a class
+    may take one as a base. Building anything that needs it fails with the import's error:
+    a call once loading is over, an instance of a class based on it. Nothing is an instance or
+    a subclass of it."""
+
+    loading = False  # set while the target loads (calls then give stand-ins, not errors)
+    modules: set[str] = set()  # the modules that imports found missing, in this process
+
+    def __init__(self, error: ModuleNotFoundError, name: str) -> None:
+        self._error = error
+        self._name = name
+
+    @classmethod
+    def stand_in(cls, error: ModuleNotFoundError, name: str) -> Missing:
+        """What a guarded import binds to ``name`` (``pytorch_lightning``) on ``error``."""
+        cls.modules.add(error.name or name)
+        return cls(error, name)
+
+    def __repr__(self) -> str:
+        return f"<{self._name}: not installed>"
+
+    def __getattr__(self, attribute: str) -> Missing:
+        if attribute.startswith("__") or attribute in ("_error", "_name"):
+            raise AttributeError(attribute)  # copy, pickle, inspect: not a module of any kind
+        return Missing(self._error, f"{self._name}.{attribute}")
+
+    def __call__(self, *args: object, **kwargs: object) -> Missing:
+        if not Missing.loading:
+            raise self.failure()
+        return Missing(self._error, f"{self._name}(...)")
+
+    def __mro_entries__(self, bases: tuple[object, ...]) -> tuple[type]:
+        stand_in = self
+
+        def __init__(instance: object, *args: object, **kwargs: object) -> None:
+            raise stand_in.failure()
+
+        return (type(self._name.rsplit(".", 1)[-1], (), {"__init__": __init__}),)
+
+    def __instancecheck__(self, instance: object) -> bool:
+        return False
+
+    def __subclasscheck__(self, subclass: type) -> bool:
+        return False
+
+    def failure(self) -> ModuleNotFoundError:
+        """The error of using the stand-in: the import's own, naming what needed it."""
+        missing = self._error.name or "a module"
+        return ModuleNotFoundError(
+            f"{self._name} needs {missing}, which this interpreter does not have ({self._error})",
+            name=self._error.name,
+        )
 
 
 def module_name_for(path: str, roots: Sequence[str]) -> tuple[str, str]:
@@ -425,15 +532,20 @@ def load_target(path: str, roots: Sequence[str], load_mode: str) -> ModuleType:
     workspace = [*roots, entry]
     if load_mode != "module":
         sys.meta_path.insert(0, WorkspaceFinder(workspace))
-    if not is_valid_module_name(name):
-        return _load_by_path(path, name, load_mode)
-    if name in sys.modules:  # a stdlib or installed module of the same name is already loaded
-        return _load_by_path(path, f"_paramlens_target_{name}", load_mode)
-    module = importlib.import_module(name)
-    origin = getattr(module, "__file__", None)
-    if origin is None or os.path.realpath(origin) != os.path.realpath(path):
-        return _load_by_path(path, name, load_mode)
-    return module
+    setattr(builtins, MISSING_HOOK, Missing.stand_in)
+    Missing.loading = True
+    try:
+        if not is_valid_module_name(name):
+            return _load_by_path(path, name, load_mode)
+        if name in sys.modules:  # a stdlib or installed module of that name is already loaded
+            return _load_by_path(path, f"_paramlens_target_{name}", load_mode)
+        module = importlib.import_module(name)
+        origin = getattr(module, "__file__", None)
+        if origin is None or os.path.realpath(origin) != os.path.realpath(path):
+            return _load_by_path(path, name, load_mode)
+        return module
+    finally:
+        Missing.loading = False
 
 
 def _load_by_path(path: str, name: str, load_mode: str) -> ModuleType:

@@ -177,6 +177,7 @@ class InspectParams(TypedDict):
 class InspectResult(TypedDict):
     reports: list[ModelReport]
     imported_files: list[str]  # workspace files the target imported (cache keys)
+    missing_modules: list[str]  # imported at top level but not installed (what needs them fails)
     output: str  # what user code wrote to stdout/stderr, captured
     device: str
     duration_ms: float

@@ -108,7 +108,7 @@ async def test_stdout_flood_does_not_reach_the_protocol(
     ("name", "code", "line", "words"),
     [
         ("build_error.py", "PLM001", 12, "this model cannot be built"),
-        ("import_error.py", "PLM002", 3, "paramlens_missing_package"),
+        ("import_error.py", "PLM001", 9, "paramlens_missing_package"),
         ("crash.py", "PLM002", 12, "SIGSEGV"),
     ],
 )
@@ -127,6 +127,24 @@ async def test_model_failures_are_diagnostics_on_the_failing_line(
     assert words in diagnostic.message
     assert diagnostic.severity == types.DiagnosticSeverity.Error
     await assert_healthy_hover_answers(client, root, healthy)
+
+
+async def test_a_package_that_is_not_installed_is_one_warning(
+    client: LanguageClient, root: Path
+) -> None:
+    uri = open_document(client, root / "import_error.py")
+    await wait_for_diagnostic(client, uri, "PLM001")
+    await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="paramlens.inspect", arguments=[uri])
+    )  # inspected again: no second message
+    missing = [m for m in client.messages if "paramlens_missing_package" in m.message]
+    assert [(m.type, m.message) for m in missing] == [
+        (
+            types.MessageType.Warning,
+            "paramlens: import_error.py: paramlens_missing_package not installed in this "
+            "interpreter: the models that need it are not built",
+        )
+    ]
 
 
 async def test_a_class_that_cannot_be_built_says_why_in_its_lens(

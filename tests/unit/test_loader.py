@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import builtins
 import os
 import sys
 import textwrap
@@ -235,3 +236,65 @@ def test_skipped_binding_points_at_the_dropped_statement(
 )
 def test_safe_calls(name: str, safe: bool) -> None:
     assert loader.is_safe_call(name) is safe
+
+
+def guarded(source: str) -> str:
+    tree = loader.guard_missing_imports(ast.parse(textwrap.dedent(source)))
+    return ast.unparse(tree)
+
+
+def test_top_level_imports_bind_stand_ins_when_their_module_is_missing() -> None:
+    hook, error = loader.MISSING_HOOK, "__paramlens_error"
+    assert guarded("import a.b, c as d") == (
+        f"try:\n    import a.b\nexcept ModuleNotFoundError as {error}:\n"
+        f"    a = {hook}({error}, 'a')\n"
+        f"try:\n    import c as d\nexcept ModuleNotFoundError as {error}:\n"
+        f"    d = {hook}({error}, 'c')"
+    )
+    assert guarded("from x.y import A, B as C") == (
+        f"try:\n    from x.y import A, B as C\nexcept ModuleNotFoundError as {error}:\n"
+        f"    A = {hook}({error}, 'x.y.A')\n    C = {hook}({error}, 'x.y.B')"
+    )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from __future__ import annotations",  # must stay first, and is always there
+        "from . import layers",  # the workspace's own: its errors are the user's to see
+        "from x import *",  # binds names nobody can list
+        "try:\n    import apex\nexcept ImportError:\n    apex = None",  # the file decides
+        "def f():\n    import timm",  # runs when built: fails then, as it should
+    ],
+)
+def test_imports_that_stay_as_they_are(source: str) -> None:
+    assert guarded(source) == ast.unparse(ast.parse(source))
+
+
+def test_a_guarded_file_loads_without_the_module_and_fails_only_what_needs_it() -> None:
+    source = (
+        "import paramlens_no_such_module as lib\n"
+        "from paramlens_no_such_module.nn import Base\n"
+        "import os\n"
+        "class A(Base):\n    pass\n"
+        "def f(act=lib.layers.GELU()):\n    return act\n"
+        "def g():\n    return lib.build(3)\n"
+    )
+    hooked = {**vars(builtins), loader.MISSING_HOOK: loader.Missing.stand_in}
+    namespace: dict[str, object] = {"__builtins__": hooked}
+    loader.Missing.loading = True  # as while the worker loads the target
+    try:
+        exec(loader.compile_definitions(source, "x.py"), namespace)
+    finally:
+        loader.Missing.loading = False
+    assert "paramlens_no_such_module" in loader.Missing.modules
+    assert repr(namespace["lib"]) == "<paramlens_no_such_module: not installed>"
+    assert namespace["os"] is os
+    with pytest.raises(ModuleNotFoundError, match=r"paramlens_no_such_module\.build needs"):
+        namespace["g"]()  # type: ignore[operator]
+    with pytest.raises(ModuleNotFoundError, match=r"paramlens_no_such_module\.nn\.Base needs"):
+        namespace["A"]()  # type: ignore[operator]
+    stand_in = namespace["f"]()  # type: ignore[operator]
+    assert isinstance(stand_in, loader.Missing)  # made at load time, as a default
+    assert not isinstance(3, namespace["lib"])  # type: ignore[arg-type]
+    assert not issubclass(int, namespace["lib"])  # type: ignore[arg-type]

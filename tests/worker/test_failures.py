@@ -35,12 +35,13 @@ WORKER_FAILURES = [
     ("segfault.py", "crashed", "SIGSEGV", 9),
     ("os_exit.py", "crashed", "SystemExit", 9),
     ("syntax_error.py", "error", "SyntaxError", 5),
-    ("missing_import.py", "error", "ModuleNotFoundError", 3),
+    ("import_error.py", "error", "ImportError", 3),  # installed, but not what it imports
     ("raise_at_import.py", "error", "RuntimeError", 6),
 ]
 REPORT_FAILURES = [
     ("sys_exit.py", "Exits", "SystemExit", 9),
     ("raise_in_init.py", "Broken", "ValueError", 8),
+    ("missing_import.py", "Net", "ModuleNotFoundError", 9),  # a module that is not installed
     ("memory_hog.py", "Hog", "MemoryError", 10),
     ("print_forever.py", "Chatty", "OSError", 7),  # the file-size limit, before the timeout
 ]
@@ -91,6 +92,18 @@ def test_other_models_of_a_file_survive_one_that_raises(session: WorkerSession) 
     result = session.inspect(FAILURES / "raise_in_init.py")
     statuses = {r["object"]: r["status"] for r in result["reports"]}
     assert statuses == {"Broken": "error", "Fine": "ok"}
+
+
+def test_a_module_that_is_not_installed_fails_only_what_needs_it(session: WorkerSession) -> None:
+    result = session.inspect(FAILURES / "missing_import.py")
+    statuses = {r["object"]: r["status"] for r in result["reports"]}
+    assert statuses == {"Net": "error", "Fine": "ok"}
+    assert result["missing_modules"] == ["paramlens_fixture_no_such_module"]
+    (net,) = [r for r in result["reports"] if r["object"] == "Net"]
+    assert net["error"]["message"] == (
+        "paramlens_fixture_no_such_module.Block needs paramlens_fixture_no_such_module, which "
+        "this interpreter does not have (No module named 'paramlens_fixture_no_such_module')"
+    )
 
 
 def test_a_print_flood_with_fake_headers_never_reaches_the_protocol(

@@ -279,3 +279,41 @@ def test_a_trainer_class_freezing_through_its_methods(tmp_path: Path) -> None:
     assert all(
         "matches no parameter of Encoder (6 parameters: layers.0.weight" in m for *_, m in found
     )
+
+
+def test_a_package_that_is_not_installed_leaves_the_other_models_judged(tmp_path: Path) -> None:
+    """Lightning is not installed: the class based on it is not built, the file's own encoder
+    is, and its filter that matches nothing is still reported; the run says what is missing."""
+    script = tmp_path / "lit.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import paramlens_fixture_lightning as pl
+            import torch.nn as nn
+
+            class Encoder(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(4, 4)
+
+            class Lit(pl.LightningModule):
+                def __init__(self):
+                    super().__init__()
+                    self.encoder = Encoder()
+
+            def main():
+                encoder = Encoder()
+                for name, p in encoder.named_parameters():
+                    if name.startswith("fc2"):
+                        p.requires_grad = False
+            """
+        )
+    )
+    done = check_json(str(script), tmp_path)
+    found = [(i["location"]["row"], i["code"], i["message"]) for i in json.loads(done.stdout)]
+    assert [(row, code) for row, code, _ in found] == [(18, "FRZ12")], done.stderr
+    assert "matches no parameter of Encoder (2 parameters: fc1.weight, fc1.bias)" in found[0][2]
+    assert (
+        "runtime rules: paramlens_fixture_lightning not installed in this interpreter: the models "
+        "that need it are not built"
+    ) in done.stderr

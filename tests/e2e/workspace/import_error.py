@@ -1,4 +1,4 @@
-"""A file whose import fails on line 4."""
+"""A file importing a package that is not installed (line 4): its model fails on line 10."""
 
 from torch import nn
 from paramlens_missing_package import Layer
