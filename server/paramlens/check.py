@@ -403,10 +403,7 @@ class Checker:
 
         tree = _parse(source, resolved)
         result = run(source, tree)
-        # Kept until the next file's: the last one is left to the end of the process, which
-        # the paramlens command ends without freeing anything (freeing a tree costs about a
-        # tenth of its parse).
-        _LAST_TREE[:] = [tree]
+        _keep_until_exit(tree, len(data))
         before = len(result.findings)
         text = source
         if self.fix and notice is None and result.syntax_error is None:
@@ -426,7 +423,20 @@ class Checker:
         return FileResult(path, findings, notices, max(before - len(result.findings), 0))
 
 
-_LAST_TREE: list[Optional[ast.Module]] = []
+# The trees of the last files checked, up to this much of their source: the paramlens command
+# ends without freeing anything, and freeing a tree costs about a tenth of its parse (a tree
+# takes about 50 bytes of memory per byte of source).
+KEPT_SOURCE_BYTES = 1 << 20
+_kept_trees: list[Optional[ast.Module]] = []
+_kept_bytes = [0]
+
+
+def _keep_until_exit(tree: Optional[ast.Module], size: int) -> None:
+    if _kept_bytes[0] + size > KEPT_SOURCE_BYTES:
+        _kept_trees.clear()  # freed now, as each would have been
+        _kept_bytes[0] = 0
+    _kept_trees.append(tree)
+    _kept_bytes[0] += size
 
 
 def _parse(source: str, path: str) -> Optional[ast.Module]:

@@ -4,6 +4,7 @@ runtime-aware rules through the real worker."""
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import subprocess
@@ -363,3 +364,19 @@ def test_an_internal_error_is_exit_2_and_other_files_are_checked(
     code, out, err = run(capsys, "--no-runtime", str(tmp_path))
     assert code == 2
     assert "internal error on" in err and "b.py:1:1: FRZ10" in out
+
+
+def test_the_trees_of_the_last_files_are_kept_up_to_a_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from paramlens import check
+
+    monkeypatch.setattr(check, "KEPT_SOURCE_BYTES", 10)
+    monkeypatch.setattr(check, "_kept_trees", [])
+    monkeypatch.setattr(check, "_kept_bytes", [0])
+    trees = [ast.parse(f"x = {i}") for i in range(3)]
+    check._keep_until_exit(trees[0], 4)
+    check._keep_until_exit(trees[1], 6)
+    assert check._kept_trees == trees[:2]  # 10 bytes: within the budget
+    check._keep_until_exit(trees[2], 1)
+    assert check._kept_trees == [trees[2]]  # over it: the others are let go
