@@ -593,9 +593,8 @@ class ParamlensLanguageServer(LanguageServer):
         missing = missing_modules_notice(result)
         if missing:
             logger.info("%s: %s", path.name, missing)
-            # once per set of missing modules and interpreter, not at every inspection
-            modules = ",".join(result.get("missing_modules") or [])
-            if self.environment.should_show("missing_modules", f"{subject}|{modules}"):
+            # once per set of missing modules (what the notice names) and interpreter
+            if self.environment.should_show("missing_modules", f"{subject}|{missing}"):
                 self.show_message(f"paramlens: {path.name}: {missing}", types.MessageType.Warning)
         with contextlib.suppress(Exception):
             cache.put(interpreter, path, disk_text, result, variant=variant)

@@ -724,6 +724,8 @@ def _empty_report(candidate: Candidate, file: str, status: str) -> ModelReport:
 
 def _missing_part(model: nn.Module) -> Optional[loader.Missing]:
     """A stand-in for something not installed that ``model`` holds where a layer would be."""
+    if not loader.Missing.modules:  # no import was missing: nothing to look for
+        return None
     for module in model.modules():
         for value in vars(module).values():
             if isinstance(value, loader.Missing):

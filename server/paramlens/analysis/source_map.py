@@ -545,12 +545,14 @@ class _Builder:
         # `freeze(self.model)` in a method: that function is walked after the methods
         callees = {name: _called_names(f) for name, f in self.helpers.items()}
         after_methods = _called_from_methods(callees)
-        ordered = _callers_first(self.tree.body, self.helpers, callees)
-        later = [s for s in ordered if _is_helper(s, self.helpers) and s.name in after_methods]  # type: ignore[attr-defined]
-        for node in ordered:
-            if node not in later:
-                self.checkpoint()
-                self._walk_functions(node, "")
+        first: list[ast.stmt] = []
+        later: list[ast.stmt] = []
+        for node in _callers_first(self.tree.body, self.helpers, callees):
+            after = _is_helper(node, self.helpers) and node.name in after_methods  # type: ignore[attr-defined]
+            (later if after else first).append(node)
+        for node in first:
+            self.checkpoint()
+            self._walk_functions(node, "")
         for _, qual, func, _ in self.deferred:
             # `Trainer(model)` in a function walked after the class: `__init__`'s parameters
             self._bind_parameters(func, qual, None)
