@@ -296,22 +296,29 @@ def _block_fields(cls: type[ast.AST]) -> tuple[str, ...]:
     return fields
 
 
+def statements_in(stmt: ast.stmt) -> list[ast.stmt]:
+    """The statements directly in the blocks of ``stmt`` (its handlers' and cases' too)."""
+    inner: list[ast.stmt] = []
+    fields = _BLOCK_FIELDS.get(type(stmt))
+    for name in fields if fields is not None else _block_fields(type(stmt)):
+        block = getattr(stmt, name, None)
+        if not isinstance(block, list):
+            continue
+        if name == "handlers" or name == "cases":
+            for part in block:
+                inner.extend(part.body)
+        else:
+            inner.extend(block)
+    return inner
+
+
 def statements(body: Iterable[ast.stmt]) -> Iterable[ast.stmt]:
     """Every statement, nested ones included (expressions are not visited: cheap)."""
     stack: list[ast.stmt] = list(body)
     while stack:
         node = stack.pop()
         yield node
-        fields = _BLOCK_FIELDS.get(type(node))
-        for name in fields if fields is not None else _block_fields(type(node)):
-            block = getattr(node, name, None)
-            if not isinstance(block, list):
-                continue
-            if name == "handlers" or name == "cases":
-                for part in block:
-                    stack.extend(part.body)
-            else:
-                stack.extend(block)
+        stack.extend(statements_in(node))
 
 
 def collect_facts(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import ast
+from bisect import bisect_left
 
 from paramlens.analysis.findings import Fix, Severity, Span
 from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope, Sink
-from paramlens.analysis.rules.facts import own_nodes, statements, walk
+from paramlens.analysis.rules.facts import own_nodes, statements_in, walk
 from paramlens.analysis.rules.fixes import replace_node
 from paramlens.records import TYPE_CHECKING
 
@@ -55,7 +56,7 @@ class StateDictRules(Family):
         pending = scope.state.get("sd_entries")
         if not pending:
             return
-        returned = _returned_names(getattr(scope.node, "body", []), self.ctx.lines)
+        returned = _returned_names(getattr(scope.node, "body", []), set(pending), self.ctx.lines)
         for name, target in pending.items():
             if name in returned:
                 continue
@@ -169,21 +170,41 @@ class StateDictRules(Family):
         return None
 
 
-def _returned_names(body: list[ast.stmt], lines: Sequence[str]) -> set[str]:
-    """The names in what the statements of ``body``, nested ones included, return or yield
-    (the expressions of a statement are searched for a yield only when its lines have one)."""
+def _returned_names(body: list[ast.stmt], names: set[str], lines: Sequence[str]) -> set[str]:
+    """Those of ``names`` that the statements of ``body``, nested ones included, return or
+    yield. Only statements whose lines have one of the names written are looked into (in a
+    module, a whole file of statements, few are), and only those with a ``yield`` written
+    searched for one."""
+    if not body:
+        return set()
+    first, last = body[0].lineno, body[-1].end_lineno or body[-1].lineno
+    span = lines[first - 1 : last]
+    rows = sorted({row for name in names for row, line in enumerate(span, first) if name in line})
+    yields = [row for row, line in enumerate(span, first) if "yield" in line]
     values: list[ast.expr] = []
-    for stmt in statements(body):
+    stack = list(body)
+    while stack:
+        stmt = stack.pop()
+        if not _written_in(rows, stmt):
+            continue
         if type(stmt) is ast.Return:
             if stmt.value is not None:
                 values.append(stmt.value)
-        elif any("yield" in line for line in lines[stmt.lineno - 1 : stmt.end_lineno]):
+            continue
+        if _written_in(yields, stmt):
             values.extend(
                 node.value
                 for node in own_nodes(stmt)
                 if isinstance(node, (ast.Yield, ast.YieldFrom)) and node.value is not None
             )
-    return {n.id for value in values for n in walk(value) if type(n) is ast.Name}
+        stack.extend(statements_in(stmt))
+    return {n.id for value in values for n in walk(value) if type(n) is ast.Name} & names
+
+
+def _written_in(rows: Sequence[int], stmt: ast.stmt) -> bool:
+    """Is one of ``rows`` (1-based, sorted) among the lines of ``stmt``?"""
+    at = bisect_left(rows, stmt.lineno)
+    return at < len(rows) and rows[at] <= (stmt.end_lineno or stmt.lineno)
 
 
 def _forget_whole_uses(node: ast.AST, pending: dict[str, ast.Subscript]) -> None:
