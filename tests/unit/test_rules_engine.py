@@ -88,6 +88,14 @@ FLAGGED = [
     ("with torch.no_grad():\n    out = model(torch.ones(4))\nout.backward()\n", ("FRZ10", 3)),
     ("for m in model.modules():\n    if isinstance(m, nn.BatchNorm2d):\n        m.eval()\n",
      ("FRZ11", 2)),
+    # FRZ11 (warning): model.train() after submodules were put in eval mode undoes it
+    ("for m in model.modules():\n    if isinstance(m, nn.modules.batchnorm._BatchNorm):\n"
+     "        m.eval()\nmodel.train()\n", ("FRZ11", 4)),
+    ("def bn_eval(net):\n    for m in net.modules():\n        m.eval()\nbn_eval(model)\n"
+     "for epoch in range(2):\n    model.train()\n", ("FRZ11", 6)),
+    ("def fit(net):\n    net.train()\nmodel[0].eval()\nfit(model)\n", ("FRZ11", 4)),
+    ("def main():\n    net = nn.Sequential(nn.BatchNorm1d(2))\n    net[0].eval()\n"
+     "    net.train(True)\n", ("FRZ11", 4)),
     ("for n, p in model.named_parameters():\n    if n == 'encoder':\n"
      "        p.requires_grad = False\n",
      ("FRZ12", 2)),
@@ -140,6 +148,19 @@ def test_flags(snippet: str, expected: tuple[str, int]) -> None:
 
 
 NOT_FLAGGED = [
+    # train() and eval() of the whole model (validation), or eval of the layers after train()
+    "model.eval()\nmodel.train()\n",
+    "for epoch in range(2):\n    model.train()\n    model[0].eval()\n",
+    "def bn_eval(net):\n    for m in net.modules():\n        m.eval()\nbn_eval(model)\n"
+    "for epoch in range(2):\n    model.train()\n    bn_eval(model)\n",
+    "def fit(net):\n    net.train()\n    net[0].eval()\nmodel[0].eval()\nfit(model)\n",
+    "teacher = nn.Linear(2, 2)\nteacher.eval()\nmodel.train()\n",
+    "other = nn.Sequential(nn.BatchNorm1d(2))\nother[0].eval()\nmodel.train()\n",
+    "model[0].eval()\nmodel.train(False)\n",
+    "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+    "        self.bn = nn.BatchNorm1d(2)\n    def train(self, mode=True):\n"
+    "        super().train(mode)\n        self.bn.eval()\n        return self\n"
+    "net = Net()\nnet.bn.eval()\nnet.train()\n",
     "for k, v in model.state_dict(keep_vars=True).items():\n    v.requires_grad = False\n",
     "flag = True\nfor v in model.state_dict(keep_vars=flag).values():\n"
     "    v.requires_grad_(True)\n",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 import enum
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from paramlens.analysis.findings import Finding, Fix, Severity, Span, byte_to_char_col
 from paramlens.analysis.rules.facts import (
@@ -268,6 +268,10 @@ class HelperSummary(NamedTuple):
     freezes: frozenset[int]  # indexes of parameters whose parameters it sets requires_grad False
     unfreezes: frozenset[int]
     steps: frozenset[int] = frozenset()  # indexes of parameters it calls .step() on (optimizers)
+    # indexes of the parameters it puts submodules of in eval mode (``m.eval()`` over
+    # ``param.modules()``, ``param.bn.eval()``), and those it calls ``.train()`` on
+    evals: frozenset[int] = frozenset()
+    trains: frozenset[int] = frozenset()
 
 
 class Context:
@@ -497,18 +501,22 @@ def _summarize(func: ast.FunctionDef) -> HelperSummary:
                         if isinstance(name, ast.Name):
                             loop_roots[name.id] = root
     steps: set[int] = set()
+    evals: set[int] = set()
+    trains: set[int] = set()
     for node in walk(func):
         kind = type(node)
         if kind is not ast.Call and kind is not ast.Assign and kind is not ast.AnnAssign:
             continue  # neither a sink nor a step
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "step"
-            and isinstance(node.func.value, ast.Name)
-            and node.func.value.id in index
-        ):
-            steps.add(index[node.func.value.id])
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            receiver = node.func.value
+            if isinstance(receiver, ast.Name) and receiver.id in index:
+                if node.func.attr == "step":
+                    steps.add(index[receiver.id])
+                elif is_train_call(node):
+                    trains.add(index[receiver.id])
+            owner = submodule_owner(node, loop_roots.get)
+            if owner in index:
+                evals.add(index[owner])
         sink = as_sink(node)
         if sink is None:
             continue
@@ -516,7 +524,39 @@ def _summarize(func: ast.FunctionDef) -> HelperSummary:
         root = loop_roots.get(root or "", root)
         if root in index:
             (freezes if sink.flag is False else unfreezes).add(index[root])
-    return HelperSummary(params, frozenset(freezes), frozenset(unfreezes), frozenset(steps))
+    return HelperSummary(
+        params,
+        frozenset(freezes),
+        frozenset(unfreezes),
+        frozenset(steps),
+        frozenset(evals),
+        frozenset(trains),
+    )
+
+
+def is_train_call(call: ast.Call) -> bool:
+    """``X.train()`` / ``X.train(True)``: back to train mode, every submodule included."""
+    return (
+        isinstance(call.func, ast.Attribute)
+        and call.func.attr == "train"
+        and not call.keywords
+        and (not call.args or constant_bool(call.args[0]) is True)
+    )
+
+
+def submodule_owner(call: ast.Call, module_of: Callable[[str], Optional[str]]) -> Optional[str]:
+    """The model whose submodule ``call`` puts in eval mode: ``model`` for ``model.bn.eval()``
+    and for ``m.eval()`` when ``module_of("m")`` is ``model`` (a loop over ``model.modules()``);
+    None for any other call, ``model.eval()`` itself included."""
+    func = call.func
+    if not isinstance(func, ast.Attribute) or func.attr != "eval" or call.args:
+        return None
+    receiver = func.value
+    if isinstance(receiver, ast.Name):
+        return module_of(receiver.id)
+    if isinstance(receiver, ast.Attribute) and getattr(receiver.value, "id", None) == "self":
+        return None  # self.bn: the receiver is the root itself (see root_of)
+    return root_of(receiver)
 
 
 def as_sink(node: ast.AST) -> Optional[Sink]:

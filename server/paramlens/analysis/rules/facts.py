@@ -264,6 +264,37 @@ def own_nodes(stmt: ast.stmt) -> Iterator[ast.AST]:
         stack.extend(child_nodes(node))
 
 
+def classes_keeping_eval(tree: ast.Module) -> set[str]:
+    """Classes of the file whose ``train()`` override calls ``.eval()`` (the fix of FRZ11),
+    and their subclasses in the file."""
+    keeping: set[str] = set()
+    classes = [node for node in tree.body if isinstance(node, ast.ClassDef)]
+    for node in classes:
+        for item in node.body:
+            if (
+                isinstance(item, ast.FunctionDef)
+                and item.name == "train"
+                and any(
+                    isinstance(call, ast.Call)
+                    and isinstance(call.func, ast.Attribute)
+                    and call.func.attr == "eval"
+                    for call in walk(item)
+                )
+            ):
+                keeping.add(node.name)
+    changed = True
+    while changed:
+        changed = False
+        for node in classes:
+            bases = {
+                b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "") for b in node.bases
+            }
+            if node.name not in keeping and bases & keeping:
+                keeping.add(node.name)
+                changed = True
+    return keeping
+
+
 def import_bindings(node: Union[ast.Import, ast.ImportFrom]) -> Iterator[tuple[str, str, bool]]:
     """The names one import statement binds: ``(local name, dotted name it stands for, bound by a
     from-import)``. ``import torch.nn as nn`` -> ``nn``: ``torch.nn``; ``import torch.nn`` ->

@@ -13,9 +13,16 @@ from paramlens.analysis.rules.engine import (
     Kind,
     Scope,
     Sink,
+    is_train_call,
     root_of,
+    submodule_owner,
 )
+from paramlens.analysis.rules.facts import classes_keeping_eval
 from paramlens.analysis.rules.fixes import call_method_instead, replace_node
+from paramlens.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 def _is_freeze_function(node: ast.AST) -> bool:
@@ -35,6 +42,10 @@ class ModeRules(Family):
     )
 
     expr_stmt_values = frozenset({ast.Attribute})
+
+    def __init__(self, ctx: object) -> None:
+        super().__init__(ctx)  # type: ignore[arg-type]
+        self._keeping_eval: Optional[frozenset[str]] = None
 
     def takes_call_of(self, name: str) -> bool:
         facts = self.ctx.facts
@@ -91,7 +102,19 @@ class ModeRules(Family):
         scope.state["mode_sink"] = True
 
     def exit_scope(self, scope: Scope) -> None:
-        """A ``freeze*`` function that only switches to eval mode or disables grad (intent)."""
+        """A ``freeze*`` function that only switches to eval mode or disables grad (intent);
+        ``model.train()`` after submodules of the model were put in eval mode."""
+        for model, (train, undone) in scope.state.get("mode_undone", {}).items():
+            self.ctx.report(
+                "FRZ11",
+                train,
+                f"{self.ctx.text(train)} puts every submodule of {model} back in train mode, "
+                f"undoing {self.ctx.text(undone)} (line {self.ctx.line_of(undone)}): BatchNorm "
+                "running statistics update again on every forward and Dropout is active "
+                f"again; put those layers in eval mode again after each {model}.train(), or "
+                "override train() to keep them there",
+                severity=Severity.WARNING,
+            )
         node = scope.node
         if (
             not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
@@ -138,6 +161,7 @@ class ModeRules(Family):
             scope.state["mode_only"] = True
         elif isinstance(func, ast.Name) and func.id in self.ctx.facts.functions:
             scope.state["mode_calls_helper"] = True
+        self._track_modes(node, env, scope)
         if isinstance(func, ast.Attribute) and func.attr == "backward" and not node.args:
             b = self.classify(func.value, env, scope)
             if b is not None and b.kind is Kind.NOGRAD_OUT and b.node is not None:
@@ -149,3 +173,61 @@ class ModeRules(Family):
                     "'element 0 of tensors does not require grad'",
                     severity=Severity.ERROR,
                 )
+
+    def _track_modes(self, node: ast.Call, env: dict[str, Binding], scope: Scope) -> None:
+        """Submodules put in eval mode (``m.eval()`` in a ``modules()`` loop, ``model.bn.eval()``,
+        a helper of the file doing it), then ``model.train()`` (or a helper calling it) undoing
+        that, in one scope's order: the ``train()`` is kept for :meth:`exit_scope` until an
+        eval of the submodules comes again after it."""
+        func = node.func
+        if isinstance(func, ast.Name):
+            summary = self.ctx.summary(func.id)
+            if summary is None:
+                return
+            for i in summary.evals | summary.trains:
+                model = root_of(node.args[i]) if i < len(node.args) else None
+                if model is not None:
+                    self._mode_event(model, node, i in summary.evals, env, scope)
+            return
+        if not isinstance(func, ast.Attribute):
+            return
+        if is_train_call(node):
+            if isinstance(func.value, ast.Name):
+                self._mode_event(func.value.id, node, False, env, scope)
+            return
+        model = submodule_owner(node, lambda name: _module_root(name, env))
+        if model is not None:
+            self._mode_event(model, node, True, env, scope)
+
+    def _mode_event(
+        self, model: str, node: ast.Call, evals: bool, env: dict[str, Binding], scope: Scope
+    ) -> None:
+        evaluated: dict[str, ast.Call] = scope.own("mode_evals", dict)
+        undone: dict[str, tuple[ast.Call, ast.Call]] = scope.own("mode_undone", dict)
+        if evals:
+            evaluated[model] = node
+            undone.pop(model, None)
+        elif model in evaluated and not self._keeps_eval(env.get(model), scope):
+            undone.setdefault(model, (node, evaluated[model]))
+
+    def _keeps_eval(self, model: Optional[Binding], scope: Scope) -> bool:
+        """Is ``model`` an instance of a class of the file whose ``train()`` puts layers back in
+        eval mode?"""
+        if model is None or model.kind is not Kind.MODULE or not model.detail:
+            return False
+        if self._keeping_eval is None:
+            while scope.parent is not None:
+                scope = scope.parent
+            tree = scope.node
+            self._keeping_eval = frozenset(
+                classes_keeping_eval(tree) if isinstance(tree, ast.Module) else ()
+            )
+        return model.detail.rsplit(".", 1)[-1] in self._keeping_eval
+
+
+def _module_root(name: str, env: dict[str, Binding]) -> Optional[str]:
+    """The model a name bound to one of its submodules (a ``modules()`` loop variable) is of."""
+    b = env.get(name)
+    if b is not None and b.kind is Kind.MODULE and b.root and b.root != name:
+        return b.root
+    return None

@@ -88,7 +88,8 @@ _RULES = (
         "FRZ11",
         "batchnorm-isinstance",
         _I,
-        "isinstance(m, nn.BatchNorm2d) misses the other BatchNorm classes",
+        "BatchNorm statistics that keep updating: frozen layers left in train mode, "
+        "isinstance(m, nn.BatchNorm2d), model.train() after their eval()",
     ),
     RuleInfo(
         "FRZ12",

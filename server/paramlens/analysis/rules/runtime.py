@@ -74,7 +74,7 @@ def runtime_findings(
     source_map = build_source_map(tree, source, names.modules, variables=names.variables)
     lines = source.splitlines()
     eval_receivers = _eval_receivers(tree)
-    keeping_eval = _classes_keeping_eval(tree)
+    keeping_eval = facts.classes_keeping_eval(tree)
     findings: list[Finding] = []
     for loop in source_map.loops:
         report = report_for(reports, loop.object, None if loop.imported else path)
@@ -121,35 +121,6 @@ def _eval_receivers(tree: ast.Module) -> set[str]:
             if name:
                 receivers.add(name)
     return receivers
-
-
-def _classes_keeping_eval(tree: ast.Module) -> set[str]:
-    """Classes whose ``train()`` override calls ``.eval()`` (the fix of FRZ11), and their
-    subclasses in the file."""
-    keeping: set[str] = set()
-    classes = [node for node in tree.body if isinstance(node, ast.ClassDef)]
-    for node in classes:
-        for item in node.body:
-            if (
-                isinstance(item, ast.FunctionDef)
-                and item.name == "train"
-                and any(
-                    isinstance(call, ast.Call)
-                    and isinstance(call.func, ast.Attribute)
-                    and call.func.attr == "eval"
-                    for call in ast.walk(item)
-                )
-            ):
-                keeping.add(node.name)
-    changed = True
-    while changed:
-        changed = False
-        for node in classes:
-            bases = {(dotted_name(b) or "").rsplit(".", 1)[-1] for b in node.bases}
-            if node.name not in keeping and bases & keeping:
-                keeping.add(node.name)
-                changed = True
-    return keeping
 
 
 def _uses(expr: ast.AST, name: Optional[str]) -> bool:
