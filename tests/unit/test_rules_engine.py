@@ -94,6 +94,9 @@ FLAGGED = [
     ("def bn_eval(net):\n    for m in net.modules():\n        m.eval()\nbn_eval(model)\n"
      "for epoch in range(2):\n    model.train()\n", ("FRZ11", 6)),
     ("def fit(net):\n    net.train()\nmodel[0].eval()\nfit(model)\n", ("FRZ11", 4)),
+    ("model[0].eval()\nmodel = model.to('cpu')\nmodel.train()\n", ("FRZ11", 3)),
+    ("model[0].eval()\nmodel.train()\nmodel = nn.Sequential(nn.BatchNorm1d(2))\n"
+     "for m in model.modules():\n    m.eval()\n", ("FRZ11", 2)),
     ("def main():\n    net = nn.Sequential(nn.BatchNorm1d(2))\n    net[0].eval()\n"
      "    net.train(True)\n", ("FRZ11", 4)),
     ("for n, p in model.named_parameters():\n    if n == 'encoder':\n"
@@ -157,6 +160,7 @@ NOT_FLAGGED = [
     "teacher = nn.Linear(2, 2)\nteacher.eval()\nmodel.train()\n",
     "other = nn.Sequential(nn.BatchNorm1d(2))\nother[0].eval()\nmodel.train()\n",
     "model[0].eval()\nmodel.train(False)\n",
+    "model[0].eval()\nmodel = nn.Sequential(nn.BatchNorm1d(2))\nmodel.train()\n",
     "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
     "        self.bn = nn.BatchNorm1d(2)\n    def train(self, mode=True):\n"
     "        super().train(mode)\n        self.bn.eval()\n        return self\n"

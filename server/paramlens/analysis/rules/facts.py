@@ -264,6 +264,14 @@ def own_nodes(stmt: ast.stmt) -> Iterator[ast.AST]:
         stack.extend(child_nodes(node))
 
 
+def keeps_model(value: Optional[ast.expr], name: str) -> bool:
+    """Does ``name = value`` keep the model ``name`` held (``model = model.to(device)``,
+    ``model = torch.compile(model)``): does ``value`` name it?"""
+    return value is not None and any(
+        isinstance(node, ast.Name) and node.id == name for node in walk(value)
+    )
+
+
 def classes_keeping_eval(tree: ast.Module) -> set[str]:
     """Classes of the file whose ``train()`` override calls ``.eval()`` (the fix of FRZ11),
     and their subclasses in the file."""

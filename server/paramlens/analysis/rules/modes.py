@@ -17,7 +17,7 @@ from paramlens.analysis.rules.engine import (
     root_of,
     submodule_owner,
 )
-from paramlens.analysis.rules.facts import classes_keeping_eval
+from paramlens.analysis.rules.facts import classes_keeping_eval, keeps_model
 from paramlens.analysis.rules.fixes import call_method_instead, replace_node
 from paramlens.records import TYPE_CHECKING
 
@@ -105,16 +105,7 @@ class ModeRules(Family):
         """A ``freeze*`` function that only switches to eval mode or disables grad (intent);
         ``model.train()`` after submodules of the model were put in eval mode."""
         for model, (train, undone) in scope.state.get("mode_undone", {}).items():
-            self.ctx.report(
-                "FRZ11",
-                train,
-                f"{self.ctx.text(train)} puts every submodule of {model} back in train mode, "
-                f"undoing {self.ctx.text(undone)} (line {self.ctx.line_of(undone)}): BatchNorm "
-                "running statistics update again on every forward and Dropout is active "
-                f"again; put those layers in eval mode again after each {model}.train(), or "
-                "override train() to keep them there",
-                severity=Severity.WARNING,
-            )
+            self._report_undone(model, train, undone)
         node = scope.node
         if (
             not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
@@ -198,6 +189,30 @@ class ModeRules(Family):
         model = submodule_owner(node, lambda name: _module_root(name, env))
         if model is not None:
             self._mode_event(model, node, True, env, scope)
+
+    def name_store(
+        self, name: ast.Name, value: Optional[ast.expr], new: Optional[Binding], scope: Scope
+    ) -> None:
+        """A name bound to another model: what its evals and train() did is settled."""
+        evaluated = scope.state.get("mode_evals")
+        if not evaluated or name.id not in evaluated or keeps_model(value, name.id):
+            return
+        del evaluated[name.id]
+        pending = scope.state["mode_undone"].pop(name.id, None)
+        if pending is not None:
+            self._report_undone(name.id, *pending)
+
+    def _report_undone(self, model: str, train: ast.Call, undone: ast.Call) -> None:
+        self.ctx.report(
+            "FRZ11",
+            train,
+            f"{self.ctx.text(train)} puts every submodule of {model} back in train mode, "
+            f"undoing {self.ctx.text(undone)} (line {self.ctx.line_of(undone)}): BatchNorm "
+            "running statistics update again on every forward and Dropout is active "
+            f"again; put those layers in eval mode again after each {model}.train(), or "
+            "override train() to keep them there",
+            severity=Severity.WARNING,
+        )
 
     def _mode_event(
         self, model: str, node: ast.Call, evals: bool, env: dict[str, Binding], scope: Scope

@@ -18,7 +18,7 @@ from paramlens.analysis.rules.engine import (
     keyword,
     root_of,
 )
-from paramlens.analysis.rules.facts import walk
+from paramlens.analysis.rules.facts import keeps_model
 from paramlens.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -101,11 +101,6 @@ def _moves_on_zero_grad(opt: Optional[Binding]) -> bool:
         and not (isinstance(kw.value, ast.Constant) and not kw.value.value)
         for kw in opt.node.keywords
     )
-
-
-def _mentions(value: Optional[ast.expr], name: str) -> bool:
-    """``model = model.to(device)`` / ``torch.compile(model)`` keep the same parameters."""
-    return value is not None and any(isinstance(n, ast.Name) and n.id == name for n in walk(value))
 
 
 class OrderingRules(Family):
@@ -315,7 +310,7 @@ class OrderingRules(Family):
             for opt_name, opt in self.ctx.optimizers_in(env, model)
             if (id(opt), model) not in state.stale
         ]
-        if not built or _mentions(value, model):
+        if not built or keeps_model(value, model):
             return
         for opt_name, opt in built:
             state.stale.add((id(opt), model))
