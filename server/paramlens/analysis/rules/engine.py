@@ -508,15 +508,16 @@ def _summarize(func: ast.FunctionDef) -> HelperSummary:
         if kind is not ast.Call and kind is not ast.Assign and kind is not ast.AnnAssign:
             continue  # neither a sink nor a step
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            receiver = node.func.value
-            if isinstance(receiver, ast.Name) and receiver.id in index:
-                if node.func.attr == "step":
+            method, receiver = node.func.attr, node.func.value
+            if method == "eval":
+                owner = submodule_owner(node, loop_roots.get)
+                if owner in index:
+                    evals.add(index[owner])
+            elif isinstance(receiver, ast.Name) and receiver.id in index:
+                if method == "step":
                     steps.add(index[receiver.id])
                 elif is_train_call(node):
                     trains.add(index[receiver.id])
-            owner = submodule_owner(node, loop_roots.get)
-            if owner in index:
-                evals.add(index[owner])
         sink = as_sink(node)
         if sink is None:
             continue

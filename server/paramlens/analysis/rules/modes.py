@@ -230,6 +230,9 @@ class ModeRules(Family):
         eval mode?"""
         if model is None or model.kind is not Kind.MODULE or not model.detail:
             return False
+        name = model.detail.rsplit(".", 1)[-1]
+        if name not in self.ctx.facts.classes:
+            return False  # not a class of the file
         if self._keeping_eval is None:
             while scope.parent is not None:
                 scope = scope.parent
@@ -237,7 +240,7 @@ class ModeRules(Family):
             self._keeping_eval = frozenset(
                 classes_keeping_eval(tree) if isinstance(tree, ast.Module) else ()
             )
-        return model.detail.rsplit(".", 1)[-1] in self._keeping_eval
+        return name in self._keeping_eval
 
 
 def _module_root(name: str, env: dict[str, Binding]) -> Optional[str]:
