@@ -160,6 +160,9 @@ NOT_FLAGGED = [
     "teacher = nn.Linear(2, 2)\nteacher.eval()\nmodel.train()\n",
     "other = nn.Sequential(nn.BatchNorm1d(2))\nother[0].eval()\nmodel.train()\n",
     "model[0].eval()\nmodel.train(False)\n",
+    # a dict a function returns, from any block of a try
+    "sd = model.state_dict()\nsd['0.weight'] = torch.zeros(8, 4)\ndef get():\n    try:\n"
+    "        pass\n    except Exception:\n        return sd\n    finally:\n        pass\n",
     "model[0].eval()\nmodel = nn.Sequential(nn.BatchNorm1d(2))\nmodel.train()\n",
     "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
     "        self.bn = nn.BatchNorm1d(2)\n    def train(self, mode=True):\n"

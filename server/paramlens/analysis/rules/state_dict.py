@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 
 from paramlens.analysis.findings import Fix, Severity, Span
 from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope, Sink
@@ -178,33 +178,58 @@ def _returned_names(body: list[ast.stmt], names: set[str], lines: Sequence[str])
     if not body:
         return set()
     first, last = body[0].lineno, body[-1].end_lineno or body[-1].lineno
-    span = lines[first - 1 : last]
-    rows = sorted({row for name in names for row, line in enumerate(span, first) if name in line})
-    yields = [row for row, line in enumerate(span, first) if "yield" in line]
+    text = "\n".join(lines[first - 1 : last])
+    rows = sorted({row for name in names for row in _rows_with(text, first, name)})
+    yields = _rows_with(text, first, "yield")
     values: list[ast.expr] = []
-    stack = list(body)
+    stack = _statements_at(body, rows)
     while stack:
         stmt = stack.pop()
-        if not _written_in(rows, stmt):
-            continue
         if type(stmt) is ast.Return:
             if stmt.value is not None:
                 values.append(stmt.value)
             continue
-        if _written_in(yields, stmt):
+        if _statements_at([stmt], yields):
             values.extend(
                 node.value
                 for node in own_nodes(stmt)
                 if isinstance(node, (ast.Yield, ast.YieldFrom)) and node.value is not None
             )
-        stack.extend(statements_in(stmt))
+        # (a try's blocks come as body, orelse, finalbody, then its handlers)
+        stack.extend(_statements_at(sorted(statements_in(stmt), key=_first_row), rows))
     return {n.id for value in values for n in walk(value) if type(n) is ast.Name} & names
 
 
-def _written_in(rows: Sequence[int], stmt: ast.stmt) -> bool:
-    """Is one of ``rows`` (1-based, sorted) among the lines of ``stmt``?"""
-    at = bisect_left(rows, stmt.lineno)
-    return at < len(rows) and rows[at] <= (stmt.end_lineno or stmt.lineno)
+def _rows_with(text: str, first: int, needle: str) -> list[int]:
+    """The rows (``first`` for the first line of ``text``) on which ``needle`` is written."""
+    rows: list[int] = []
+    row, counted = first, 0
+    at = text.find(needle)
+    while at != -1:
+        row += text.count("\n", counted, at)
+        counted = at
+        if not rows or rows[-1] != row:
+            rows.append(row)
+        at = text.find(needle, at + len(needle))
+    return rows
+
+
+def _statements_at(block: list[ast.stmt], rows: Sequence[int]) -> list[ast.stmt]:
+    """The statements of ``block`` (in line order) whose lines include one of ``rows`` (1-based,
+    sorted): a binary search per row, so that a module's thousands of statements are not each
+    looked at."""
+    found: list[ast.stmt] = []
+    if not rows or not block:
+        return found
+    for row in rows[bisect_left(rows, block[0].lineno) :]:
+        stmt = block[bisect_right(block, row, key=_first_row) - 1]
+        if row <= (stmt.end_lineno or stmt.lineno) and (not found or found[-1] is not stmt):
+            found.append(stmt)
+    return found
+
+
+def _first_row(stmt: ast.stmt) -> int:
+    return stmt.lineno
 
 
 def _forget_whole_uses(node: ast.AST, pending: dict[str, ast.Subscript]) -> None:
