@@ -160,6 +160,11 @@ NOT_FLAGGED = [
     "teacher = nn.Linear(2, 2)\nteacher.eval()\nmodel.train()\n",
     "other = nn.Sequential(nn.BatchNorm1d(2))\nother[0].eval()\nmodel.train()\n",
     "model[0].eval()\nmodel.train(False)\n",
+    # apply(fn) and helpers that pass the model on may put the layers in eval mode again
+    "def set_bn_eval(m):\n    if isinstance(m, nn.BatchNorm1d):\n        m.eval()\n"
+    "model[0].eval()\nmodel.train()\nmodel.apply(set_bn_eval)\n",
+    "def bn_eval(net):\n    for m in net.modules():\n        m.eval()\ndef fit(net):\n"
+    "    net.train()\n    bn_eval(net)\nbn_eval(model)\nfit(model)\n",
     # a dict a function returns, from any block of a try
     "sd = model.state_dict()\nsd['0.weight'] = torch.zeros(8, 4)\ndef get():\n    try:\n"
     "        pass\n    except Exception:\n        return sd\n    finally:\n        pass\n",

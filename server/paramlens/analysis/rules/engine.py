@@ -272,6 +272,9 @@ class HelperSummary(NamedTuple):
     # ``param.modules()``, ``param.bn.eval()``), and those it calls ``.train()`` on
     evals: frozenset[int] = frozenset()
     trains: frozenset[int] = frozenset()
+    # those it may change the modes of otherwise: ``param.apply(fn)``, or passing it on to
+    # another function (which may put layers in eval mode)
+    hands_on: frozenset[int] = frozenset()
 
 
 class Context:
@@ -503,10 +506,15 @@ def _summarize(func: ast.FunctionDef) -> HelperSummary:
     steps: set[int] = set()
     evals: set[int] = set()
     trains: set[int] = set()
+    hands_on: set[int] = set()
     for node in walk(func):
         kind = type(node)
         if kind is not ast.Call and kind is not ast.Assign and kind is not ast.AnnAssign:
             continue  # neither a sink nor a step
+        if isinstance(node, ast.Call):
+            for arg in node.args:
+                if isinstance(arg, ast.Name) and arg.id in index:
+                    hands_on.add(index[arg.id])
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             method, receiver = node.func.attr, node.func.value
             if method == "eval":
@@ -518,6 +526,8 @@ def _summarize(func: ast.FunctionDef) -> HelperSummary:
                     steps.add(index[receiver.id])
                 elif is_train_call(node):
                     trains.add(index[receiver.id])
+                elif method == "apply":
+                    hands_on.add(index[receiver.id])
         sink = as_sink(node)
         if sink is None:
             continue
@@ -532,6 +542,7 @@ def _summarize(func: ast.FunctionDef) -> HelperSummary:
         frozenset(steps),
         frozenset(evals),
         frozenset(trains),
+        frozenset(hands_on),
     )
 
 

@@ -35,9 +35,10 @@ def _is_freeze_function(node: ast.AST) -> bool:
 class ModeRules(Family):
     """``.training =``, ``.train =``/``.eval =``, bare ``.eval``, no_grad + backward."""
 
-    # eval() / train(...) / backward(), and the last segments of what is_no_grad() recognizes.
+    # eval() / train(...) / backward() / apply(fn), and the last segments of what
+    # is_no_grad() recognizes.
     call_methods = frozenset(
-        {"eval", "train", "backward"}
+        {"eval", "train", "backward", "apply"}
         | {name.rsplit(".", 1)[-1] for name in (*NO_GRAD_CONTEXTS, "torch.set_grad_enabled")}
     )
 
@@ -175,20 +176,25 @@ class ModeRules(Family):
             summary = self.ctx.summary(func.id)
             if summary is None:
                 return
-            for i in summary.evals | summary.trains:
+            for i in summary.evals | summary.trains | summary.hands_on:
                 model = root_of(node.args[i]) if i < len(node.args) else None
-                if model is not None:
-                    self._mode_event(model, node, i in summary.evals, env, scope)
+                if model is None:
+                    continue
+                if i in summary.evals:
+                    self._mode_event(model, node, "eval", env, scope)
+                else:  # a train() after which the helper may put layers back in eval mode
+                    train = i in summary.trains and i not in summary.hands_on
+                    self._mode_event(model, node, "train" if train else "other", env, scope)
             return
         if not isinstance(func, ast.Attribute):
             return
-        if is_train_call(node):
-            if isinstance(func.value, ast.Name):
-                self._mode_event(func.value.id, node, False, env, scope)
+        if isinstance(func.value, ast.Name) and (is_train_call(node) or func.attr == "apply"):
+            event = "train" if func.attr == "train" else "other"  # apply(fn): fn may eval
+            self._mode_event(func.value.id, node, event, env, scope)
             return
         model = submodule_owner(node, lambda name: _module_root(name, env))
         if model is not None:
-            self._mode_event(model, node, True, env, scope)
+            self._mode_event(model, node, "eval", env, scope)
 
     def name_store(
         self, name: ast.Name, value: Optional[ast.expr], new: Optional[Binding], scope: Scope
@@ -215,12 +221,15 @@ class ModeRules(Family):
         )
 
     def _mode_event(
-        self, model: str, node: ast.Call, evals: bool, env: dict[str, Binding], scope: Scope
+        self, model: str, node: ast.Call, event: str, env: dict[str, Binding], scope: Scope
     ) -> None:
+        """``event``: "eval" (of submodules of ``model``), "train", or "other" (what may put
+        layers back in eval mode: ``model.apply(fn)``, a helper that passes the model on)."""
         evaluated: dict[str, ast.Call] = scope.own("mode_evals", dict)
         undone: dict[str, tuple[ast.Call, ast.Call]] = scope.own("mode_undone", dict)
-        if evals:
+        if event == "eval":
             evaluated[model] = node
+        if event != "train":
             undone.pop(model, None)
         elif model in evaluated and not self._keeps_eval(env.get(model), scope):
             undone.setdefault(model, (node, evaluated[model]))
