@@ -264,11 +264,12 @@ def own_nodes(stmt: ast.stmt) -> Iterator[ast.AST]:
         stack.extend(child_nodes(node))
 
 
-def keeps_model(value: Optional[ast.expr], name: str) -> bool:
-    """Does ``name = value`` keep the model ``name`` held (``model = model.to(device)``,
-    ``model = torch.compile(model)``): does ``value`` name it?"""
-    return value is not None and any(
-        isinstance(node, ast.Name) and node.id == name for node in walk(value)
+def mentions(node: Optional[ast.AST], name: Optional[str]) -> bool:
+    """Does ``node`` (None: nothing) use the variable ``name`` (None: no name) anywhere in it?"""
+    return (
+        node is not None
+        and name is not None
+        and any(isinstance(n, ast.Name) and n.id == name for n in walk(node))
     )
 
 

@@ -17,7 +17,7 @@ from paramlens.analysis.rules.engine import (
     root_of,
     submodule_owner,
 )
-from paramlens.analysis.rules.facts import classes_keeping_eval, keeps_model
+from paramlens.analysis.rules.facts import classes_keeping_eval, mentions
 from paramlens.analysis.rules.fixes import call_method_instead, replace_node
 from paramlens.records import TYPE_CHECKING
 
@@ -199,9 +199,10 @@ class ModeRules(Family):
     def name_store(
         self, name: ast.Name, value: Optional[ast.expr], new: Optional[Binding], scope: Scope
     ) -> None:
-        """A name bound to another model: what its evals and train() did is settled."""
+        """A name bound to another model: what its evals and train() did is settled
+        (``model = model.to(device)`` keeps the model)."""
         evaluated = scope.state.get("mode_evals")
-        if not evaluated or name.id not in evaluated or keeps_model(value, name.id):
+        if not evaluated or name.id not in evaluated or mentions(value, name.id):
             return
         del evaluated[name.id]
         pending = scope.state["mode_undone"].pop(name.id, None)

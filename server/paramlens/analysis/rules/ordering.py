@@ -18,7 +18,7 @@ from paramlens.analysis.rules.engine import (
     keyword,
     root_of,
 )
-from paramlens.analysis.rules.facts import keeps_model
+from paramlens.analysis.rules.facts import mentions
 from paramlens.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -310,7 +310,8 @@ class OrderingRules(Family):
             for opt_name, opt in self.ctx.optimizers_in(env, model)
             if (id(opt), model) not in state.stale
         ]
-        if not built or keeps_model(value, model):
+        # `model = model.to(device)`, `torch.compile(model)`: the same parameters
+        if not built or mentions(value, model):
             return
         for opt_name, opt in built:
             state.stale.add((id(opt), model))

@@ -123,12 +123,6 @@ def _eval_receivers(tree: ast.Module) -> set[str]:
     return receivers
 
 
-def _uses(expr: ast.AST, name: Optional[str]) -> bool:
-    return name is not None and any(
-        isinstance(node, ast.Name) and node.id == name for node in ast.walk(expr)
-    )
-
-
 def _listing(names: Sequence[str], limit: int = MAX_LISTED) -> str:
     shown = ", ".join(names[:limit])
     return shown + (", …" if len(names) > limit else "")
@@ -202,7 +196,7 @@ class _LoopCheck:
         for sink in loop.sinks:
             yield from self._dead_value_atoms(sink)
             if not sink.conditions or not any(
-                _uses(test, loop.name_var) for test, _ in sink.conditions
+                facts.mentions(test, loop.name_var) for test, _ in sink.conditions
             ):
                 continue
             filters = sink_filters(loop, sink)
@@ -258,7 +252,7 @@ class _LoopCheck:
         loop = self.loop
         for test, expected in sink.conditions:
             compiled = loop_filter(loop, test)
-            if compiled is None or not _uses(test, loop.name_var):
+            if compiled is None or not facts.mentions(test, loop.name_var):
                 continue
             try:
                 if not select([(compiled, expected)], self.names, self.infos):
@@ -409,10 +403,10 @@ class _LoopCheck:
             tests.append(sink.value_expr)
         for test in tests:
             for atom, _ in _alternatives(test, inside=True):
-                if not _uses(atom, loop.name_var) or self._matches_nothing(atom):
+                if not facts.mentions(atom, loop.name_var) or self._matches_nothing(atom):
                     continue
                 for element, where, variant in _element_variants(atom, loop.constants):
-                    if not _uses(variant.expr, loop.name_var):
+                    if not facts.mentions(variant.expr, loop.name_var):
                         continue
                     compiled = compile_filter(
                         variant.expr,
@@ -437,7 +431,7 @@ class _LoopCheck:
 
     def _matches_nothing(self, atom: ast.expr) -> bool:
         """Whether a name-dependent, statically evaluable test is False for every name."""
-        if not _uses(atom, self.loop.name_var):
+        if not facts.mentions(atom, self.loop.name_var):
             return False
         compiled = loop_filter(self.loop, atom)
         if compiled is None:
@@ -451,7 +445,7 @@ class _LoopCheck:
         """``p.requires_grad = <expr of the name>`` where a test in the expression matches
         no name: the value never depends on it."""
         loop = self.loop
-        if sink.value_expr is None or not _uses(sink.value_expr, loop.name_var):
+        if sink.value_expr is None or not facts.mentions(sink.value_expr, loop.name_var):
             return
         value = loop_filter(loop, sink.value_expr)
         if value is None:
@@ -650,14 +644,14 @@ def _prefix_literals(test: ast.expr, name_var: Optional[str]) -> Iterator[ast.Co
             and isinstance(node.ops[0], ast.In)
             and isinstance(node.left, ast.Constant)
             and isinstance(node.left.value, str)
-            and _uses(node.comparators[0], name_var)
+            and facts.mentions(node.comparators[0], name_var)
         ):
             yield node.left
         elif (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
             and node.func.attr == "startswith"
-            and _uses(node.func.value, name_var)
+            and facts.mentions(node.func.value, name_var)
             and node.args
         ):
             arg = node.args[0]
