@@ -14,14 +14,13 @@ the rule engine.
 
 from __future__ import annotations
 
-import ast
-import fnmatch
 import functools
 import itertools
 import os
 import sys
 from collections.abc import Iterator, Sequence
 
+from paramlens.analysis import syntax as ast
 from paramlens.analysis.findings import PARSE_ERRORS, Finding
 from paramlens.records import TYPE_CHECKING, NamedTuple
 from paramlens.settings import (
@@ -63,6 +62,8 @@ class IgnoreRule(NamedTuple):
         (``/``-separated) and by its last part?"""
         if self.directory_only and not is_dir:
             return False
+        import fnmatch  # here: only a .gitignore with rules needs it (and re, and enum)
+
         if self.anchored:
             return fnmatch.fnmatchcase(relative, self.pattern) or _globstar(relative, self.pattern)
         return fnmatch.fnmatchcase(name, self.pattern) or fnmatch.fnmatchcase(
@@ -73,6 +74,8 @@ class IgnoreRule(NamedTuple):
 def _globstar(relative: str, pattern: str) -> bool:
     if "**" not in pattern:
         return False
+    import fnmatch
+
     return fnmatch.fnmatchcase(relative, pattern.replace("**/", "*").replace("/**", "/*"))
 
 
@@ -388,7 +391,10 @@ class Checker:
         from paramlens.analysis import rules
         from paramlens.analysis.rules.workspace import workspace_imports
 
-        imports = workspace_imports(resolved, source, root, real=True, isfile=self.isfile)
+        tree = _parse(source, resolved)
+        imports = workspace_imports(
+            resolved, source, root, real=True, isfile=self.isfile, tree=tree
+        )
 
         def run(text: str, tree: Optional[ast.Module] = None) -> rules.CheckResult:
             return rules.check_source(
@@ -401,7 +407,6 @@ class Checker:
                 module_classes=imports.classes,
             )
 
-        tree = _parse(source, resolved)
         result = run(source, tree)
         _keep_until_exit(tree, len(data))
         before = len(result.findings)

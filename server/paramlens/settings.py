@@ -7,7 +7,6 @@ Bad values never fail: they fall back to the default and are reported once as a 
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Iterator, Mapping
 
@@ -47,7 +46,7 @@ class Settings(NamedTuple):
 
 def snake_case(name: str) -> str:
     """``timeoutSeconds`` -> ``timeout_seconds``."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    return "".join("_" + c if "A" <= c <= "Z" and i else c for i, c in enumerate(name)).lower()
 
 
 def camel_case(name: str) -> str:

@@ -4,8 +4,7 @@ FRZ20 (``Embedding.from_pretrained``) and FRZ21 (freezing only ``.weight``)."""
 
 from __future__ import annotations
 
-import ast
-
+from paramlens.analysis import syntax as ast
 from paramlens.analysis.findings import Fix, Severity, Span, TextEdit
 from paramlens.analysis.rules.engine import (
     Binding,

@@ -9,11 +9,11 @@ keystroke and need only this statement-level subset.
 
 from __future__ import annotations
 
-import ast
 import bisect
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator
 
+from paramlens.analysis import syntax as ast
 from paramlens.analysis.findings import first_line, source_lines
 from paramlens.records import TYPE_CHECKING, NamedTuple
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Sequence
 
+from paramlens.analysis import syntax as ast
 from paramlens.analysis.findings import Finding, Fix, Span, TextEdit, apply_edits
 from paramlens.records import TYPE_CHECKING
 

@@ -3,8 +3,7 @@ lists: exhausted generators, uncalled ``parameters``)."""
 
 from __future__ import annotations
 
-import ast
-
+from paramlens.analysis import syntax as ast
 from paramlens.analysis.findings import Fix, Severity
 from paramlens.analysis.rules.engine import (
     GENERATOR_METHODS,

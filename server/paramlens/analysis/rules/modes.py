@@ -3,8 +3,7 @@ under ``no_grad``."""
 
 from __future__ import annotations
 
-import ast
-
+from paramlens.analysis import syntax as ast
 from paramlens.analysis.findings import Severity, Span
 from paramlens.analysis.rules.engine import (
     NO_GRAD_CONTEXTS,

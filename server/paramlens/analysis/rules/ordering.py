@@ -5,8 +5,7 @@ and FRZ23 (blanket freeze after replacing the head)."""
 
 from __future__ import annotations
 
-import ast
-
+from paramlens.analysis import syntax as ast
 from paramlens.analysis.findings import Severity, Span
 from paramlens.analysis.rules.engine import (
     Binding,

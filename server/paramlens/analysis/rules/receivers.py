@@ -4,8 +4,7 @@ tuple of ``named_*()``)."""
 
 from __future__ import annotations
 
-import ast
-
+from paramlens.analysis import syntax as ast
 from paramlens.analysis.findings import Fix, Severity, Span, TextEdit
 from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope, Sink
 from paramlens.analysis.rules.fixes import call_method_instead, replace_node

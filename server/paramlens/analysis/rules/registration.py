@@ -3,8 +3,7 @@ not registered) and FRZ15D (a buffer that requires grad is never optimized)."""
 
 from __future__ import annotations
 
-import ast
-
+from paramlens.analysis import syntax as ast
 from paramlens.analysis.rules.engine import Binding, Family, Scope, constant_bool, keyword
 
 _FACTORIES = frozenset(

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-import ast
 import functools
 
+from paramlens.analysis import syntax as ast
 from paramlens.analysis.findings import Fix, Severity
 from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope, Sink
 from paramlens.analysis.rules.fixes import call_method_instead, rename_attribute, replace_node

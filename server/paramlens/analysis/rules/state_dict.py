@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 from bisect import bisect_left, bisect_right
 
+from paramlens.analysis import syntax as ast
 from paramlens.analysis.findings import Fix, Severity, Span
 from paramlens.analysis.rules.engine import Binding, Family, Kind, Scope, Sink
 from paramlens.analysis.rules.facts import own_nodes, statements_in, walk

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 
 from paramlens.analysis.findings import Finding
@@ -21,6 +20,8 @@ def noqa_codes(line: str) -> Optional[frozenset[str]]:
     """The codes a line's ``# noqa`` names; an empty set for a bare ``# noqa``; None if none."""
     if "noqa" not in line.lower():
         return None
+    import re  # here: most files have no noqa comment, and re costs ~2.5 ms to import
+
     match = re.search(_NOQA, line, re.IGNORECASE)
     if match is None:
         return None

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import ast
 import os
-import re
 from collections.abc import Callable, Iterator
 
+from paramlens.analysis import syntax as ast
 from paramlens.analysis.findings import PARSE_ERRORS
 from paramlens.analysis.rules.facts import module_names_defined
 from paramlens.cache import content_hash
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
 
 _MAX_DEPTH = 4
 # Top-level `from X import ...` statements, parenthesized lists included.
-_FROM_IMPORT = re.compile(r"^from[ \t]+[\w.]+[ \t]+import[ \t]+(?:\([^)]*\)|[^\n]*)", re.MULTILINE)
+_FROM_IMPORT = r"^from[ \t]+[\w.]+[ \t]+import[ \t]+(?:\([^)]*\)|[^\n]*)"
 
 
 class WorkspaceImports(NamedTuple):
@@ -133,10 +132,13 @@ def _imported(
 def import_lines(source: str) -> tuple[str, ...]:
     """The statements that can change what a file imports from the workspace: top-level
     ``from X import ...`` (parenthesised lists included)."""
+    import re  # here: the CLI reads the imports off the file's tree
+
+    pattern = re.compile(_FROM_IMPORT, re.MULTILINE)
     found: list[str] = []
     end = 0
     for start in _lines_starting(source, "from"):
-        match = _FROM_IMPORT.match(source, start) if start >= end else None
+        match = pattern.match(source, start) if start >= end else None
         if match is not None:
             found.append(match.group())
             end = match.end()
@@ -161,23 +163,26 @@ def workspace_imports(
     *,
     real: bool = False,
     isfile: Callable[[str], bool] = os.path.isfile,
+    tree: Optional[ast.Module] = None,
 ) -> WorkspaceImports:
     """The names that the file at ``path`` imports from workspace files and that are nn.Module
     subclasses or model factories there, with the paths they depend on. ``root`` defaults to the
     file's folder. ``real``: ``path`` and ``root`` are real paths already (links resolved).
-    ``isfile`` tells whether a candidate file exists (one run of the CLI asks each once)."""
+    ``isfile`` tells whether a candidate file exists (one run of the CLI asks each once).
+    ``tree``, the file's own when the caller has it, is read instead of parsing the imports."""
     here = path if real else os.path.realpath(path)
     if root is None:
         root = os.path.dirname(here)
     base = root if real else os.path.realpath(root)
-    imports = "\n".join(import_lines(source))  # parse only the import statements
-    try:
-        tree = ast.parse(imports, filename=here)
-    except PARSE_ERRORS:
+    if tree is None:
+        imports = "\n".join(import_lines(source))  # parse only the import statements
         try:
-            tree = ast.parse(source, filename=here)
+            tree = ast.parse(imports, filename=here)
         except PARSE_ERRORS:
-            return WorkspaceImports(frozenset(), ())
+            try:
+                tree = ast.parse(source, filename=here)
+            except PARSE_ERRORS:
+                return WorkspaceImports(frozenset(), ())
     return _imported(tree, here, base, 0, {here}, isfile)
 
 
