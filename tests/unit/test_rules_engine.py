@@ -320,6 +320,32 @@ def test_noqa_with_code_bare_and_other_code() -> None:
     assert noqa_codes("x") is None
 
 
+_NOQA_PATTERN = r"#\s*noqa(?::[ \t]*(?P<codes>[A-Za-z0-9_]+(?:[ \t]*,?[ \t]*[A-Za-z0-9_]+)*))?"
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [*"#noqaNOQA: \t,FRZ01x_\u00a0\u2003", "noqa", "NoQa", "# noqa", ": ", "FRZ01", ", "]
+        ),
+        max_size=14,
+    ).map("".join)
+)
+def test_noqa_comments_are_read_as_ruffs_pattern_reads_them(line: str) -> None:
+    """The hand-written reader of noqa comments agrees with the regular expression it replaced
+    (ruff's syntax): the first ``#`` then ``noqa``, codes after a colon."""
+    import re
+
+    match = re.search(_NOQA_PATTERN, line, re.IGNORECASE) if "noqa" in line.lower() else None
+    if match is None:
+        expected = None
+    else:
+        codes = match.group("codes") or ""
+        expected = frozenset(c.upper() for c in re.split(r"[\s,]+", codes) if c)
+    assert noqa_codes(line) == expected
+
+
 @pytest.mark.parametrize(
     ("code", "select", "ignore", "enabled"),
     [
