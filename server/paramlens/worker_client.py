@@ -13,8 +13,10 @@ import contextlib
 import enum
 import itertools
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -123,6 +125,7 @@ class WorkerClient:
         self._tasks: list[asyncio.Task[None]] = []
         self._start_lock: Optional[asyncio.Lock] = None
         self._stopping = False
+        self._tmpdir: Optional[str] = None
 
     @property
     def pid(self) -> Optional[int]:
@@ -156,6 +159,10 @@ class WorkerClient:
         # user's packages); the worker package is loaded from its folder by the bootstrap.
         env["PYTHONPATH"] = os.pathsep.join(self.roots)
         env.setdefault("PYTHONIOENCODING", "utf-8")
+        # The folder of the inspections' output files is ours, not the worker's: removed when
+        # the worker is gone, however it went (killed, out of memory, refused for lack of torch).
+        self._tmpdir = tempfile.mkdtemp(prefix="paramlens-worker-")
+        env[protocol.TMPDIR_VARIABLE] = self._tmpdir
         command = protocol.worker_command(self.interpreter)
         try:
             self._process = await asyncio.create_subprocess_exec(
@@ -335,6 +342,9 @@ class WorkerClient:
                 await process.wait()
             else:
                 _kill_group(process.pid)  # the worker is gone; its forked children may not be
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
         for task in self._tasks:
             if not task.done():
                 task.cancel()

@@ -192,7 +192,11 @@ class ForkServer:
         self.pending = bytearray()
         self.running = True
         self.sequence = 0
-        self.tmpdir = tempfile.mkdtemp(prefix="paramlens-worker-")
+        # The client's folder when it gives one (it removes it once the worker is gone).
+        self.tmpdir = os.environ.get(protocol.TMPDIR_VARIABLE) or tempfile.mkdtemp(
+            prefix="paramlens-worker-"
+        )
+        os.makedirs(self.tmpdir, exist_ok=True)
         self.spawn = not hasattr(os, "fork") or os.environ.get("PARAMLENS_WORKER_SPAWN") == "1"
 
     def respond(self, request_id: Any, result: Any) -> None:

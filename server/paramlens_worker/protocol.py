@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from typing import NotRequired
 
 PROTOCOL_VERSION = 1
+# The folder the client gives the worker for the inspections' output files (and removes).
+TMPDIR_VARIABLE = "PARAMLENS_WORKER_TMPDIR"
 
 LOAD_MODES = ("definitions", "module")
 DEVICES = ("meta", "cpu")

@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import subprocess
+import tempfile
 import time
 import venv
 from pathlib import Path
@@ -142,12 +143,28 @@ async def test_inspections_run_concurrently_while_one_hangs() -> None:
     await client.stop()  # idempotent
 
 
-async def test_the_client_restarts_a_worker_that_died() -> None:
+def _worker_folders(where: Path) -> list[Path]:
+    return sorted(where.glob("paramlens-worker-*"))
+
+
+def _temporary_folder(where: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Temporary files of this process and of the worker go to ``where``."""
+    monkeypatch.setattr(tempfile, "tempdir", str(where))
+    monkeypatch.setenv("TMPDIR", str(where))
+
+
+async def test_the_client_restarts_a_worker_that_died(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed outright is started again, and the folder of its output files does not
+    outlive it (the client owns it)."""
+    _temporary_folder(tmp_path, monkeypatch)
     settings = Settings(interpreter=(worker_interpreter(),))
     client = WorkerClient(settings.interpreter_command())
     try:
         first = (await client.start())["pid"]
         assert client.pid == first
+        assert len(_worker_folders(tmp_path)) == 1
         os.kill(first, signal.SIGKILL)
         for _ in range(100):
             if client.state is WorkerState.CRASHED:
@@ -157,8 +174,10 @@ async def test_the_client_restarts_a_worker_that_died() -> None:
         result = await client.inspect(build_inspect_params(EXAMPLES / "net.py", settings))
         assert result["reports"][0]["totals"]["parameters"] == 58
         assert client.pid != first
+        assert len(_worker_folders(tmp_path)) == 1  # the new worker's only
     finally:
         await client.stop()
+    assert _worker_folders(tmp_path) == []
 
 
 def test_spawn_per_inspection_where_fork_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -173,7 +192,12 @@ def test_spawn_per_inspection_where_fork_is_missing(monkeypatch: pytest.MonkeyPa
         assert session.inspect(EXAMPLES / "net.py")["reports"][0]["totals"]["parameters"] == 58
 
 
-def test_an_interpreter_without_torch_is_reported(tmp_path: Path) -> None:
+def test_an_interpreter_without_torch_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    _temporary_folder(temporary, monkeypatch)
     venv.create(tmp_path / "bare", with_pip=False)
     python = tmp_path / "bare" / "bin" / "python"
     probe = subprocess.run([str(python), "-c", "import torch"], capture_output=True)
@@ -183,6 +207,7 @@ def test_an_interpreter_without_torch_is_reported(tmp_path: Path) -> None:
             session.start()
         assert caught.value.kind == "no_torch"
         assert "torch" in str(caught.value)
+    assert _worker_folders(temporary) == []  # the refused worker left no folder behind
 
 
 def test_a_missing_interpreter_fails_to_start(tmp_path: Path) -> None:
