@@ -196,7 +196,6 @@ class ForkServer:
         self.tmpdir = os.environ.get(protocol.TMPDIR_VARIABLE) or tempfile.mkdtemp(
             prefix="paramlens-worker-"
         )
-        os.makedirs(self.tmpdir, exist_ok=True)
         self.spawn = not hasattr(os, "fork") or os.environ.get("PARAMLENS_WORKER_SPAWN") == "1"
 
     def respond(self, request_id: Any, result: Any) -> None:

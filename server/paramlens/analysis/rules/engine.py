@@ -19,6 +19,7 @@ from paramlens.analysis.rules.facts import (
     NODE_CLASSES,
     PARAMETER_CONTAINERS,
     FileFacts,
+    child_nodes,
     note_call,
     statements_breadth_first,
     walk,
@@ -1123,7 +1124,7 @@ class Walker:
 
     def _other_statement(self, s: ast.stmt, scope: Scope) -> None:
         env = scope.env
-        for child in ast.iter_child_nodes(s):
+        for child in child_nodes(s):
             if isinstance(child, ast.expr):
                 self.expr(child, env, scope)
 

@@ -21,8 +21,6 @@ _LEAF_NAMES = frozenset({"weight", "bias", "in_proj_weight", "in_proj_bias", "po
 # Containers name their parameters "0.weight": a plain name never matches. Other torch layers
 # (nn.LSTM's "weight_ih_l0") have undotted names of their own.
 _CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
-# A dotted name ending in an index that other indices extend: 'blocks.1' is a prefix of
-# 'blocks.10'; never 'blocks.0', as indices have no leading zeros.
 
 
 def _literals(node: ast.expr) -> list[str]:
@@ -152,7 +150,8 @@ class NameFilterRules(Family):
 
 
 def _numbered(literal: str) -> bool:
-    """Does ``literal`` end in a dot and a number other than 0 (``'blocks.1'``)? (What the
-    pattern ``\\.(?!0$)\\d+$`` finds, without importing ``re``.)"""
+    """Does ``literal`` end in a dot and a number other than 0, an index that other indices
+    extend (``'blocks.1'`` is a prefix of ``'blocks.10'``; ``'blocks.0'`` never is: indices
+    have no leading zeros)? What the pattern ``\\.(?!0$)\\d+$`` finds, without importing ``re``."""
     _, dot, number = literal.removesuffix("\n").rpartition(".")
     return bool(dot) and number.isdecimal() and number != "0"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from paramlens.analysis.findings import Finding
 from paramlens.analysis.rules.registry import is_enabled, normalize_code
@@ -36,23 +36,23 @@ def _codes_after(line: str, at: int) -> frozenset[str]:
     if not line.startswith(":", at):
         return frozenset()
     codes: list[str] = []
-    end = len(line)
-    at += 1
-    while at < end and line[at] in " \t":
-        at += 1
-    while at < end and line[at] in _CODE_CHARS:
-        start = at
-        while at < end and line[at] in _CODE_CHARS:
-            at += 1
+    at = _past(line, at + 1, " \t")
+    while line[at : at + 1] in _CODE_CHARS:
+        start, at = at, _past(line, at, _CODE_CHARS)
         codes.append(normalize_code(line[start:at]))
         # A separator: spaces and tabs around at most one comma, then the next code.
-        while at < end and line[at] in " \t":
+        at = _past(line, at, " \t")
+        if line.startswith(",", at):
             at += 1
-        if at < end and line[at] == ",":
-            at += 1
-        while at < end and line[at] in " \t":
-            at += 1
+        at = _past(line, at, " \t")
     return frozenset(codes)
+
+
+def _past(line: str, at: int, chars: Collection[str]) -> int:
+    """Where the run of ``chars`` that starts at ``at`` ends."""
+    while at < len(line) and line[at] in chars:
+        at += 1
+    return at
 
 
 def is_suppressed(finding: Finding, lines: Sequence[str]) -> bool:
