@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from paramlens.analysis.incremental import IncrementalParser
 from paramlens.analysis.rules import IncrementalRules, check_source
+from paramlens.analysis.rules.engine import instance_attributes
 from paramlens.analysis.rules.facts import FactsMemo, FileFacts, collect_facts
 
 # Typed text may hold invalid escapes: each parse warns about them, as ``ast.parse`` does.
@@ -241,7 +242,7 @@ def test_definitions_moved_by_a_new_line_are_reused_where_they_are_now() -> None
 
 def facts_values(facts: FileFacts) -> dict[str, object]:
     """The facts as plain values (nodes by their dump and position)."""
-    values = {k: v for k, v in vars(facts).items() if not k.startswith("_")}
+    values = {k: v for k, v in instance_attributes(facts).items() if not k.startswith("_")}
     values["classes"] = {n: (c.bases, c.parameters) for n, c in facts.classes.items()}
     values["functions"] = list(facts.functions)
     values["submodule_attrs"] = {

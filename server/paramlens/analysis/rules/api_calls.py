@@ -17,7 +17,8 @@ from paramlens.analysis.rules.engine import (
     root_of,
 )
 from paramlens.analysis.rules.fixes import replace_node
-from paramlens.records import TYPE_CHECKING, NamedTuple
+from paramlens.analysis.rules.records import Parametrized
+from paramlens.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import Optional
@@ -35,15 +36,6 @@ _REGISTER = "torch.nn.utils.parametrize.register_parametrization"
 _CHECKPOINTS = {"torch.utils.checkpoint.checkpoint", "torch.utils.checkpoint.checkpoint_sequential"}
 _NO_BIAS = {"Embedding", "EmbeddingBag"}
 _QUALIFIED_CALLS = frozenset({*_CHECKPOINTS, *_PARAMETRIZATIONS, _REGISTER})
-
-
-class _Parametrized(NamedTuple):
-    root: Optional[str]
-    module: str  # source text of the module
-    name: str  # the parametrized attribute
-    line: int
-    how: str
-    new_api: bool
 
 
 class _WeightState:
@@ -68,13 +60,13 @@ class ApiRules(Family):
         super().__init__(ctx)  # type: ignore[arg-type]
         self.checkpoints: list[tuple[ast.Call, Optional[ast.expr], Optional[Fix]]] = []
 
-    def _parametrized(self, scope: Scope) -> dict[str, _Parametrized]:
-        table: dict[str, _Parametrized] = scope.own("parametrized", dict)
+    def _parametrized(self, scope: Scope) -> dict[str, Parametrized]:
+        table: dict[str, Parametrized] = scope.own("parametrized", dict)
         return table
 
-    def _find_parametrized(self, key: str, scope: Optional[Scope]) -> Optional[_Parametrized]:
+    def _find_parametrized(self, key: str, scope: Optional[Scope]) -> Optional[Parametrized]:
         while scope is not None:
-            found: Optional[_Parametrized] = scope.state.get("parametrized", {}).get(key)
+            found: Optional[Parametrized] = scope.state.get("parametrized", {}).get(key)
             if found is not None:
                 return found
             scope = scope.parent
@@ -127,7 +119,7 @@ class ApiRules(Family):
     def _record(self, node: ast.Call, module: ast.expr, attr: str, how: str, new_api: bool,
                 scope: Scope) -> None:  # fmt: skip
         text = self.ctx.text(module)
-        self._parametrized(scope)[f"{text}.{attr}"] = _Parametrized(
+        self._parametrized(scope)[f"{text}.{attr}"] = Parametrized(
             root_of(module), text, attr, self.ctx.line_of(node), how.rsplit(".", 1)[-1], new_api
         )
 

@@ -24,8 +24,9 @@ from paramlens.analysis.rules.facts import (
     statements_breadth_first,
     walk,
 )
+from paramlens.analysis.rules.records import Binding, HelperSummary, Sink
 from paramlens.analysis.rules.registry import RULES
-from paramlens.records import TYPE_CHECKING, NamedTuple
+from paramlens.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import Any, ClassVar, Optional, Union
@@ -68,7 +69,28 @@ class Kind:
         return getattr, (Kind, self.name)
 
 
-for _kind in [name for name, kind in Kind.__annotations__.items() if kind.startswith("ClassVar")]:
+# The members, as declared above (a compiled class keeps no __annotations__ to read them from).
+for _kind in (
+    "STATE_DICT",
+    "STATE_DICT_KEEP",
+    "SD_VALUE",
+    "SD_KEEP_VALUE",
+    "PARAM",
+    "BUFFER",
+    "MODULE",
+    "PARAM_CONTAINER",
+    "DETACHED",
+    "CONVERTED",
+    "NONLEAF",
+    "GENERATOR",
+    "LAZY",
+    "CONTAINER",
+    "PAIR",
+    "NAME",
+    "OPTIMIZER",
+    "WRAPPER",
+    "NOGRAD_OUT",
+):
     setattr(Kind, _kind, Kind(_kind))
 
 
@@ -128,32 +150,8 @@ def base_detail(base: Binding, method: str) -> str:
     return base.detail if base.kind is Kind.DETACHED else f".{method}()"
 
 
-class Binding(NamedTuple):
-    """What a name or an expression holds, and where it came from."""
-
-    kind: Kind
-    root: Optional[str] = None  # the model variable it derives from (`model` in model.fc1)
-    node: Optional[ast.AST] = None  # the producing expression (a call, a loop's iterable)
-    origin: Optional[ast.AST] = None  # for loop elements: the call they come from
-    detail: str = ""  # method name, wrapper prefix, optimizer class, ...
-    filtered: bool = False  # OPTIMIZER: built from a requires_grad filter
-    roots: frozenset[str] = frozenset()  # OPTIMIZER: every model it was given
-
-
 if TYPE_CHECKING:
     Elem = Union[Binding, None, tuple[Any, ...]]  # what one iteration yields: a binding or a tuple
-
-
-class Sink(NamedTuple):
-    """Where ``requires_grad`` is set: ``X.requires_grad = V`` or ``X.requires_grad_(V)``."""
-
-    node: ast.AST  # the Assign statement or the Call
-    receiver: ast.expr
-    value: Optional[ast.expr]  # None: requires_grad_() without argument (means True)
-    form: str  # "assign" | "call"
-    flag: Optional[bool]  # the constant set; None when not a constant bool
-    target: Optional[ast.Attribute] = None  # the `.requires_grad` attribute of the assign form
-    used: bool = False  # call form whose result is used (`t = x.detach().requires_grad_()`)
 
 
 class Scope:
@@ -209,18 +207,18 @@ class Family:
     # :meth:`takes_call_of` accepts (by default: all when ``call_names``); for other calls
     # (``f()(...)``, ``x[0](...)``) only when ``call_methods`` is None. A family can also ask
     # for every call of a scope from some point on (:meth:`Walker.watch_calls`).
-    call_methods: Optional[frozenset[str]] = None
-    call_names: bool = True
+    call_methods: ClassVar[Optional[frozenset[str]]] = None
+    call_names: ClassVar[bool] = True
     # The ``expr_stmt`` event comes only for statements whose expression is of these classes
     # (None: for every expression statement), and for a call statement only when it calls a
     # function or method of one of these names (None: whatever it calls).
-    expr_stmt_values: Optional[frozenset[type]] = None
-    expr_stmt_calls: Optional[frozenset[str]] = None
+    expr_stmt_values: ClassVar[Optional[frozenset[type]]] = None
+    expr_stmt_calls: ClassVar[Optional[frozenset[str]]] = None
     # Attributes that record what the bindings of the statement being walked lead to (keyed by
     # their nodes or the bindings themselves): the statements after it never reach those
     # entries (its bindings do not outlive it), so they are no state left for them. Every other
     # list, dict or set attribute is (see ``Walker._shared_state``).
-    own_records: tuple[str, ...] = ()
+    own_records: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -276,24 +274,10 @@ class Family:
         """The end of the file."""
 
 
-class HelperSummary(NamedTuple):
-    """What a top-level function does to each of its parameters."""
-
-    params: tuple[str, ...]
-    freezes: frozenset[int]  # indexes of parameters whose parameters it sets requires_grad False
-    unfreezes: frozenset[int]
-    steps: frozenset[int] = frozenset()  # indexes of parameters it calls .step() on (optimizers)
-    # indexes of the parameters it puts submodules of in eval mode (``m.eval()`` over
-    # ``param.modules()``, ``param.bn.eval()``), and those it calls ``.train()`` on
-    evals: frozenset[int] = frozenset()
-    trains: frozenset[int] = frozenset()
-    # those it may change the modes of otherwise: ``param.apply(fn)``, or passing it on to
-    # another function (which may put layers in eval mode)
-    hands_on: frozenset[int] = frozenset()
-
-
 class Context:
     """The state of one check: source, facts, bindings, findings."""
+
+    __deletable__ = ("walker",)  # for mypyc: see check_source
 
     def __init__(self, source: str, lines: Sequence[str], facts: FileFacts) -> None:
         self.source = source
@@ -1030,7 +1014,7 @@ class Walker:
             *(
                 len(value)
                 for family in self.families
-                for name, value in vars(family).items()
+                for name, value in instance_attributes(family).items()
                 if isinstance(value, (list, dict, set)) and name not in family.own_records
             ),
         )
@@ -1376,6 +1360,15 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 _COMP_TYPES = frozenset(_COMPS)
 # Methods whose calls carry file facts (see :func:`note_call`).
 _NOTED_METHODS = frozenset({"zero_grad", "requires_grad_"})
+
+
+def instance_attributes(obj: object) -> dict[str, Any]:
+    """The attributes set on ``obj``: ``vars(obj)``, or, for an instance of a class compiled by
+    mypyc (which has no ``__dict__``), those its class declares and ``obj`` has."""
+    declared = getattr(type(obj), "__mypyc_attrs__", None)
+    if declared is None:
+        return vars(obj)
+    return {name: getattr(obj, name) for name in declared if hasattr(obj, name)}
 
 
 def _fields(cls: type) -> tuple[str, ...]:

@@ -15,7 +15,8 @@ from collections.abc import Collection, Iterable, Iterator
 
 from paramlens.analysis import syntax as ast
 from paramlens.analysis.findings import first_line, source_lines
-from paramlens.records import TYPE_CHECKING, NamedTuple
+from paramlens.analysis.rules.records import ClassAttrs, StatementFacts
+from paramlens.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import Any, Optional, Union
@@ -413,16 +414,7 @@ def collect_facts(
     return facts
 
 
-class _StatementFacts(NamedTuple):
-    """What top-level statements (and the statements in them) give the facts."""
-
-    imports: tuple[tuple[str, str], ...]  # in the order :func:`statements` visits them
-    classes: tuple[ast.ClassDef, ...]
-    stored_attrs: frozenset[str]
-    freezes: bool
-
-
-def _statement_facts(body: list[ast.stmt]) -> _StatementFacts:
+def _statement_facts(body: list[ast.stmt]) -> StatementFacts:
     imports: list[tuple[str, str]] = []
     classes: list[ast.ClassDef] = []
     stored: set[str] = set()
@@ -445,26 +437,7 @@ def _statement_facts(body: list[ast.stmt]) -> _StatementFacts:
             imports.extend((bound, dotted) for bound, dotted, _ in import_bindings(node))
         elif cls is ast.ClassDef:
             classes.append(node)
-    return _StatementFacts(tuple(imports), tuple(classes), frozenset(stored), freezes)
-
-
-class _ClassAttrs(NamedTuple):
-    """What a Module class's methods give the facts."""
-
-    ties: tuple[tuple[str, str, int], ...]  # (one, other, line after the class's), in order
-    submodules: tuple[tuple[str, ast.Call], ...]  # self.X = <Module constructor>, in order
-    parameters: frozenset[str]  # self.X = nn.Parameter(...), register_parameter("X", ...)
-    buffers: frozenset[str]  # register_buffer("X", ...)
-
-    def add_to(self, facts: FileFacts, cls: ClassFacts, node: ast.ClassDef) -> None:
-        for first, second, after in self.ties:
-            facts.ties[first] = (second, node.lineno + after)
-            facts.ties[second] = (first, node.lineno + after)
-        for attr, call in self.submodules:
-            facts.submodule_attrs.setdefault(attr, []).append(call)
-        cls.parameters |= self.parameters
-        facts.parameter_attrs |= self.parameters
-        facts.buffer_attrs |= self.buffers
+    return StatementFacts(tuple(imports), tuple(classes), frozenset(stored), freezes)
 
 
 class FactsMemo:
@@ -474,13 +447,13 @@ class FactsMemo:
     that decided which of its calls build Modules."""
 
     def __init__(self) -> None:
-        self._statements: dict[int, tuple[ast.stmt, _StatementFacts]] = {}
-        self._classes: dict[int, tuple[ast.ClassDef, tuple[Any, ...], _ClassAttrs]] = {}
-        self._used_statements: dict[int, tuple[ast.stmt, _StatementFacts]] = {}
-        self._used_classes: dict[int, tuple[ast.ClassDef, tuple[Any, ...], _ClassAttrs]] = {}
+        self._statements: dict[int, tuple[ast.stmt, StatementFacts]] = {}
+        self._classes: dict[int, tuple[ast.ClassDef, tuple[Any, ...], ClassAttrs]] = {}
+        self._used_statements: dict[int, tuple[ast.stmt, StatementFacts]] = {}
+        self._used_classes: dict[int, tuple[ast.ClassDef, tuple[Any, ...], ClassAttrs]] = {}
         self._context: tuple[Any, ...] = ()
 
-    def statement(self, top: ast.stmt) -> _StatementFacts:
+    def statement(self, top: ast.stmt) -> StatementFacts:
         """The facts of one top-level statement."""
         known = self._statements.get(id(top))
         found = known[1] if known is not None and known[0] is top else _statement_facts([top])
@@ -493,7 +466,7 @@ class FactsMemo:
 
     def class_attrs(
         self, node: ast.ClassDef, facts: FileFacts, register_lines: Optional[list[int]]
-    ) -> _ClassAttrs:
+    ) -> ClassAttrs:
         """The attributes of a Module class (once per class node and context)."""
         key = self._context
         known = self._classes.get(id(node))
@@ -657,7 +630,7 @@ _BREADTH_FIELDS: dict[type, tuple[str, ...]] = {}
 
 def _class_attrs(
     facts: FileFacts, node: ast.ClassDef, register_lines: Optional[list[int]]
-) -> _ClassAttrs:
+) -> ClassAttrs:
     ties: list[tuple[str, str, int]] = []
     submodules: list[tuple[str, ast.Call]] = []
     parameters: set[str] = set()
@@ -694,7 +667,7 @@ def _class_attrs(
             ):
                 name = call.args[0].value
                 (buffers if call.func.attr == "register_buffer" else parameters).add(name)
-    return _ClassAttrs(tuple(ties), tuple(submodules), frozenset(parameters), frozenset(buffers))
+    return ClassAttrs(tuple(ties), tuple(submodules), frozenset(parameters), frozenset(buffers))
 
 
 def _returns_module(facts: FileFacts, returns: list[ast.Return]) -> bool:
