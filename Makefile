@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export PARAMLENS_INTERPRETER := $(abspath $(BIN)/python)
 VSIX = dist/paramlens-$(shell node -p "require('./vscode-extension/package.json').version" 2>/dev/null).vsix
 
-.PHONY: run test setup system-deps node-deps lint test-python test-clients test-extension bench bench-introspect bench-check bench-lsp package clean
+.PHONY: run test setup compiled system-deps node-deps lint test-python test-compiled test-clients test-extension bench bench-introspect bench-check bench-lsp package clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,20 @@ $(STAMP): pyproject.toml
 	touch $@
 
 setup: $(STAMP)
+
+# The release build: the rule engine compiled with mypyc (setup.py), as the released wheels ship
+# it, installed apart from the editable .venv (where edits take effect at once) for its own run of
+# the unit tests and for the benchmark. Needs a C compiler (system-deps installs one if missing).
+# build/temp* (mypyc's objects) is kept, to build faster; build/lib* would keep deleted modules.
+COMPILED := build/compiled/.installed
+$(COMPILED): $(STAMP) setup.py $(shell find server -name '*.py')
+	command -v cc >/dev/null 2>&1 || bash scripts/install-system-deps.sh
+	rm -rf build/compiled build/wheel build/lib.* build/bdist.*
+	PARAMLENS_MYPYC=1 $(BIN)/pip wheel --quiet --no-build-isolation --no-deps -w build/wheel .
+	$(BIN)/pip install --quiet --no-deps --target build/compiled build/wheel/paramlens-*.whl
+	touch $@
+
+compiled: $(COMPILED)
 
 system-deps:
 	bash scripts/install-system-deps.sh
@@ -39,7 +53,7 @@ run: setup node-deps
 	@echo "VS Code extension built: $(VSIX)"
 	@echo "  install it:  code --install-extension $(VSIX)   (or Extensions view > ... > Install from VSIX...)"
 
-test: lint test-python test-clients test-extension
+test: lint test-python test-compiled test-clients test-extension
 
 lint: setup
 	$(BIN)/ruff format --check .
@@ -48,6 +62,10 @@ lint: setup
 
 test-python: setup
 	$(BIN)/pytest -q tests/unit tests/worker tests/e2e
+
+# The unit suite again, on the compiled build (the same source under mypyc's stricter rules).
+test-compiled: $(COMPILED)
+	PYTHONPATH=build/compiled PARAMLENS_EXPECT_COMPILED=1 $(BIN)/pytest -q -p no:cacheprovider tests/unit
 
 test-clients: setup system-deps
 	$(BIN)/pytest -q tests/clients
@@ -70,7 +88,7 @@ bench: bench-introspect bench-check bench-lsp
 bench-introspect: setup
 	$(BIN)/python bench/introspect.py
 
-bench-check: setup
+bench-check: setup $(COMPILED)
 	$(BIN)/python bench/check.py
 
 # The other language servers live in their own venv: they may pin other pygls versions.
