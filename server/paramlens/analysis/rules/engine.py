@@ -71,26 +71,10 @@ class Kind:
 
 # The members, as declared above (a compiled class keeps no __annotations__ to read them from).
 for _kind in (
-    "STATE_DICT",
-    "STATE_DICT_KEEP",
-    "SD_VALUE",
-    "SD_KEEP_VALUE",
-    "PARAM",
-    "BUFFER",
-    "MODULE",
-    "PARAM_CONTAINER",
-    "DETACHED",
-    "CONVERTED",
-    "NONLEAF",
-    "GENERATOR",
-    "LAZY",
-    "CONTAINER",
-    "PAIR",
-    "NAME",
-    "OPTIMIZER",
-    "WRAPPER",
-    "NOGRAD_OUT",
-):
+    "STATE_DICT", "STATE_DICT_KEEP", "SD_VALUE", "SD_KEEP_VALUE", "PARAM", "BUFFER", "MODULE",
+    "PARAM_CONTAINER", "DETACHED", "CONVERTED", "NONLEAF", "GENERATOR", "LAZY", "CONTAINER",
+    "PAIR", "NAME", "OPTIMIZER", "WRAPPER", "NOGRAD_OUT",
+):  # fmt: skip
     setattr(Kind, _kind, Kind(_kind))
 
 

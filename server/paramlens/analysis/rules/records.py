@@ -2,9 +2,9 @@
 helper does to its arguments, and the records the facts and API rules keep per statement.
 
 They live apart from the modules that use them because a build compiled with mypyc (see
-``docs/development.md``) makes a ``NamedTuple`` class through ``typing``, whose import would
-cost every start of ``paramlens check`` more than the class saves; this module always runs
-interpreted, and its classes are the same in both builds.
+``setup.py`` and ``docs/ARCHITECTURE.md``) makes a ``NamedTuple`` class through ``typing``,
+whose import would cost every start of ``paramlens check`` more than the class saves; this
+module always runs interpreted, and its classes are the same in both builds.
 """
 
 from __future__ import annotations
