@@ -22,7 +22,14 @@ def extensions() -> list:
     """The compiled modules, when asked for."""
     if os.environ.get("PARAMLENS_MYPYC") != "1":
         return []
-    from mypyc.build import mypycify
+    try:
+        from mypyc.build import mypycify
+    except ImportError as error:
+        raise SystemExit(
+            "PARAMLENS_MYPYC=1 compiles with mypyc, which comes with mypy: install the dev extra "
+            "(pip install -e '.[dev]') and build with pip's --no-build-isolation, as "
+            "`make compiled` does"
+        ) from error
 
     paths = [f"server/paramlens/analysis/rules/{name}.py" for name in MYPYC_MODULES]
     return mypycify(paths, opt_level="3", group_name="paramlens")
