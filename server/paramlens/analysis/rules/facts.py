@@ -408,10 +408,24 @@ def collect_facts(
                 attrs = memo.class_attrs(node, facts, register_lines)
             else:
                 attrs = _class_attrs(facts, node, register_lines)
-            attrs.add_to(facts, facts.classes[node.name], node)
+            _add_class_attrs(attrs, facts, facts.classes[node.name], node)
     if memo is not None:
         memo.end()
     return facts
+
+
+def _add_class_attrs(
+    attrs: ClassAttrs, facts: FileFacts, cls: ClassFacts, node: ast.ClassDef
+) -> None:
+    """Merge what the methods of the Module class ``node`` give into the file's facts."""
+    for first, second, after in attrs.ties:
+        facts.ties[first] = (second, node.lineno + after)
+        facts.ties[second] = (first, node.lineno + after)
+    for attr, call in attrs.submodules:
+        facts.submodule_attrs.setdefault(attr, []).append(call)
+    cls.parameters |= attrs.parameters
+    facts.parameter_attrs |= attrs.parameters
+    facts.buffer_attrs |= attrs.buffers
 
 
 def _statement_facts(body: list[ast.stmt]) -> StatementFacts:

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
     from paramlens.analysis import syntax as ast
     from paramlens.analysis.rules.engine import Kind
-    from paramlens.analysis.rules.facts import ClassFacts, FileFacts
 
 
 class Binding(NamedTuple):
@@ -76,19 +75,10 @@ class ClassAttrs(NamedTuple):
     parameters: frozenset[str]  # self.X = nn.Parameter(...), register_parameter("X", ...)
     buffers: frozenset[str]  # register_buffer("X", ...)
 
-    def add_to(self, facts: FileFacts, cls: ClassFacts, node: ast.ClassDef) -> None:
-        for first, second, after in self.ties:
-            facts.ties[first] = (second, node.lineno + after)
-            facts.ties[second] = (first, node.lineno + after)
-        for attr, call in self.submodules:
-            facts.submodule_attrs.setdefault(attr, []).append(call)
-        cls.parameters |= self.parameters
-        facts.parameter_attrs |= self.parameters
-        facts.buffer_attrs |= self.buffers
-
 
 class Parametrized(NamedTuple):
-    """A parametrized (or checkpointed) weight, for the API rules."""
+    """A weight under a parametrization (``weight_norm``, ``spectral_norm``, ``orthogonal``,
+    ``register_parametrization``), for the API rules."""
 
     root: Optional[str]
     module: str  # source text of the module
