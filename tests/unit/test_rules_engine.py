@@ -642,3 +642,26 @@ def test_facts_with_the_source_are_the_facts_of_the_tree(call: str, buffer: bool
 def test_a_tree_given_gives_the_findings_of_the_source_parsed(path: Path) -> None:
     source = path.read_text(encoding="utf-8")
     assert check_source(source, tree=ast.parse(source)) == check_source(source)
+
+
+def test_every_kind_declared_is_made_and_every_kind_made_is_declared() -> None:
+    # engine.py names Kind's members twice: as ClassVar declarations (for mypy) and in the loop
+    # that makes them (a compiled class keeps no __annotations__ to derive them from).
+    from paramlens.analysis.rules.engine import Kind
+
+    source = Path(__file__).resolve().parents[2] / "server/paramlens/analysis/rules/engine.py"
+    kind_class = next(
+        node
+        for node in ast.parse(source.read_text()).body
+        if isinstance(node, ast.ClassDef) and node.name == "Kind"
+    )
+    declared = {
+        node.target.id
+        for node in kind_class.body
+        if isinstance(node, ast.AnnAssign)
+        and isinstance(node.target, ast.Name)
+        and ast.unparse(node.annotation) == "ClassVar[Kind]"
+    }
+    made = {name for name in dir(Kind) if isinstance(getattr(Kind, name), Kind)}
+    assert declared == made
+    assert all(getattr(Kind, name).name == name for name in made)
