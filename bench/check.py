@@ -47,11 +47,9 @@ COLD = "paramlens check --no-runtime --no-cache (cold)"
 WARM = "paramlens check --no-runtime (warm)"
 COMPILED = "paramlens check --no-runtime --no-cache (cold), release build (mypyc)"
 COMPILED_BUILD = ROOT / "build" / "compiled"
+JUDGED = {COLD: "cold", COMPILED: "cold (release build)", WARM: "warm"}  # rows held to the target
 REPEATS = 9  # a shared virtual machine: its slow spells come and go
 TARGET_MS_PER_1000_LINES = 20.0
-
-
-JUDGED = {COLD: "cold", COMPILED: "cold (release build)", WARM: "warm"}  # rows held to the target
 
 
 def corpus_sources() -> list[str]:
@@ -306,8 +304,8 @@ def main() -> int:
         "command as the released wheels run it, with the rule engine compiled by mypyc "
         "(`make compiled`; the same source, whose unit suite `make test` also runs on that "
         "build); the other paramlens rows run the editable install of `make setup`, plain "
-        "Python. Python bytecode is cached "
-        "for every run, as after `pip install` (the shell here sets `PYTHONDONTWRITEBYTECODE`, "
+        "Python. Python bytecode is cached for every run, as after `pip install` (the shell "
+        "here sets `PYTHONDONTWRITEBYTECODE`, "
         "under which paramlens would compile its own modules again on each run, ~20 ms more). "
         f"Target: at most {TARGET_MS_PER_1000_LINES:.0f} ms of CPU per 1,000 lines.",
         "",
@@ -360,8 +358,7 @@ def main() -> int:
     lines_md += [
         "In process (`check_source` from scratch, plain Python, what the CLI runs on each file it "
         "has no cache entry for, without interpreter start and imports; best CPU time; the "
-        "language server "
-        "re-checks only what an edit changed, see `lsp.md`):",
+        "language server re-checks only what an edit changed, see `lsp.md`):",
         "",
         f"* 5,000-line file: {summary['check_source_5000_lines_ms']} ms "
         f"({summary['check_source_5000_lines_ms_per_1000']} ms / 1,000 lines)",
